@@ -1,0 +1,433 @@
+//! The request pipeline every call goes through: SAS auth, api-version, `If-Match`, paging
+//! headers, typed errors, the retry policy and one event per attempt.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
+
+use super::error::{AzureError, ServiceError};
+use super::events::{CallOutcome, CallRecord, ClientEvent, RetryNotice, SharedEventSink};
+use super::retry::{Decision, Failure, RetryPolicy, parse_retry_after};
+use super::sas::SasCredential;
+use super::wire::{CONTINUATION_HEADER, MAX_ITEM_COUNT_HEADER, parse_error};
+
+/// How the client finds a proxy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// `HTTPS_PROXY` / `https_proxy` and `NO_PROXY` / `no_proxy` from the environment.
+    #[default]
+    FromEnvironment,
+    /// This proxy URL, bypassed for the hosts in `no_proxy` (comma-separated, as `NO_PROXY`).
+    Url {
+        /// `http://host:port`.
+        url: String,
+        /// Hosts that go direct.
+        no_proxy: Option<String>,
+    },
+    /// Never use a proxy.
+    Disabled,
+}
+
+impl ProxySetting {
+    /// Resolves [`ProxySetting::FromEnvironment`] with `lookup` (the environment, or a test map).
+    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        match self {
+            Self::FromEnvironment => {
+                let first = |names: &[&str]| names.iter().find_map(|name| lookup(name).filter(|value| !value.trim().is_empty()));
+                match first(&["HTTPS_PROXY", "https_proxy"]) {
+                    Some(url) => Self::Url { url, no_proxy: first(&["NO_PROXY", "no_proxy"]) },
+                    None => Self::Disabled,
+                }
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// Settings for a client.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// An extra CA certificate (PEM) to trust besides the system roots, e.g. the simulator's.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// Proxy selection.
+    pub proxy: ProxySetting,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Where call events go (the activity log).
+    pub events: Option<SharedEventSink>,
+    /// Timeout of one attempt (direct methods raise it per call).
+    pub request_timeout: Duration,
+    /// Timeout for establishing a connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            extra_ca_pem: None,
+            proxy: ProxySetting::FromEnvironment,
+            retry: RetryPolicy::default(),
+            events: None,
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(Vec::len))
+            .field("proxy", &self.proxy)
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `If-Match` precondition of a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `"*"`: write whatever the current version is.
+    Any,
+    /// Write only if the resource still has this etag.
+    Etag(String),
+}
+
+impl IfMatch {
+    /// The header value, always quoted as the SDKs send it.
+    pub fn header_value(&self) -> String {
+        match self {
+            Self::Any => "\"*\"".to_owned(),
+            Self::Etag(etag) if etag.starts_with('"') && etag.ends_with('"') && etag.len() >= 2 => etag.clone(),
+            Self::Etag(etag) => format!("\"{etag}\""),
+        }
+    }
+}
+
+/// One API call, before it is sent.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiRequest {
+    pub operation: &'static str,
+    pub target: String,
+    pub method: Method,
+    /// Path with ids already percent-encoded, starting with `/`.
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub if_match: Option<IfMatch>,
+    pub body: Option<Vec<u8>>,
+    pub max_item_count: Option<u32>,
+    pub continuation: Option<String>,
+    pub timeout: Option<Duration>,
+    /// Non-2xx statuses that carry a normal answer (bulk registry answers 400 with a result).
+    pub accept_statuses: &'static [u16],
+}
+
+impl ApiRequest {
+    pub fn new(operation: &'static str, target: impl Into<String>, method: Method, path: String) -> Self {
+        Self {
+            operation,
+            target: target.into(),
+            method,
+            path,
+            query: Vec::new(),
+            if_match: None,
+            body: None,
+            max_item_count: None,
+            continuation: None,
+            timeout: None,
+            accept_statuses: &[],
+        }
+    }
+
+    pub fn json_body(mut self, body: &impl serde::Serialize) -> Result<Self, AzureError> {
+        let bytes = serde_json::to_vec(body).map_err(|error| AzureError::InvalidInput(format!("cannot encode the request: {error}")))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    pub fn if_match(mut self, if_match: IfMatch) -> Self {
+        self.if_match = Some(if_match);
+        self
+    }
+
+    /// A repeated request cannot do anything twice: reads, queries, conditional writes, deletes.
+    fn is_idempotent(&self) -> bool {
+        self.method == Method::GET
+            || self.method == Method::DELETE
+            || self.operation.starts_with("query")
+            || (self.method != Method::POST && self.if_match.is_some())
+    }
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub(crate) struct ApiResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    operation: &'static str,
+    target: String,
+}
+
+impl ApiResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AzureError> {
+        serde_json::from_slice(&self.body).map_err(|error| AzureError::Decode {
+            operation: self.operation,
+            target: self.target.clone(),
+            status: self.status,
+            detail: error.to_string(),
+        })
+    }
+}
+
+/// Sends requests to one service host.
+pub(crate) struct Pipeline {
+    http: reqwest::Client,
+    base_url: String,
+    host: String,
+    api_version: &'static str,
+    credential: SasCredential,
+    retry: RetryPolicy,
+    events: Option<SharedEventSink>,
+    request_timeout: Duration,
+}
+
+impl Pipeline {
+    pub fn new(host: &str, api_version: &'static str, credential: SasCredential, options: &ClientOptions) -> Result<Self, AzureError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("hubdeck/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(pem) = &options.extra_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|error| AzureError::Certificate(error.to_string()))?;
+            if certs.is_empty() {
+                return Err(AzureError::Certificate("the file holds no PEM certificate".to_owned()));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        builder = match options.proxy.resolve(|name| std::env::var(name).ok()) {
+            ProxySetting::Url { url, no_proxy } => {
+                let proxy = reqwest::Proxy::https(&url)
+                    .map_err(|error| AzureError::ClientSetup(format!("proxy URL '{url}': {error}")))?
+                    .no_proxy(no_proxy.as_deref().and_then(reqwest::NoProxy::from_string));
+                builder.proxy(proxy)
+            }
+            ProxySetting::Disabled | ProxySetting::FromEnvironment => builder.no_proxy(),
+        };
+        let http = builder.build().map_err(|error| AzureError::ClientSetup(error.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: format!("https://{host}"),
+            host: host.to_owned(),
+            api_version,
+            credential,
+            retry: options.retry.clone(),
+            events: options.events.clone(),
+            request_timeout: options.request_timeout,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Sends `request`, retrying as the policy says; returns the response or the last error.
+    pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, AzureError> {
+        let mut attempt = 1;
+        loop {
+            let started_at = SystemTime::now();
+            let started = Instant::now();
+            let result = self.send_once(request).await;
+            let latency = started.elapsed();
+            let (error, failure) = match result {
+                Ok(response) if (200..300).contains(&response.status) || request.accept_statuses.contains(&response.status) => {
+                    self.emit_call(request, started_at, latency, attempt, Some(response.status), None, CallOutcome::Succeeded);
+                    return Ok(response);
+                }
+                Ok(response) => {
+                    let error = service_error(request, &response);
+                    let failure = Failure::Status { status: error.status, retry_after: error.retry_after };
+                    (AzureError::from(error), failure)
+                }
+                Err(error) => {
+                    let failure = if error.is_connect() {
+                        Failure::Connect
+                    } else {
+                        Failure::Interrupted { idempotent: request.is_idempotent() }
+                    };
+                    (transport_error(request, &error), failure)
+                }
+            };
+            let decision = self.retry.decide(attempt, failure);
+            let outcome = if matches!(decision, Decision::Retry { .. }) { CallOutcome::WillRetry } else { CallOutcome::Failed };
+            self.emit_call(request, started_at, latency, attempt, error.status(), Some(&error), outcome);
+            let Decision::Retry { wait, reason } = decision else {
+                return Err(error);
+            };
+            attempt += 1;
+            self.emit(ClientEvent::RetryWaiting(RetryNotice {
+                host: self.host.clone(),
+                operation: request.operation,
+                target: request.target.clone(),
+                next_attempt: attempt,
+                wait,
+                resume_at: SystemTime::now() + wait,
+                reason,
+            }));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send_once(&self, request: &ApiRequest) -> Result<ApiResponse, reqwest::Error> {
+        let url = format!("{}{}", self.base_url, request.path);
+        let mut builder = self
+            .http
+            .request(request.method.clone(), url)
+            .query(&[("api-version", self.api_version)])
+            .query(&request.query)
+            .timeout(request.timeout.unwrap_or(self.request_timeout));
+        let mut authorization = HeaderValue::from_str(self.credential.authorization().expose())
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        authorization.set_sensitive(true);
+        builder = builder.header(reqwest::header::AUTHORIZATION, authorization);
+        if let Some(if_match) = &request.if_match {
+            builder = builder.header(reqwest::header::IF_MATCH, if_match.header_value());
+        }
+        if let Some(count) = request.max_item_count {
+            builder = builder.header(MAX_ITEM_COUNT_HEADER, count.to_string());
+        }
+        if let Some(token) = &request.continuation {
+            builder = builder.header(CONTINUATION_HEADER, token.as_str());
+        }
+        if let Some(body) = &request.body {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8").body(body.clone());
+        }
+        let response = builder.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        Ok(ApiResponse { status, headers, body, operation: request.operation, target: request.target.clone() })
+    }
+
+    #[allow(clippy::too_many_arguments)] // one flat record; a builder would only move the noise
+    fn emit_call(
+        &self,
+        request: &ApiRequest,
+        started_at: SystemTime,
+        latency: Duration,
+        attempt: u32,
+        status: Option<u16>,
+        error: Option<&AzureError>,
+        outcome: CallOutcome,
+    ) {
+        let (error_code, error_message) = match error {
+            Some(AzureError::Service(service)) => (service.code.clone(), Some(service.message.clone())),
+            Some(other) => (None, Some(other.to_string())),
+            None => (None, None),
+        };
+        self.emit(ClientEvent::Call(CallRecord {
+            started_at,
+            host: self.host.clone(),
+            operation: request.operation,
+            target: request.target.clone(),
+            status,
+            error_code,
+            error_message,
+            latency,
+            attempt,
+            outcome,
+        }));
+    }
+
+    fn emit(&self, event: ClientEvent) {
+        if let Some(events) = &self.events {
+            events.emit(event);
+        }
+    }
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("host", &self.host)
+            .field("api_version", &self.api_version)
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+fn service_error(request: &ApiRequest, response: &ApiResponse) -> ServiceError {
+    let header_code = response.header("iothub-errorcode").or_else(|| response.header("x-ms-error-code"));
+    let parsed = parse_error(response.status, header_code, &response.body);
+    ServiceError {
+        operation: request.operation,
+        target: request.target.clone(),
+        status: response.status,
+        code: parsed.code,
+        number: parsed.number,
+        message: parsed.message,
+        retry_after: response.header("retry-after").and_then(|value| parse_retry_after(value, SystemTime::now())),
+    }
+}
+
+fn transport_error(request: &ApiRequest, error: &reqwest::Error) -> AzureError {
+    // reqwest's Display includes the URL (no secrets: auth travels in a header) and the cause
+    // chain carries the useful part (connection refused, certificate unknown, …).
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    AzureError::Transport { operation: request.operation, target: request.target.clone(), detail, timed_out: error.is_timeout() }
+}
+
+/// Shared handle used by the service clients.
+pub(crate) type SharedPipeline = Arc<Pipeline>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_is_always_quoted_once() {
+        assert_eq!(IfMatch::Any.header_value(), "\"*\"");
+        assert_eq!(IfMatch::Etag("AAAAAAAAAAE=".to_owned()).header_value(), "\"AAAAAAAAAAE=\"");
+        assert_eq!(IfMatch::Etag("\"AAAAAAAAAAE=\"".to_owned()).header_value(), "\"AAAAAAAAAAE=\"");
+    }
+
+    #[test]
+    fn proxy_comes_from_the_environment_names() {
+        let env = |name: &str| match name {
+            "https_proxy" => Some("http://proxy.local:3128".to_owned()),
+            "NO_PROXY" => Some("localhost,127.0.0.1".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            ProxySetting::FromEnvironment.resolve(env),
+            ProxySetting::Url { url: "http://proxy.local:3128".to_owned(), no_proxy: Some("localhost,127.0.0.1".to_owned()) }
+        );
+        assert_eq!(ProxySetting::FromEnvironment.resolve(|_| None), ProxySetting::Disabled);
+    }
+
+    #[test]
+    fn idempotency_follows_method_and_precondition() {
+        let get = ApiRequest::new("get device", "d", Method::GET, "/devices/d".to_owned());
+        assert!(get.is_idempotent());
+        let create = ApiRequest::new("create device", "d", Method::PUT, "/devices/d".to_owned());
+        assert!(!create.is_idempotent());
+        assert!(create.if_match(IfMatch::Any).is_idempotent());
+        let bulk = ApiRequest::new("bulk registry", "2 devices", Method::POST, "/devices".to_owned());
+        assert!(!bulk.is_idempotent());
+    }
+}

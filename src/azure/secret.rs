@@ -1,0 +1,73 @@
+//! A string that holds a secret (key, signature, connection string) and never shows it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A secret string: `Debug` and `Display` print `***`, so a secret cannot reach a log,
+/// an event or an error message by accident. Read it with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the few places that must send or store it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when no secret was given (the service then generates one).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_hide_the_value() {
+        let secret = Secret::new("c2VjcmV0LWtleQ==");
+        assert!(!format!("{secret:?}").contains("c2VjcmV0"));
+        assert!(!format!("{secret}").contains("c2VjcmV0"));
+        assert_eq!(secret.expose(), "c2VjcmV0LWtleQ==");
+    }
+
+    #[test]
+    fn serializes_as_plain_string() {
+        let secret = Secret::new("abc");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"abc\"");
+        let back: Secret = serde_json::from_str("\"abc\"").unwrap();
+        assert_eq!(back, secret);
+    }
+}
