@@ -6,3 +6,4 @@
 //! - [`app`]: the egui console.
 
 pub mod azure;
+pub mod sim;

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod pipeline;
 pub mod retry;
 pub mod sas;
+pub mod twin_rules;
 pub mod secret;
 pub mod wire;
 

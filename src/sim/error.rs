@@ -1,0 +1,102 @@
+//! Simulator errors: [`HubError`] is an API error answered to a client; [`SimError`] stops the
+//! simulator from starting.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::azure::wire::ErrorCode;
+
+/// An error answered over HTTP with the service's status, code and body.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}: {message}", code.name())]
+pub struct HubError {
+    /// The Azure error code (decides the HTTP status).
+    pub code: ErrorCode,
+    /// Human text.
+    pub message: String,
+    /// Send the newer body form (JSON inside `Message`) with this `info`, as the hub does for
+    /// direct-method failures.
+    pub structured_info: Option<Value>,
+    /// `Retry-After` seconds, for 429.
+    pub retry_after_secs: Option<u32>,
+    /// Overrides the status derived from the code (a 400 bulk failure uses its own body).
+    pub status_override: Option<u16>,
+}
+
+impl HubError {
+    /// An error with a code and text.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), structured_info: None, retry_after_secs: None, status_override: None }
+    }
+
+    /// 400 ArgumentInvalid.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ArgumentInvalid, message)
+    }
+
+    /// 404 DeviceNotFound.
+    pub fn device_not_found(device_id: &str) -> Self {
+        Self::new(ErrorCode::DeviceNotFound, format!("Device {device_id} not registered"))
+    }
+
+    /// 412 PreconditionFailed with the service's wording.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            ErrorCode::PreconditionFailed,
+            "The etag in the request does not match the etag of the existing resource, as per RFC7232. Read the resource again and retry with its current etag.",
+        )
+    }
+
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        self.status_override.unwrap_or_else(|| self.code.http_status())
+    }
+}
+
+/// Why the simulator could not start or persist.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// File system trouble, with the path involved.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {address}: {source}{hint}")]
+    Bind {
+        /// Address asked for.
+        address: String,
+        /// The OS error.
+        source: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// Certificates could not be made or loaded.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// The state database failed.
+    #[error("state database {path}: {detail}")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A stored record could not be read back.
+    #[error("state in {path} is damaged: {detail}")]
+    Corrupt {
+        /// The database or file.
+        path: PathBuf,
+        /// What could not be read.
+        detail: String,
+    },
+    /// Bad settings.
+    #[error("invalid simulator setting: {0}")]
+    Config(String),
+}
