@@ -1,1 +1,157 @@
-fn main() {}
+//! The `hubdeck` command: the desktop console (default) and `hubdeck sim`, the simulator.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use hubdeck::sim::{FaultConfig, SimConfig, Simulator, StateLocation, default_state_dir};
+
+/// A console for Azure IoT Hub and DPS, with an embedded simulator of their service APIs.
+#[derive(Parser, Debug)]
+#[command(name = "hubdeck", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// IoT Hub service connection string for a one-off session (not saved).
+    #[arg(long, env = "IOTHUB_CONNECTION_STRING", hide_env_values = true)]
+    hub: Option<String>,
+    /// DPS service connection string for a one-off session (not saved).
+    #[arg(long, env = "IOTHUB_DPS_CONNECTION_STRING", hide_env_values = true)]
+    dps: Option<String>,
+    /// Extra CA certificate (PEM) to trust, e.g. a simulator's ca.pem.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the IoT Hub simulator headless (HTTPS on localhost).
+    Sim(SimArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimArgs {
+    /// Port to listen on (443 is the only port the official Node SDKs can reach).
+    #[arg(long, default_value_t = 8443)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Where devices, keys and certificates are kept (default: the platform data dir).
+    #[arg(long, conflicts_with = "ephemeral")]
+    state_dir: Option<PathBuf>,
+    /// Keep nothing: a fresh hub in a temporary directory, removed on exit.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Delete stored devices and seed a fresh fleet.
+    #[arg(long)]
+    reset: bool,
+    /// Devices in the demo fleet seeded on first start.
+    #[arg(long = "devices", default_value_t = hubdeck::sim::seed::DEFAULT_FLEET_SIZE)]
+    fleet_size: usize,
+    /// Seed for the fleet and for injected faults.
+    #[arg(long, default_value_t = 43)]
+    seed: u64,
+    /// Share of requests answered 429 Too Many Requests (0..1).
+    #[arg(long = "fault-429", default_value_t = 0.0)]
+    throttle_rate: f64,
+    /// Share of requests answered 503 Service Unavailable (0..1).
+    #[arg(long = "fault-503", default_value_t = 0.0)]
+    unavailable_rate: f64,
+    /// Milliseconds added to every request.
+    #[arg(long = "fault-latency-ms", default_value_t = 0)]
+    latency_ms: u64,
+    /// Retry-After seconds sent with injected 429s.
+    #[arg(long = "fault-retry-after", default_value_t = 2)]
+    retry_after_secs: u32,
+    /// Write connection strings and the CA path as JSON here once ready (removed on exit).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,hubdeck=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Some(Command::Sim(args)) => run_simulator(args),
+        None => bail!("the desktop console is not available in this build yet; run `hubdeck sim` to start the simulator"),
+    }
+}
+
+fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
+    let state = if args.ephemeral {
+        StateLocation::Ephemeral
+    } else {
+        StateLocation::Dir(args.state_dir.or_else(default_state_dir).context("no data directory on this platform; pass --state-dir")?)
+    };
+    let config = SimConfig {
+        bind: args.bind,
+        port: args.port,
+        state: state.clone(),
+        fleet_size: args.fleet_size,
+        seed: args.seed,
+        faults: FaultConfig {
+            throttle_rate: args.throttle_rate,
+            unavailable_rate: args.unavailable_rate,
+            latency: Duration::from_millis(args.latency_ms),
+            retry_after_secs: args.retry_after_secs,
+        },
+        reset: args.reset,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let simulator = Simulator::start(config).await.context("the simulator could not start")?;
+        print_banner(&simulator, &state);
+        if let Some(path) = &args.ready_file {
+            simulator.write_ready_file(path).with_context(|| format!("cannot write the ready file {}", path.display()))?;
+        }
+        wait_for_stop_signal().await;
+        simulator.shutdown().await;
+        if let Some(path) = &args.ready_file {
+            std::fs::remove_file(path).ok();
+        }
+        Ok(())
+    })
+}
+
+fn print_banner(simulator: &Simulator, state: &StateLocation) {
+    let info = simulator.ready_info();
+    let state_text = match state {
+        StateLocation::Dir(dir) => format!("state in {}", dir.display()),
+        StateLocation::Ephemeral => "ephemeral: nothing is kept".to_owned(),
+    };
+    println!("hubdeck simulator ready on https://{} ({} devices, {state_text})", info.host_name, info.device_count);
+    println!("CA certificate: {}", info.ca_file.display());
+    println!("  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}", info.ca_file.display());
+    println!("Connection strings:");
+    for (policy, connection_string) in &info.connection_strings {
+        println!("  {policy:<18} {connection_string}");
+    }
+    if info.port != 443 {
+        println!("Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them.");
+    }
+    println!("Press Ctrl+C to stop.");
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = async {
+                match terminate.as_mut() {
+                    Some(signal) => { signal.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.ok();
+}

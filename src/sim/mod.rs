@@ -3,11 +3,22 @@
 //!
 //! Uses `azure`'s wire types and SAS primitives; never touches `app`.
 
+pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod faults;
+mod files;
+pub mod http;
+pub mod hub;
 pub mod prop_tree;
 pub mod query;
 pub mod record;
 pub mod registry;
+pub mod seed;
+pub mod server;
+pub mod store;
+pub mod tls;
 
 pub use error::{HubError, SimError};
+pub use faults::{Fault, FaultConfig};
+pub use server::{ReadyInfo, SimConfig, Simulator, StateLocation, default_state_dir};

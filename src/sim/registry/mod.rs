@@ -471,3 +471,6 @@ pub fn generate_key() -> Secret {
     let bytes: [u8; 32] = rand::rng().random();
     Secret::new(BASE64.encode(bytes))
 }
+
+#[cfg(test)]
+mod tests;

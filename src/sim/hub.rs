@@ -1,0 +1,96 @@
+//! One simulated hub's state: registry, policies, durable store and fault injector, with the
+//! write path that commits to disk before a change is acknowledged.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::auth::Policies;
+use super::error::{HubError, SimError};
+use super::faults::FaultInjector;
+use super::registry::{Changes, Registry};
+use super::store::{Batch, Store};
+use crate::azure::wire::ErrorCode;
+
+/// A simulated IoT hub.
+pub struct Hub {
+    registry: RwLock<Registry>,
+    store: Option<Arc<Store>>,
+    /// Serialises writers so disk commits happen in the order changes were made.
+    write_gate: tokio::sync::Mutex<()>,
+    policies: Policies,
+    faults: FaultInjector,
+    host_names: Vec<String>,
+}
+
+impl Hub {
+    /// A hub over `registry`, persisting to `store` when given.
+    pub fn new(registry: Registry, store: Option<Store>, policies: Policies, faults: FaultInjector, host_names: Vec<String>) -> Self {
+        Self { registry: RwLock::new(registry), store: store.map(Arc::new), write_gate: tokio::sync::Mutex::new(()), policies, faults, host_names }
+    }
+
+    /// Reads the registry under a shared lock.
+    pub fn read<R>(&self, read: impl FnOnce(&Registry) -> R) -> R {
+        read(&self.registry.read())
+    }
+
+    /// Applies a change, then commits what it touched before returning, so a returned `Ok`
+    /// is durable.
+    pub async fn write<R>(&self, change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>) -> Result<R, HubError> {
+        let _gate = self.write_gate.lock().await;
+        let (result, batch) = {
+            let mut registry = self.registry.write();
+            let (result, changes) = change(&mut registry)?;
+            (result, batch_for(&registry, &changes))
+        };
+        if let Some(store) = &self.store
+            && !batch.is_empty()
+        {
+            let store = Arc::clone(store);
+            let committed = tokio::task::spawn_blocking(move || store.write(&batch)).await;
+            let failure = match committed {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(join_error) => Some(join_error.to_string()),
+            };
+            if let Some(detail) = failure {
+                tracing::error!(%detail, "state commit failed");
+                return Err(HubError::new(ErrorCode::ServerError, format!("the change could not be saved: {detail}")));
+            }
+        }
+        Ok(result)
+    }
+
+    /// Shared access policies.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// Fault injection control.
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    /// Host names the hub answers to (for SAS `sr` checks).
+    pub fn host_names(&self) -> &[String] {
+        &self.host_names
+    }
+}
+
+/// Serialises the records a change touched.
+pub fn batch_for(registry: &Registry, changes: &Changes) -> Batch {
+    let upserts = changes
+        .upserted
+        .iter()
+        .filter_map(|device_id| registry.get(device_id).ok())
+        .map(|record| (record.device_id.clone(), serde_json::to_vec(record).unwrap_or_default()))
+        .collect();
+    Batch { upserts, deletes: changes.deleted.clone(), meta: Vec::new() }
+}
+
+/// Opens the store and loads what it holds.
+pub fn open_store(path: &std::path::Path) -> Result<(Store, Registry), SimError> {
+    let store = Store::open(path)?;
+    let registry = Registry::from_records(store.load_devices()?);
+    Ok((store, registry))
+}
