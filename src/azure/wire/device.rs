@@ -125,7 +125,8 @@ pub struct DeviceCapabilities {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
-    /// The id, ≤128 characters, case-sensitive.
+    /// The id, ≤128 characters, case-sensitive (a PUT body may omit it: the path names it).
+    #[serde(default)]
     pub device_id: String,
     /// Changes each time the id is created anew.
     #[serde(default, skip_serializing_if = "Option::is_none")]

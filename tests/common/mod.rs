@@ -1,0 +1,52 @@
+//! Test harness: an in-process simulator on a free loopback port and clients trusting its CA.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hubdeck::azure::{ClientEvent, ClientOptions, HubClient, ProxySetting, RetryPolicy, ServiceConnectionString};
+use hubdeck::sim::{SimConfig, Simulator, StateLocation};
+use parking_lot::Mutex;
+
+/// A running simulator and an owner client that records its events.
+pub struct TestHub {
+    pub sim: Simulator,
+    pub client: HubClient,
+    pub events: Arc<Mutex<Vec<ClientEvent>>>,
+}
+
+/// A quick retry policy so tests do not wait 5 s per retry.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy { max_attempts: 3, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(1), jitter: 0.0, ..RetryPolicy::default() }
+}
+
+/// Starts an ephemeral simulator with `fleet_size` demo devices.
+pub async fn start_hub(fleet_size: usize) -> TestHub {
+    let sim = Simulator::start(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() })
+        .await
+        .expect("simulator starts");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let client = client_with(&sim, "iothubowner", fast_retry(), Some(Arc::clone(&events)));
+    TestHub { sim, client, events }
+}
+
+/// Options trusting the simulator's CA, no proxy.
+pub fn options_for(sim: &Simulator, retry: RetryPolicy) -> ClientOptions {
+    ClientOptions {
+        extra_ca_pem: Some(std::fs::read(sim.ca_path()).expect("ca.pem readable")),
+        proxy: ProxySetting::Disabled,
+        retry,
+        ..ClientOptions::default()
+    }
+}
+
+/// A client for one of the simulator's policies.
+pub fn client_with(sim: &Simulator, policy: &str, retry: RetryPolicy, events: Option<Arc<Mutex<Vec<ClientEvent>>>>) -> HubClient {
+    let mut options = options_for(sim, retry);
+    if let Some(events) = events {
+        options.events = Some(Arc::new(move |event| events.lock().push(event)));
+    }
+    let connection: ServiceConnectionString = sim.connection_string(policy).expect("built-in policy");
+    HubClient::new(&connection, &options).expect("client builds")
+}
