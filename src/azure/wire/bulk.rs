@@ -85,8 +85,9 @@ pub struct ExportImportDevice {
     /// Module id (modules are not supported by hubdeck's bulk helpers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module_id: Option<String>,
-    /// Identity etag for the `…IfMatchETag` modes.
-    #[serde(rename = "eTag", default, skip_serializing_if = "Option::is_none")]
+    /// Identity etag for the `…IfMatchETag` modes. The service reads property names
+    /// case-insensitively, and Node sends the device's own `etag` field.
+    #[serde(rename = "eTag", alias = "etag", alias = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// What to do.
     pub import_mode: ImportMode,
@@ -100,7 +101,7 @@ pub struct ExportImportDevice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<AuthenticationMechanism>,
     /// Twin etag for `updateTwinIfMatchETag`.
-    #[serde(rename = "twinETag", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "twinETag", alias = "twinEtag", default, skip_serializing_if = "Option::is_none")]
     pub twin_e_tag: Option<String>,
     /// Tags to set with the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,5 +204,7 @@ mod tests {
         let mut item = ExportImportDevice::new("d1", ImportMode::DeleteIfMatchETag);
         item.e_tag = Some("abc".to_owned());
         assert_eq!(serde_json::to_value(&item).unwrap(), serde_json::json!({"id":"d1","eTag":"abc","importMode":"deleteIfMatchETag"}));
+        let from_node: ExportImportDevice = serde_json::from_value(serde_json::json!({"id":"d1","etag":"abc","importMode":"UpdateIfMatchETag"})).unwrap();
+        assert_eq!(from_node.e_tag.as_deref(), Some("abc"));
     }
 }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the official Azure IoT SDKs against `hubdeck sim --ephemeral --port 443`:
+#   Python azure-iot-hub==2.7.0 (+ six, which it forgets to declare), pinned in requirements.lock
+#   Node azure-iothub@1.16.6, pinned in node/package-lock.json
+# Needs root (the Node SDKs reach only port 443), python3 and npm. Any install failure fails the run.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bin="${HUBDECK_BIN:-$root/target/debug/hubdeck}"
+
+if [ ! -x "$bin" ]; then
+  cargo build --manifest-path "$root/Cargo.toml" --bin hubdeck
+fi
+
+venv="$here/.venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.lock"
+(cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
+
+work="$(mktemp -d)"
+ready="$work/ready.json"
+"$bin" sim --ephemeral --port 443 --ready-file "$ready" >"$work/sim.log" 2>&1 &
+sim_pid=$!
+cleanup() {
+  kill "$sim_pid" 2>/dev/null || true
+  wait "$sim_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 200); do
+  [ -s "$ready" ] && break
+  if ! kill -0 "$sim_pid" 2>/dev/null; then
+    echo "the simulator exited:" >&2
+    cat "$work/sim.log" >&2
+    exit 1
+  fi
+  sleep 0.05
+done
+if [ ! -s "$ready" ]; then
+  echo "the simulator did not become ready in 10 s" >&2
+  cat "$work/sim.log" >&2
+  exit 1
+fi
+ca="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["caFile"])' "$ready")"
+
+# Machines may export their own bundles; the simulator's CA must win for these processes.
+for script in "$here"/*.py; do
+  echo "== $(basename "$script")"
+  env -u SSL_CERT_FILE REQUESTS_CA_BUNDLE="$ca" "$venv/bin/python" "$script" "$ready"
+done
+for script in "$here"/node/*.js; do
+  echo "== node/$(basename "$script")"
+  NODE_EXTRA_CA_CERTS="$ca" node "$script" "$ready"
+done
+echo "SDK conformance: all passed"
