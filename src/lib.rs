@@ -1,4 +1,4 @@
-//! hubdeck: a desktop console for Azure IoT Hub and the Device Provisioning Service, with an
+//! hubdeck: a desktop console for Azure `IoT` Hub and the Device Provisioning Service, with an
 //! embedded simulator of their service REST APIs.
 //!
 //! - [`azure`]: REST clients and wire types (no UI).

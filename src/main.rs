@@ -8,13 +8,13 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use hubdeck::sim::{FaultConfig, SimConfig, Simulator, StateLocation, default_state_dir};
 
-/// A console for Azure IoT Hub and DPS, with an embedded simulator of their service APIs.
+/// A console for Azure `IoT` Hub and DPS, with an embedded simulator of their service APIs.
 #[derive(Parser, Debug)]
 #[command(name = "hubdeck", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// IoT Hub service connection string for a one-off session (not saved).
+    /// `IoT` Hub service connection string for a one-off session (not saved).
     #[arg(long, env = "IOTHUB_CONNECTION_STRING", hide_env_values = true)]
     hub: Option<String>,
     /// DPS service connection string for a one-off session (not saved).
@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the IoT Hub simulator headless (HTTPS on localhost).
+    /// Run the `IoT` Hub simulator headless (HTTPS on localhost).
     Sim(SimArgs),
 }
 
@@ -74,12 +74,17 @@ struct SimArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,hubdeck=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,hubdeck=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
         Some(Command::Sim(args)) => run_simulator(args),
-        None => bail!("the desktop console is not available in this build yet; run `hubdeck sim` to start the simulator"),
+        None => bail!(
+            "the desktop console is not available in this build yet; run `hubdeck sim` to start the simulator"
+        ),
     }
 }
 
@@ -87,7 +92,11 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
     let state = if args.ephemeral {
         StateLocation::Ephemeral
     } else {
-        StateLocation::Dir(args.state_dir.or_else(default_state_dir).context("no data directory on this platform; pass --state-dir")?)
+        StateLocation::Dir(
+            args.state_dir
+                .or_else(default_state_dir)
+                .context("no data directory on this platform; pass --state-dir")?,
+        )
     };
     let config = SimConfig {
         bind: args.bind,
@@ -103,12 +112,19 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
         },
         reset: args.reset,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let simulator = Simulator::start(config).await.context("the simulator could not start")?;
+        let simulator = Simulator::start(config)
+            .await
+            .context("the simulator could not start")?;
         print_banner(&simulator, &state);
         if let Some(path) = &args.ready_file {
-            simulator.write_ready_file(path).with_context(|| format!("cannot write the ready file {}", path.display()))?;
+            simulator
+                .write_ready_file(path)
+                .with_context(|| format!("cannot write the ready file {}", path.display()))?;
         }
         wait_for_stop_signal().await;
         simulator.shutdown().await;
@@ -125,15 +141,23 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
         StateLocation::Dir(dir) => format!("state in {}", dir.display()),
         StateLocation::Ephemeral => "ephemeral: nothing is kept".to_owned(),
     };
-    println!("hubdeck simulator ready on https://{} ({} devices, {state_text})", info.host_name, info.device_count);
+    println!(
+        "hubdeck simulator ready on https://{} ({} devices, {state_text})",
+        info.host_name, info.device_count
+    );
     println!("CA certificate: {}", info.ca_file.display());
-    println!("  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}", info.ca_file.display());
+    println!(
+        "  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}",
+        info.ca_file.display()
+    );
     println!("Connection strings:");
     for (policy, connection_string) in &info.connection_strings {
         println!("  {policy:<18} {connection_string}");
     }
     if info.port != 443 {
-        println!("Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them.");
+        println!(
+            "Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them."
+        );
     }
     println!("Press Ctrl+C to stop.");
 }
@@ -141,7 +165,8 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
 async fn wait_for_stop_signal() {
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             () = async {

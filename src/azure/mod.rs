@@ -1,4 +1,4 @@
-//! The Azure side: REST clients for the IoT Hub and DPS service APIs and their wire types.
+//! The Azure side: REST clients for the `IoT` Hub and DPS service APIs and their wire types.
 //!
 //! No egui and no simulator here: `app` drives these clients, `sim` reuses the wire types and
 //! the SAS primitives.
@@ -10,13 +10,15 @@ pub mod hub;
 pub mod pipeline;
 pub mod retry;
 pub mod sas;
-pub mod twin_rules;
 pub mod secret;
+pub mod twin_rules;
 pub mod wire;
 
 pub use connection_string::{ConnectionStringError, ServiceConnectionString, ServiceKind};
 pub use error::{AzureError, ServiceError};
-pub use events::{CallOutcome, CallRecord, ClientEvent, EventSink, RetryNotice, RetryReason, SharedEventSink};
+pub use events::{
+    CallOutcome, CallRecord, ClientEvent, EventSink, RetryNotice, RetryReason, SharedEventSink,
+};
 pub use hub::{HUB_API_VERSION, HubClient};
 pub use pipeline::{ClientOptions, IfMatch, ProxySetting};
 pub use retry::RetryPolicy;

@@ -27,20 +27,29 @@ pub struct HubError {
 impl HubError {
     /// An error with a code and text.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), structured_info: None, retry_after_secs: None, status_override: None }
+        Self {
+            code,
+            message: message.into(),
+            structured_info: None,
+            retry_after_secs: None,
+            status_override: None,
+        }
     }
 
-    /// 400 ArgumentInvalid.
+    /// 400 `ArgumentInvalid`.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ArgumentInvalid, message)
     }
 
-    /// 404 DeviceNotFound.
+    /// 404 `DeviceNotFound`.
     pub fn device_not_found(device_id: &str) -> Self {
-        Self::new(ErrorCode::DeviceNotFound, format!("Device {device_id} not registered"))
+        Self::new(
+            ErrorCode::DeviceNotFound,
+            format!("Device {device_id} not registered"),
+        )
     }
 
-    /// 412 PreconditionFailed with the service's wording.
+    /// 412 `PreconditionFailed` with the service's wording.
     pub fn precondition_failed() -> Self {
         Self::new(
             ErrorCode::PreconditionFailed,
@@ -50,7 +59,8 @@ impl HubError {
 
     /// The HTTP status to answer with.
     pub fn status(&self) -> u16 {
-        self.status_override.unwrap_or_else(|| self.code.http_status())
+        self.status_override
+            .unwrap_or_else(|| self.code.http_status())
     }
 }
 

@@ -12,7 +12,7 @@ use super::registry::{Changes, Registry};
 use super::store::{Batch, Store};
 use crate::azure::wire::ErrorCode;
 
-/// A simulated IoT hub.
+/// A simulated `IoT` hub.
 pub struct Hub {
     registry: RwLock<Registry>,
     store: Option<Arc<Store>>,
@@ -25,8 +25,21 @@ pub struct Hub {
 
 impl Hub {
     /// A hub over `registry`, persisting to `store` when given.
-    pub fn new(registry: Registry, store: Option<Store>, policies: Policies, faults: FaultInjector, host_names: Vec<String>) -> Self {
-        Self { registry: RwLock::new(registry), store: store.map(Arc::new), write_gate: tokio::sync::Mutex::new(()), policies, faults, host_names }
+    pub fn new(
+        registry: Registry,
+        store: Option<Store>,
+        policies: Policies,
+        faults: FaultInjector,
+        host_names: Vec<String>,
+    ) -> Self {
+        Self {
+            registry: RwLock::new(registry),
+            store: store.map(Arc::new),
+            write_gate: tokio::sync::Mutex::new(()),
+            policies,
+            faults,
+            host_names,
+        }
     }
 
     /// Reads the registry under a shared lock.
@@ -36,7 +49,10 @@ impl Hub {
 
     /// Applies a change, then commits what it touched before returning, so a returned `Ok`
     /// is durable.
-    pub async fn write<R>(&self, change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>) -> Result<R, HubError> {
+    pub async fn write<R>(
+        &self,
+        change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>,
+    ) -> Result<R, HubError> {
         let _gate = self.write_gate.lock().await;
         let (result, batch) = {
             let mut registry = self.registry.write();
@@ -55,7 +71,10 @@ impl Hub {
             };
             if let Some(detail) = failure {
                 tracing::error!(%detail, "state commit failed");
-                return Err(HubError::new(ErrorCode::ServerError, format!("the change could not be saved: {detail}")));
+                return Err(HubError::new(
+                    ErrorCode::ServerError,
+                    format!("the change could not be saved: {detail}"),
+                ));
             }
         }
         Ok(result)
@@ -83,9 +102,18 @@ pub fn batch_for(registry: &Registry, changes: &Changes) -> Batch {
         .upserted
         .iter()
         .filter_map(|device_id| registry.get(device_id).ok())
-        .map(|record| (record.device_id.clone(), serde_json::to_vec(record).unwrap_or_default()))
+        .map(|record| {
+            (
+                record.device_id.clone(),
+                serde_json::to_vec(record).unwrap_or_default(),
+            )
+        })
         .collect();
-    Batch { upserts, deletes: changes.deleted.clone(), meta: Vec::new() }
+    Batch {
+        upserts,
+        deletes: changes.deleted.clone(),
+        meta: Vec::new(),
+    }
 }
 
 /// Opens the store and loads what it holds.

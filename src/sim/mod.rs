@@ -1,4 +1,4 @@
-//! The embedded simulator of the IoT Hub service REST API: HTTPS server, SAS auth, device
+//! The embedded simulator of the `IoT` Hub service REST API: HTTPS server, SAS auth, device
 //! registry, twins, the query language, persistence, a demo fleet and fault injection.
 //!
 //! Uses `azure`'s wire types and SAS primitives; never touches `app`.
@@ -17,6 +17,7 @@ pub mod registry;
 pub mod seed;
 pub mod server;
 pub mod store;
+mod text;
 pub mod tls;
 
 pub use error::{HubError, SimError};

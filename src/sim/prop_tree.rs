@@ -74,7 +74,10 @@ pub struct PropTree {
 impl PropTree {
     /// An empty section created at `meta`.
     pub fn new(meta: Meta) -> Self {
-        Self { entries: Vec::new(), meta }
+        Self {
+            entries: Vec::new(),
+            meta,
+        }
     }
 
     /// True without keys.
@@ -103,7 +106,10 @@ impl PropTree {
     /// Values plus `$metadata` (with `$lastUpdatedVersion` when `with_versions`) and `$version`.
     pub fn to_section(&self, version: u64, with_versions: bool) -> Map<String, Value> {
         let mut section = self.to_values();
-        section.insert("$metadata".to_owned(), Value::Object(metadata(&self.entries, self.meta, with_versions)));
+        section.insert(
+            "$metadata".to_owned(),
+            Value::Object(metadata(&self.entries, self.meta, with_versions)),
+        );
         section.insert("$version".to_owned(), Value::from(version));
         section
     }
@@ -149,7 +155,11 @@ fn merge_entries(entries: &mut Vec<PropEntry>, patch: &Map<String, Value>, meta:
                 entry.meta = meta;
             }
             (value, None) => {
-                entries.push(PropEntry { key: key.as_str().into(), value: leaf_or_object(value, meta), meta });
+                entries.push(PropEntry {
+                    key: key.as_str().into(),
+                    value: leaf_or_object(value, meta),
+                    meta,
+                });
             }
         }
     }
@@ -167,7 +177,11 @@ fn build(object: &Map<String, Value>, meta: Meta) -> Vec<PropEntry> {
     object
         .iter()
         .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| PropEntry { key: key.as_str().into(), value: leaf_or_object(value, meta), meta })
+        .map(|(key, value)| PropEntry {
+            key: key.as_str().into(),
+            value: leaf_or_object(value, meta),
+            meta,
+        })
         .collect()
 }
 
@@ -180,7 +194,10 @@ fn entries_to_values(entries: &[PropEntry]) -> Map<String, Value> {
 
 fn metadata(entries: &[PropEntry], meta: Meta, with_versions: bool) -> Map<String, Value> {
     let mut node = Map::new();
-    node.insert("$lastUpdated".to_owned(), Value::String(timestamp(meta.updated).to_wire()));
+    node.insert(
+        "$lastUpdated".to_owned(),
+        Value::String(timestamp(meta.updated).to_wire()),
+    );
     if with_versions {
         node.insert("$lastUpdatedVersion".to_owned(), Value::from(meta.version));
     }
@@ -214,25 +231,52 @@ mod tests {
     #[test]
     fn merge_follows_json_merge_patch() {
         let mut tree = PropTree::new(at(1, 1));
-        tree.merge(&object(json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]})), at(2, 2));
-        tree.merge(&object(json!({"a": null, "b": {"c": null, "f": {"g": null, "h": true}}, "e": "x"})), at(3, 3));
-        assert_eq!(Value::Object(tree.to_values()), json!({"b": {"d": 3, "f": {"h": true}}, "e": "x"}));
+        tree.merge(
+            &object(json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]})),
+            at(2, 2),
+        );
+        tree.merge(
+            &object(json!({"a": null, "b": {"c": null, "f": {"g": null, "h": true}}, "e": "x"})),
+            at(3, 3),
+        );
+        assert_eq!(
+            Value::Object(tree.to_values()),
+            json!({"b": {"d": 3, "f": {"h": true}}, "e": "x"})
+        );
     }
 
     #[test]
     fn metadata_marks_touched_nodes_and_ancestors_only() {
         let mut tree = PropTree::new(at(1, 1));
-        tree.merge(&object(json!({"thermostat": {"target": 21, "unit": "C"}, "fan": "auto"})), at(10_000_000, 2));
-        tree.merge(&object(json!({"thermostat": {"target": 22}})), at(20_000_000, 3));
+        tree.merge(
+            &object(json!({"thermostat": {"target": 21, "unit": "C"}, "fan": "auto"})),
+            at(10_000_000, 2),
+        );
+        tree.merge(
+            &object(json!({"thermostat": {"target": 22}})),
+            at(20_000_000, 3),
+        );
         let section = tree.to_section(3, true);
         let metadata = &section["$metadata"];
         assert_eq!(section["$version"], json!(3));
         assert_eq!(metadata["$lastUpdatedVersion"], json!(3));
         assert_eq!(metadata["thermostat"]["$lastUpdatedVersion"], json!(3));
-        assert_eq!(metadata["thermostat"]["target"]["$lastUpdatedVersion"], json!(3));
-        assert_eq!(metadata["thermostat"]["unit"]["$lastUpdatedVersion"], json!(2));
-        assert_eq!(metadata["fan"]["$lastUpdated"], json!("1970-01-01T00:00:01.0000000Z"));
-        assert_eq!(metadata["thermostat"]["$lastUpdated"], json!("1970-01-01T00:00:02.0000000Z"));
+        assert_eq!(
+            metadata["thermostat"]["target"]["$lastUpdatedVersion"],
+            json!(3)
+        );
+        assert_eq!(
+            metadata["thermostat"]["unit"]["$lastUpdatedVersion"],
+            json!(2)
+        );
+        assert_eq!(
+            metadata["fan"]["$lastUpdated"],
+            json!("1970-01-01T00:00:01.0000000Z")
+        );
+        assert_eq!(
+            metadata["thermostat"]["$lastUpdated"],
+            json!("1970-01-01T00:00:02.0000000Z")
+        );
     }
 
     #[test]
@@ -248,7 +292,10 @@ mod tests {
     fn get_walks_objects() {
         let mut tree = PropTree::default();
         tree.merge(&object(json!({"location": {"building": 43}})), at(1, 0));
-        assert_eq!(tree.get(&["location", "building"]), Some(&PropValue::Leaf(json!(43))));
+        assert_eq!(
+            tree.get(&["location", "building"]),
+            Some(&PropValue::Leaf(json!(43)))
+        );
         assert_eq!(tree.get(&["location", "building", "x"]), None);
         assert_eq!(tree.get(&["nope"]), None);
     }

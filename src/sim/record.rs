@@ -8,8 +8,8 @@ use super::clock::{Ticks, timestamp};
 use super::prop_tree::{Meta, PropTree};
 use crate::azure::secret::Secret;
 use crate::azure::wire::{
-    AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, Twin,
-    TwinProperties, X509Thumbprint,
+    AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities,
+    DeviceStatus, SymmetricKey, Twin, TwinProperties, X509Thumbprint,
 };
 
 /// Credentials of a device.
@@ -57,9 +57,15 @@ impl TwinRecord {
             etag: 1,
             version: 2,
             tags: PropTree::default(),
-            desired: PropTree::new(Meta { updated: now, version: 1 }),
+            desired: PropTree::new(Meta {
+                updated: now,
+                version: 1,
+            }),
             desired_version: 1,
-            reported: PropTree::new(Meta { updated: now, version: 0 }),
+            reported: PropTree::new(Meta {
+                updated: now,
+                version: 0,
+            }),
             reported_version: 1,
         }
     }
@@ -94,7 +100,7 @@ pub struct DeviceRecord {
     pub last_activity: Ticks,
     /// Credentials.
     pub auth: AuthRecord,
-    /// IoT Edge device.
+    /// `IoT` Edge device.
     #[serde(default)]
     pub iot_edge: bool,
     /// Edge scope.
@@ -127,7 +133,9 @@ impl DeviceRecord {
             last_activity_time: Some(timestamp(self.last_activity)),
             cloud_to_device_message_count: Some(0),
             authentication: Some(self.authentication()),
-            capabilities: Some(DeviceCapabilities { iot_edge: self.iot_edge }),
+            capabilities: Some(DeviceCapabilities {
+                iot_edge: self.iot_edge,
+            }),
             device_scope: self.device_scope.clone(),
             parent_scopes: (!self.parent_scopes.is_empty()).then(|| self.parent_scopes.clone()),
         }
@@ -135,7 +143,10 @@ impl DeviceRecord {
 
     fn authentication(&self) -> AuthenticationMechanism {
         AuthenticationMechanism {
-            symmetric_key: Some(SymmetricKey { primary_key: self.auth.primary_key.clone(), secondary_key: self.auth.secondary_key.clone() }),
+            symmetric_key: Some(SymmetricKey {
+                primary_key: self.auth.primary_key.clone(),
+                secondary_key: self.auth.secondary_key.clone(),
+            }),
             x509_thumbprint: Some(X509Thumbprint {
                 primary_thumbprint: self.auth.primary_thumbprint.clone(),
                 secondary_thumbprint: self.auth.secondary_thumbprint.clone(),
@@ -170,7 +181,9 @@ impl DeviceRecord {
                 desired: Some(twin.desired.to_section(twin.desired_version, true)),
                 reported: Some(twin.reported.to_section(twin.reported_version, false)),
             }),
-            capabilities: Some(DeviceCapabilities { iot_edge: self.iot_edge }),
+            capabilities: Some(DeviceCapabilities {
+                iot_edge: self.iot_edge,
+            }),
             device_scope: self.device_scope.clone(),
             parent_scopes: (!self.parent_scopes.is_empty()).then(|| self.parent_scopes.clone()),
         }

@@ -1,11 +1,15 @@
 //! Test harness: an in-process simulator on a free loopback port and clients trusting its CA.
 
+// Test code: a failed unwrap is a failed test, with the panic message as the report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubdeck::azure::{ClientEvent, ClientOptions, HubClient, ProxySetting, RetryPolicy, ServiceConnectionString};
+use hubdeck::azure::{
+    ClientEvent, ClientOptions, HubClient, ProxySetting, RetryPolicy, ServiceConnectionString,
+};
 use hubdeck::sim::{SimConfig, Simulator, StateLocation};
 use parking_lot::Mutex;
 
@@ -18,17 +22,32 @@ pub struct TestHub {
 
 /// A quick retry policy so tests do not wait 5 s per retry.
 pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy { max_attempts: 3, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(1), jitter: 0.0, ..RetryPolicy::default() }
+    RetryPolicy {
+        max_attempts: 3,
+        first_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(1),
+        jitter: 0.0,
+        ..RetryPolicy::default()
+    }
 }
 
 /// Starts an ephemeral simulator with `fleet_size` demo devices.
 pub async fn start_hub(fleet_size: usize) -> TestHub {
-    let sim = Simulator::start(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() })
-        .await
-        .expect("simulator starts");
+    let sim = Simulator::start(SimConfig {
+        port: 0,
+        state: StateLocation::Ephemeral,
+        fleet_size,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
     let events = Arc::new(Mutex::new(Vec::new()));
     let client = client_with(&sim, "iothubowner", fast_retry(), Some(Arc::clone(&events)));
-    TestHub { sim, client, events }
+    TestHub {
+        sim,
+        client,
+        events,
+    }
 }
 
 /// Options trusting the simulator's CA, no proxy.
@@ -42,11 +61,17 @@ pub fn options_for(sim: &Simulator, retry: RetryPolicy) -> ClientOptions {
 }
 
 /// A client for one of the simulator's policies.
-pub fn client_with(sim: &Simulator, policy: &str, retry: RetryPolicy, events: Option<Arc<Mutex<Vec<ClientEvent>>>>) -> HubClient {
+pub fn client_with(
+    sim: &Simulator,
+    policy: &str,
+    retry: RetryPolicy,
+    events: Option<Arc<Mutex<Vec<ClientEvent>>>>,
+) -> HubClient {
     let mut options = options_for(sim, retry);
     if let Some(events) = events {
         options.events = Some(Arc::new(move |event| events.lock().push(event)));
     }
-    let connection: ServiceConnectionString = sim.connection_string(policy).expect("built-in policy");
+    let connection: ServiceConnectionString =
+        sim.connection_string(policy).expect("built-in policy");
     HubClient::new(&connection, &options).expect("client builds")
 }

@@ -26,7 +26,7 @@ impl DeviceStatus {
     }
 }
 
-/// Whether the device is connected right now (PascalCase on the wire).
+/// Whether the device is connected right now (`PascalCase` on the wire).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ConnectionState {
     /// Connected.
@@ -116,7 +116,7 @@ pub struct AuthenticationMechanism {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceCapabilities {
-    /// True for IoT Edge devices.
+    /// True for `IoT` Edge devices.
     #[serde(default)]
     pub iot_edge: bool,
 }
@@ -176,12 +176,19 @@ impl Device {
     }
 
     /// A new SAS device with the given base64 keys.
-    pub fn new_with_keys(device_id: impl Into<String>, primary_key: Secret, secondary_key: Secret) -> Self {
+    pub fn new_with_keys(
+        device_id: impl Into<String>,
+        primary_key: Secret,
+        secondary_key: Secret,
+    ) -> Self {
         Self {
             device_id: device_id.into(),
             status: DeviceStatus::Enabled,
             authentication: Some(AuthenticationMechanism {
-                symmetric_key: Some(SymmetricKey { primary_key: Some(primary_key), secondary_key: Some(secondary_key) }),
+                symmetric_key: Some(SymmetricKey {
+                    primary_key: Some(primary_key),
+                    secondary_key: Some(secondary_key),
+                }),
                 x509_thumbprint: None,
                 kind: AuthenticationType::Sas,
             }),
@@ -192,12 +199,18 @@ impl Device {
 
     /// The primary symmetric key, if the device has one.
     pub fn primary_key(&self) -> Option<&Secret> {
-        self.symmetric_key()?.primary_key.as_ref().filter(|key| !key.is_empty())
+        self.symmetric_key()?
+            .primary_key
+            .as_ref()
+            .filter(|key| !key.is_empty())
     }
 
     /// The secondary symmetric key, if the device has one.
     pub fn secondary_key(&self) -> Option<&Secret> {
-        self.symmetric_key()?.secondary_key.as_ref().filter(|key| !key.is_empty())
+        self.symmetric_key()?
+            .secondary_key
+            .as_ref()
+            .filter(|key| !key.is_empty())
     }
 
     fn symmetric_key(&self) -> Option<&SymmetricKey> {

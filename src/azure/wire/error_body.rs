@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::ErrorCode;
 
-/// The hub's error envelope (PascalCase field names).
+/// The hub's error envelope (`PascalCase` field names).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubErrorBody {
     /// `ErrorCode:<Name>;<text>` or an escaped JSON object.
@@ -29,7 +29,7 @@ pub struct StructuredError {
     /// Human text.
     #[serde(default)]
     pub message: String,
-    /// Extra details (`{"timeout":"00:01:00"}` for DeviceNotOnline).
+    /// Extra details (`{"timeout":"00:01:00"}` for `DeviceNotOnline`).
     #[serde(default)]
     pub info: Value,
     /// When.
@@ -50,14 +50,27 @@ pub struct ParsedError {
 
 /// Reads an error response. `header_code` is `iothub-errorcode` or `x-ms-error-code`.
 pub fn parse_error(status: u16, header_code: Option<&str>, body: &[u8]) -> ParsedError {
-    let mut parsed = ParsedError { code: header_code.map(str::to_owned), ..ParsedError::default() };
+    let mut parsed = ParsedError {
+        code: header_code.map(str::to_owned),
+        ..ParsedError::default()
+    };
     let value: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(message) = value.as_ref().and_then(|v| v.get("Message")).and_then(Value::as_str) {
+    if let Some(message) = value
+        .as_ref()
+        .and_then(|v| v.get("Message"))
+        .and_then(Value::as_str)
+    {
         read_hub_message(message, &mut parsed);
-    } else if let Some(structured) = value.and_then(|v| serde_json::from_value::<StructuredError>(v).ok()) {
+    } else if let Some(structured) =
+        value.and_then(|v| serde_json::from_value::<StructuredError>(v).ok())
+    {
         read_structured(&structured, &mut parsed);
     } else {
-        let text = String::from_utf8_lossy(body).trim().chars().take(500).collect::<String>();
+        let text = String::from_utf8_lossy(body)
+            .trim()
+            .chars()
+            .take(500)
+            .collect::<String>();
         parsed.message = text;
     }
     if parsed.message.is_empty() {
@@ -76,16 +89,17 @@ fn read_hub_message(message: &str, parsed: &mut ParsedError) {
         if parsed.code.is_none() && !code.is_empty() {
             parsed.code = Some(code.to_owned());
         }
-        parsed.message = text.to_owned();
+        text.clone_into(&mut parsed.message);
     } else {
-        parsed.message = message.to_owned();
+        message.clone_into(&mut parsed.message);
     }
 }
 
 fn read_structured(structured: &StructuredError, parsed: &mut ParsedError) {
     parsed.number = Some(structured.error_code);
     if parsed.code.is_none() {
-        parsed.code = ErrorCode::from_number(structured.error_code).map(|code| code.name().to_owned());
+        parsed.code =
+            ErrorCode::from_number(structured.error_code).map(|code| code.name().to_owned());
     }
     parsed.message.clone_from(&structured.message);
 }
@@ -107,7 +121,10 @@ mod tests {
         let body = br#"{"Message":"ErrorCode:DeviceAlreadyExists;A device with ID 'dev1' is already registered.","ExceptionMessage":""}"#;
         let parsed = parse_error(409, None, body);
         assert_eq!(parsed.code.as_deref(), Some("DeviceAlreadyExists"));
-        assert_eq!(parsed.message, "A device with ID 'dev1' is already registered.");
+        assert_eq!(
+            parsed.message,
+            "A device with ID 'dev1' is already registered."
+        );
     }
 
     #[test]
@@ -130,7 +147,13 @@ mod tests {
 
     #[test]
     fn non_json_and_empty_bodies_still_say_something() {
-        assert_eq!(parse_error(502, None, b"Bad gateway from proxy").message, "Bad gateway from proxy");
-        assert_eq!(parse_error(503, None, b"").message, "HTTP 503 with no error message");
+        assert_eq!(
+            parse_error(502, None, b"Bad gateway from proxy").message,
+            "Bad gateway from proxy"
+        );
+        assert_eq!(
+            parse_error(503, None, b"").message,
+            "HTTP 503 with no error message"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The service's error codes: name, six-digit number and HTTP status, in one table.
 
-/// An IoT Hub / DPS error code the console and simulator know by name.
+/// An `IoT` Hub / DPS error code the console and simulator know by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)] // the variant names are the service's own code names
 pub enum ErrorCode {
@@ -109,7 +109,9 @@ impl ErrorCode {
             Self::MessageTooLarge => ("MessageTooLarge", 413_001),
             Self::TooManyDevices => ("TooManyDevices", 413_002),
             Self::ThrottlingException => ("ThrottlingException", 429_001),
-            Self::ThrottlingMaxActiveJobCountExceeded => ("ThrottlingMaxActiveJobCountExceeded", 429_004),
+            Self::ThrottlingMaxActiveJobCountExceeded => {
+                ("ThrottlingMaxActiveJobCountExceeded", 429_004)
+            }
             Self::ServerError => ("ServerError", 500_001),
             Self::ServiceUnavailable => ("ServiceUnavailable", 503_001),
             Self::GatewayTimeout => ("GatewayTimeout", 504_101),

@@ -32,7 +32,7 @@ pub enum QueryItemType {
 }
 
 impl QueryItemType {
-    /// The wire spelling (PascalCase, as the real hub sends).
+    /// The wire spelling (`PascalCase`, as the real hub sends).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Twin => "Twin",

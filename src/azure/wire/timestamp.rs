@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone as _, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A UTC instant as IoT Hub and DPS write it (`2019-12-29T00:58:49.9315265Z`).
+/// A UTC instant as `IoT` Hub and DPS write it (`2019-12-29T00:58:49.9315265Z`).
 ///
 /// "Never" is `0001-01-01T00:00:00Z` on the wire; [`Timestamp::NEVER`] stands for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

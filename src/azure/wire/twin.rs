@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{AuthenticationType, ConnectionState, DeviceCapabilities, DeviceStatus, Timestamp, X509Thumbprint};
+use super::{
+    AuthenticationType, ConnectionState, DeviceCapabilities, DeviceStatus, Timestamp,
+    X509Thumbprint,
+};
 
 /// `properties` of a twin: `desired` and `reported`, each with `$metadata` and `$version`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +121,6 @@ mod tests {
         assert_eq!(twin.desired_version(), Some(1));
         assert_eq!(twin.reported_version(), Some(1));
         assert!(twin.tags.is_none());
-        assert_eq!(twin.capabilities.unwrap().iot_edge, true);
+        assert!(twin.capabilities.unwrap().iot_edge);
     }
 }

@@ -1,4 +1,4 @@
-//! The IoT Hub query language: lexer, parser, evaluator and the paged executor over the
+//! The `IoT` Hub query language: lexer, parser, evaluator and the paged executor over the
 //! device registry.
 
 pub mod ast;
