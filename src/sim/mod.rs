@@ -19,6 +19,7 @@ pub mod server;
 pub mod store;
 mod text;
 pub mod tls;
+pub mod twin_json;
 
 pub use error::{HubError, SimError};
 pub use faults::{Fault, FaultConfig};

@@ -348,6 +348,8 @@ async fn accept_loop(
         let Ok((tcp, peer)) = accepted else {
             continue;
         };
+        // Without this, Nagle's algorithm and delayed ACKs stall large answers by ~40 ms.
+        tcp.set_nodelay(true).ok();
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(app.clone());
         let mut connection_shutdown = shutdown.clone();

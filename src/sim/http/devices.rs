@@ -15,6 +15,7 @@ use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
 use crate::sim::query::{PageItems, run_query};
 use crate::sim::registry::{Changes, Precondition};
+use crate::sim::twin_json::TwinJson;
 
 /// Runs one routed operation.
 pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubError> {
@@ -78,14 +79,16 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
             };
             Ok(json(status, &result))
         }
-        Route::GetTwin(device_id) => Ok(json(
-            StatusCode::OK,
-            &hub.read(|registry| {
-                registry
-                    .get(&device_id)
-                    .map(super::super::record::DeviceRecord::to_twin)
-            })?,
-        )),
+        Route::GetTwin(device_id) => {
+            let bytes = hub
+                .read(|registry| {
+                    registry
+                        .get(&device_id)
+                        .map(|record| serde_json::to_vec(&TwinJson(record)))
+                })?
+                .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
+            Ok(with_body(StatusCode::OK, bytes))
+        }
         Route::DeviceStatistics => Ok(json(
             StatusCode::OK,
             &hub.read(super::super::registry::Registry::statistics),
@@ -122,9 +125,9 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
     };
     let continuation = call.header(CONTINUATION_HEADER);
     let page = hub.read(|registry| run_query(registry, &body.query, page_size, continuation))?;
-    let bytes = match &page.items {
-        PageItems::Twins(twins) => serde_json::to_vec(twins),
-        PageItems::Raw(rows) => serde_json::to_vec(rows),
+    let bytes = match page.items {
+        PageItems::Twins(bytes) => Ok(bytes),
+        PageItems::Raw(rows) => serde_json::to_vec(&rows),
     }
     .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
     let mut response = with_body(StatusCode::OK, bytes);

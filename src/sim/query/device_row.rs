@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::eval::{QValue, Row};
 use crate::sim::clock::timestamp;
-use crate::sim::prop_tree::{PropTree, PropValue};
+use crate::sim::prop_tree::{PropTree, PropValue, Scalar};
 use crate::sim::record::DeviceRecord;
 
 impl Row for DeviceRecord {
@@ -105,8 +105,20 @@ fn tree_value<'a>(
     }
     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
     match tree.get(&keys) {
-        Some(PropValue::Leaf(value)) => QValue::from_json(value),
+        Some(PropValue::Leaf(scalar)) => scalar_value(scalar),
         Some(object @ PropValue::Object(_)) => QValue::Json(Cow::Owned(object.to_json())),
         None => QValue::Undefined,
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // twin integers are limited to ±2^52, exact in f64
+fn scalar_value(scalar: &Scalar) -> QValue<'_> {
+    match scalar {
+        Scalar::Null => QValue::Null,
+        Scalar::Bool(flag) => QValue::Bool(*flag),
+        Scalar::Int(int) => QValue::Number(*int as f64),
+        Scalar::Float(float) => QValue::Number(*float),
+        Scalar::Str(text) => QValue::Str(Cow::Borrowed(text)),
+        Scalar::Array(value) => QValue::Json(Cow::Borrowed(value)),
     }
 }

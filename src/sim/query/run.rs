@@ -12,10 +12,11 @@ use sha2::{Digest as _, Sha256};
 use super::ast::{Aggregate, Expr, Path, Query, Select, SelectItem, SelectValue, Source};
 use super::eval::{QValue, Row, compare, eval, matches, number_json};
 use super::parser::parse_query;
-use crate::azure::wire::{QueryItemType, Twin};
+use crate::azure::wire::QueryItemType;
 use crate::sim::error::HubError;
 use crate::sim::record::DeviceRecord;
 use crate::sim::registry::Registry;
+use crate::sim::twin_json::TwinJson;
 
 /// Longest query text accepted (the service rejects queries over about 8 KB).
 pub const MAX_QUERY_BYTES: usize = 8192;
@@ -27,8 +28,9 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// The items of one page.
 #[derive(Debug)]
 pub enum PageItems {
-    /// Whole twins (`SELECT *`).
-    Twins(Vec<Twin>),
+    /// Whole twins (`SELECT *`), already serialized as a JSON array: they are written straight
+    /// from the records while the registry is locked.
+    Twins(Vec<u8>),
     /// Projections, aggregates, job records.
     Raw(Vec<Value>),
 }
@@ -91,7 +93,7 @@ pub fn run_query(
         // No module identities exist in the simulator, and job records arrive with the jobs
         // engine; both collections are truthfully empty here.
         Source::Modules => Ok(QueryPageResult {
-            items: PageItems::Twins(Vec::new()),
+            items: PageItems::Twins(b"[]".to_vec()),
             item_type: QueryItemType::Twin,
             continuation: None,
         }),
@@ -195,7 +197,7 @@ fn stream_page(
     });
     let (items, item_type) = match &query.select {
         Select::All => (
-            PageItems::Twins(page.iter().map(|record| record.to_twin()).collect()),
+            PageItems::Twins(serialize_twins(&page)),
             QueryItemType::Twin,
         ),
         Select::Items(items) => {
@@ -212,6 +214,12 @@ fn stream_page(
         item_type,
         continuation,
     }
+}
+
+fn serialize_twins(records: &[&DeviceRecord]) -> Vec<u8> {
+    let twins: Vec<TwinJson<'_>> = records.iter().map(|record| TwinJson(record)).collect();
+    // Serializing into a Vec cannot fail: every twin field is a string, number, bool or map.
+    serde_json::to_vec(&twins).unwrap_or_else(|_| b"[]".to_vec())
 }
 
 /// Output names: the alias, the last path segment, or `$1`, `$2`, … for anything else.

@@ -90,7 +90,8 @@ impl Changes {
 /// All devices of one hub, kept in id order (stable query paging relies on it).
 #[derive(Debug, Default)]
 pub struct Registry {
-    devices: BTreeMap<String, DeviceRecord>,
+    /// Boxed: B-tree nodes then hold pointers, not 400-byte records (less slack per node).
+    devices: BTreeMap<String, Box<DeviceRecord>>,
     next_etag: u64,
     next_generation: u64,
 }
@@ -98,9 +99,9 @@ pub struct Registry {
 impl Registry {
     /// A registry holding `records` (loaded from disk or seeded).
     pub fn from_records(records: impl IntoIterator<Item = DeviceRecord>) -> Self {
-        let devices: BTreeMap<String, DeviceRecord> = records
+        let devices: BTreeMap<String, Box<DeviceRecord>> = records
             .into_iter()
-            .map(|record| (record.device_id.clone(), record))
+            .map(|record| (record.device_id.clone(), Box::new(record)))
             .collect();
         let next_etag = devices
             .values()
@@ -136,6 +137,7 @@ impl Registry {
     pub fn get(&self, device_id: &str) -> Result<&DeviceRecord, HubError> {
         self.devices
             .get(device_id)
+            .map(|record| &**record)
             .ok_or_else(|| HubError::device_not_found(device_id))
     }
 
@@ -143,6 +145,7 @@ impl Registry {
     pub fn get_mut(&mut self, device_id: &str) -> Result<&mut DeviceRecord, HubError> {
         self.devices
             .get_mut(device_id)
+            .map(|record| &mut **record)
             .ok_or_else(|| HubError::device_not_found(device_id))
     }
 
@@ -155,9 +158,9 @@ impl Registry {
             Some(after) => Box::new(
                 self.devices
                     .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-                    .map(|(_, record)| record),
+                    .map(|(_, record)| &**record),
             ),
-            None => Box::new(self.devices.values()),
+            None => Box::new(self.devices.values().map(|record| &**record)),
         }
     }
 
@@ -169,7 +172,7 @@ impl Registry {
         self.devices
             .values()
             .take(top)
-            .map(DeviceRecord::to_device)
+            .map(|record| record.to_device())
             .collect()
     }
 
@@ -177,7 +180,8 @@ impl Registry {
     pub fn insert(&mut self, record: DeviceRecord) {
         self.next_etag = self.next_etag.max(record.etag + 1);
         self.next_generation = self.next_generation.max(record.generation_id + 1);
-        self.devices.insert(record.device_id.clone(), record);
+        self.devices
+            .insert(record.device_id.clone(), Box::new(record));
     }
 
     /// `PUT /devices/{id}`: create without `If-Match`, update with it.
@@ -409,7 +413,7 @@ impl Registry {
         }
         self.devices
             .entry(device_id.to_owned())
-            .insert_entry(record)
+            .insert_entry(Box::new(record))
             .into_mut()
     }
 
