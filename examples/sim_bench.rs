@@ -4,7 +4,8 @@
 //! Run: `cargo build --release --bin hubdeck && cargo run --release --example sim_bench`
 //! (`--devices N` changes the fleet size; the default is 100 000).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a measuring script: fail loudly
+// A measuring script: fail loudly, print figures, and do float maths on counts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::cast_precision_loss)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,6 +45,7 @@ fn start(args: &[&str], work: &Path) -> Sim {
     let ready_file = work.join("ready.json");
     std::fs::remove_file(&ready_file).ok();
     let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped in `Sim::drop`
     let child = Command::new(hubdeck_binary())
         .args(["sim", "--port", "0", "--ready-file"])
         .arg(&ready_file)
