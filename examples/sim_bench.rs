@@ -5,7 +5,12 @@
 //! (`--devices N` changes the fleet size; the default is 100 000).
 
 // A measuring script: fail loudly, print figures, and do float maths on counts.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::cast_precision_loss)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    clippy::cast_precision_loss
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
