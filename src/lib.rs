@@ -5,5 +5,6 @@
 //! - [`sim`]: the simulator (uses `azure`'s wire types, never `app`).
 //! - [`app`]: the egui console.
 
+pub mod app;
 pub mod azure;
 pub mod sim;

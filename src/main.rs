@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+use hubdeck::app::{BackendOptions, CommandLineProfile, SimulatorSettings};
+use hubdeck::azure::{RetryPolicy, Secret, ServiceConnectionString};
 use hubdeck::sim::{FaultConfig, SimConfig, Simulator, StateLocation, default_state_dir};
 
 /// A console for Azure `IoT` Hub and DPS, with an embedded simulator of their service APIs.
@@ -23,6 +25,15 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust, e.g. a simulator's ca.pem.
     #[arg(long)]
     ca_file: Option<PathBuf>,
+    /// Run the built-in simulator on a temporary state (nothing kept).
+    #[arg(long)]
+    ephemeral_sim: bool,
+    /// Devices the built-in simulator seeds on first start.
+    #[arg(long, default_value_t = hubdeck::sim::seed::DEFAULT_FLEET_SIZE)]
+    sim_devices: usize,
+    /// Do not use the OS keyring (secrets stay in memory unless saved to a file).
+    #[arg(long)]
+    no_keyring: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -82,10 +93,61 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Some(Command::Sim(args)) => run_simulator(args),
-        None => bail!(
-            "the desktop console is not available in this build yet; run `hubdeck sim` to start the simulator"
-        ),
+        None => run_console(cli),
     }
+}
+
+fn run_console(cli: Cli) -> anyhow::Result<()> {
+    let dirs = directories::ProjectDirs::from("dev", "hubdeck", "hubdeck")
+        .context("no home directory to keep settings in")?;
+    let sim_state = if cli.ephemeral_sim {
+        StateLocation::Ephemeral
+    } else {
+        StateLocation::Dir(default_state_dir().context("no data directory on this platform")?)
+    };
+    let command_line = match cli.hub {
+        Some(hub) => Some(CommandLineProfile {
+            hub: Secret::new(hub),
+            dps: cli.dps.map(Secret::new),
+            ca_file: cli.ca_file,
+        }),
+        None if cli.dps.is_some() => bail!(
+            "--dps (or IOTHUB_DPS_CONNECTION_STRING) needs --hub (or IOTHUB_CONNECTION_STRING) too"
+        ),
+        None => None,
+    };
+    if let Some(profile) = &command_line {
+        // Fail fast with the named problem rather than inside the window.
+        ServiceConnectionString::parse_hub(profile.hub.expose())
+            .context("--hub / IOTHUB_CONNECTION_STRING")?;
+        if let Some(dps) = &profile.dps {
+            ServiceConnectionString::parse_dps(dps.expose())
+                .context("--dps / IOTHUB_DPS_CONNECTION_STRING")?;
+        }
+    }
+    let options = BackendOptions {
+        config_dir: dirs.config_dir().to_owned(),
+        simulator: SimulatorSettings {
+            state: sim_state,
+            fleet_size: cli.sim_devices,
+        },
+        use_keyring: !cli.no_keyring,
+        command_line,
+        retry: RetryPolicy::default(),
+    };
+    // The runtime lives off the main thread; the window owns the main thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("hubdeck-worker")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let entered = runtime.enter();
+    hubdeck::app::run(runtime.handle(), options)
+        .map_err(|error| anyhow::anyhow!("the window could not be opened: {error}"))?;
+    drop(entered);
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
 }
 
 fn run_simulator(args: SimArgs) -> anyhow::Result<()> {

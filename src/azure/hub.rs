@@ -59,6 +59,11 @@ impl HubClient {
         self.pipeline.host()
     }
 
+    /// A live count of HTTP requests in flight (for a status bar).
+    pub fn in_flight(&self) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        self.pipeline.in_flight()
+    }
+
     /// `GET /devices/{id}`.
     pub async fn get_device(&self, device_id: &str) -> Result<Device, AzureError> {
         let request = ApiRequest::new("get device", device_id, Method::GET, device_path(device_id));

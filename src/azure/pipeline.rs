@@ -2,6 +2,7 @@
 //! headers, typed errors, the retry policy and one event per attempt.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -216,6 +217,23 @@ pub(crate) struct Pipeline {
     retry: RetryPolicy,
     events: Option<SharedEventSink>,
     request_timeout: Duration,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a request as in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn start(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Pipeline {
@@ -262,11 +280,17 @@ impl Pipeline {
             retry: options.retry.clone(),
             events: options.events.clone(),
             request_timeout: options.request_timeout,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         })
     }
 
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// HTTP requests being sent or awaited right now (retry waits excluded).
+    pub fn in_flight(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.in_flight)
     }
 
     /// Sends `request`, retrying as the policy says; returns the response or the last error.
@@ -345,6 +369,7 @@ impl Pipeline {
     }
 
     async fn send_once(&self, request: &ApiRequest) -> Result<ApiResponse, reqwest::Error> {
+        let _in_flight = InFlight::start(&self.in_flight);
         let url = format!("{}{}", self.base_url, request.path);
         let mut builder = self
             .http

@@ -1,0 +1,414 @@
+//! The backend worker: one supervisor task on the tokio runtime that owns the profile store,
+//! the in-process simulator and the hub client, runs commands (long ones as their own tasks)
+//! and reports events. The UI talks to it only through two bounded channels.
+
+mod files;
+pub mod profile_store;
+pub mod secrets;
+mod sink;
+mod tasks;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use profile_store::CommandLineProfile;
+use profile_store::ProfileStore;
+use secrets::SecretStores;
+use sink::EventSink;
+pub use sink::Waker;
+
+use crate::app::model::{Command, Event, KeyringStatus, ProfileId, RequestId};
+use crate::azure::{ClientOptions, HubClient, RetryPolicy};
+use crate::sim::{SimConfig, Simulator, StateLocation};
+
+/// Commands the UI may queue before it must show "busy".
+pub const COMMAND_QUEUE: usize = 256;
+/// Events buffered towards the UI.
+pub const EVENT_QUEUE: usize = 4096;
+/// How long the keyring may take to say whether it works.
+const KEYRING_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How the in-process simulator runs.
+#[derive(Clone, Debug)]
+pub struct SimulatorSettings {
+    /// State directory, or ephemeral.
+    pub state: StateLocation,
+    /// Demo fleet size on first start.
+    pub fleet_size: usize,
+}
+
+/// Everything the backend needs.
+#[derive(Clone)]
+pub struct BackendOptions {
+    /// Where `profiles.json` (and `secrets.json`, if chosen) live.
+    pub config_dir: PathBuf,
+    /// The built-in simulator.
+    pub simulator: SimulatorSettings,
+    /// Try the OS keyring (off in tests).
+    pub use_keyring: bool,
+    /// `--hub` / environment profile.
+    pub command_line: Option<CommandLineProfile>,
+    /// Client retry policy.
+    pub retry: RetryPolicy,
+}
+
+/// The UI's ends of the channels.
+pub struct BackendHandle {
+    /// Commands (bounded; the UI uses `try_send`).
+    pub commands: mpsc::Sender<Command>,
+    /// Events (bounded; the UI uses `try_recv`).
+    pub events: mpsc::Receiver<Event>,
+}
+
+/// Starts the backend on `runtime`; `wake` is called after every event.
+pub fn spawn(
+    runtime: &tokio::runtime::Handle,
+    options: BackendOptions,
+    wake: Waker,
+) -> BackendHandle {
+    let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    let sink = EventSink::new(event_tx, wake);
+    runtime.spawn(supervise(command_rx, sink, options));
+    BackendHandle {
+        commands: command_tx,
+        events: event_rx,
+    }
+}
+
+struct Worker {
+    sink: EventSink,
+    options: BackendOptions,
+    profiles: ProfileStore,
+    keyring: KeyringStatus,
+    simulator: Option<Simulator>,
+    client: Option<HubClient>,
+    loads: HashMap<RequestId, JoinHandle<()>>,
+    startup_notice: Option<String>,
+    /// The profile in use (or being connected).
+    active: ProfileId,
+}
+
+async fn supervise(
+    mut commands: mpsc::Receiver<Command>,
+    sink: EventSink,
+    options: BackendOptions,
+) {
+    let mut worker = Worker::start(sink, options).await;
+    while let Some(command) = commands.recv().await {
+        worker.handle(command).await;
+    }
+    // The UI closed: stop background loads; the simulator stops when dropped.
+    for (_, load) in worker.loads.drain() {
+        load.abort();
+    }
+}
+
+impl Worker {
+    async fn start(sink: EventSink, options: BackendOptions) -> Self {
+        let use_keyring = options.use_keyring;
+        let keyring = if use_keyring {
+            // A session bus that never answers must not hold up the first connection.
+            match tokio::time::timeout(
+                KEYRING_PROBE_TIMEOUT,
+                tokio::task::spawn_blocking(secrets::probe_keyring),
+            )
+            .await
+            {
+                Ok(Ok(Ok(()))) => KeyringStatus::Available,
+                Ok(Ok(Err(reason))) => KeyringStatus::Unavailable(reason),
+                Ok(Err(error)) => KeyringStatus::Unavailable(error.to_string()),
+                Err(_) => KeyringStatus::Unavailable(format!(
+                    "the keyring did not answer within {} s",
+                    KEYRING_PROBE_TIMEOUT.as_secs()
+                )),
+            }
+        } else {
+            KeyringStatus::Unavailable("the OS keyring is turned off for this session".to_owned())
+        };
+        let stores = SecretStores::new(&options.config_dir, keyring == KeyringStatus::Available);
+        let (profiles, startup_notice) =
+            ProfileStore::open(&options.config_dir, stores, options.command_line.clone());
+        let initial = profiles.initial();
+        let mut worker = Self {
+            sink,
+            options,
+            profiles,
+            keyring,
+            simulator: None,
+            client: None,
+            loads: HashMap::new(),
+            startup_notice,
+            active: initial.clone(),
+        };
+        worker.activate(initial).await;
+        worker
+    }
+
+    async fn handle(&mut self, command: Command) {
+        self.loads.retain(|_, load| !load.is_finished());
+        match command {
+            Command::ActivateProfile(id) => self.activate(id).await,
+            Command::SaveProfile(draft) => {
+                let saved = tokio::task::block_in_place(|| self.profiles.save(&draft));
+                match saved {
+                    Ok((id, placement)) => {
+                        self.send_profiles().await;
+                        self.sink
+                            .send(Event::ProfileSaved {
+                                id: id.clone(),
+                                placement,
+                            })
+                            .await;
+                        if self.active_is(&id) {
+                            self.activate(id).await; // new secrets: reconnect
+                        }
+                    }
+                    Err(error) => {
+                        self.sink
+                            .send(Event::ProfileFailed(error.to_string()))
+                            .await;
+                    }
+                }
+            }
+            Command::DeleteProfile(id) => {
+                let deleted = tokio::task::block_in_place(|| self.profiles.delete(&id));
+                match deleted {
+                    Ok(()) => {
+                        self.send_profiles().await;
+                        if self.active_is(&id) {
+                            self.activate(ProfileId::simulator()).await;
+                        }
+                    }
+                    Err(error) => {
+                        self.sink
+                            .send(Event::ProfileFailed(error.to_string()))
+                            .await;
+                    }
+                }
+            }
+            Command::EditProfile(id) => {
+                let draft = tokio::task::block_in_place(|| self.profiles.draft_for(&id));
+                let event = draft.map_or_else(
+                    |error| Event::ProfileFailed(error.to_string()),
+                    Event::ProfileForEdit,
+                );
+                self.sink.send(event).await;
+            }
+            Command::LoadDevices {
+                request,
+                query,
+                count_query,
+                returns_twins,
+            } => {
+                if let Some(client) = self.client.clone() {
+                    let load = tokio::spawn(tasks::load_devices(
+                        client,
+                        self.sink.clone(),
+                        request,
+                        query,
+                        count_query,
+                        returns_twins,
+                    ));
+                    self.loads.insert(request, load);
+                } else {
+                    self.sink
+                        .send(Event::LoadFailed {
+                            request,
+                            status: None,
+                            message: "not connected to a hub".to_owned(),
+                        })
+                        .await;
+                }
+            }
+            Command::CancelLoad(request) => {
+                if let Some(load) = self.loads.remove(&request) {
+                    load.abort();
+                    self.sink
+                        .send(Event::LoadFinished {
+                            request,
+                            cancelled: true,
+                        })
+                        .await;
+                }
+            }
+            Command::CreateDevice { device_id, keys } => {
+                self.spawn_action(move |client, sink| {
+                    tasks::create_device(client, sink, device_id, keys)
+                })
+                .await;
+            }
+            Command::SetEnabled {
+                device_ids,
+                enabled,
+            } => {
+                self.spawn_action(move |client, sink| {
+                    tasks::set_enabled(client, sink, device_ids, enabled)
+                })
+                .await;
+            }
+            Command::DeleteDevices(targets) => {
+                self.spawn_action(move |client, sink| tasks::delete_devices(client, sink, targets))
+                    .await;
+            }
+            Command::LoadDetails(device_id) => {
+                self.spawn_action(move |client, sink| tasks::load_details(client, sink, device_id))
+                    .await;
+            }
+            Command::CopyConnectionString(device_id) => {
+                self.spawn_action(move |client, sink| {
+                    tasks::connection_string(client, sink, device_id)
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn spawn_action<F, Fut>(&self, action: F)
+    where
+        F: FnOnce(HubClient, EventSink) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        match self.client.clone() {
+            Some(client) => {
+                tokio::spawn(action(client, self.sink.clone()));
+            }
+            None => {
+                self.sink
+                    .send(Event::ActionDone {
+                        summary: "Nothing was done".to_owned(),
+                        failures: vec!["not connected to a hub".to_owned()],
+                    })
+                    .await;
+            }
+        }
+    }
+
+    fn active_is(&self, id: &ProfileId) -> bool {
+        self.active == *id
+    }
+
+    async fn send_profiles(&self) {
+        let host = self.simulator.as_ref().map(Simulator::host_name);
+        let profiles = self.profiles.summaries(host.as_deref());
+        self.sink
+            .send(Event::Profiles {
+                profiles,
+                active: self.active.clone(),
+                keyring: self.keyring.clone(),
+            })
+            .await;
+    }
+
+    /// Connects with a profile: starts the simulator if needed, builds the client, reports.
+    async fn activate(&mut self, id: ProfileId) {
+        self.sink.send(Event::Connecting(id.clone())).await;
+        self.active = id.clone();
+        for (_, load) in self.loads.drain() {
+            load.abort();
+        }
+        self.client = None;
+        let mut notice = self.startup_notice.take();
+        let connected = if id == ProfileId::simulator() {
+            self.connect_simulator(&mut notice).await
+        } else {
+            self.connect_saved(&id)
+        };
+        match connected {
+            Ok(client) => {
+                if let Err(error) = tokio::task::block_in_place(|| self.profiles.set_active(&id)) {
+                    notice = Some(format!(
+                        "the active profile could not be remembered: {error}"
+                    ));
+                }
+                self.send_profiles().await;
+                let event = Event::Connected {
+                    profile: id,
+                    host: client.host_name().to_owned(),
+                    in_flight: client.in_flight(),
+                    notice,
+                };
+                self.client = Some(client);
+                self.sink.send(event).await;
+            }
+            Err(message) => {
+                self.send_profiles().await;
+                self.sink
+                    .send(Event::ConnectionFailed {
+                        profile: id,
+                        message,
+                    })
+                    .await;
+            }
+        }
+    }
+
+    fn client_options(&self, extra_ca_pem: Option<Vec<u8>>) -> ClientOptions {
+        ClientOptions {
+            extra_ca_pem,
+            retry: self.options.retry.clone(),
+            events: Some(Arc::new(self.sink.clone())),
+            ..ClientOptions::default()
+        }
+    }
+
+    async fn connect_simulator(
+        &mut self,
+        notice: &mut Option<String>,
+    ) -> Result<HubClient, String> {
+        if self.simulator.is_none() {
+            let settings = &self.options.simulator;
+            let config = SimConfig {
+                port: 0,
+                state: settings.state.clone(),
+                fleet_size: settings.fleet_size,
+                ..SimConfig::default()
+            };
+            let started = match Simulator::start(config.clone()).await {
+                Ok(simulator) => simulator,
+                // Usually `hubdeck sim` holds the state directory: run on a temporary one.
+                Err(error) if matches!(settings.state, StateLocation::Dir(_)) => {
+                    *notice = Some(format!(
+                        "The simulator's saved state is unavailable ({error}); using a temporary simulator for this session."
+                    ));
+                    Simulator::start(SimConfig {
+                        state: StateLocation::Ephemeral,
+                        ..config
+                    })
+                    .await
+                    .map_err(|error| error.to_string())?
+                }
+                Err(error) => return Err(error.to_string()),
+            };
+            self.simulator = Some(started);
+        }
+        let simulator = self
+            .simulator
+            .as_ref()
+            .ok_or("the simulator did not start")?;
+        let connection = simulator
+            .connection_string("iothubowner")
+            .ok_or("the simulator has no iothubowner policy")?;
+        let ca = std::fs::read(simulator.ca_path())
+            .map_err(|error| format!("cannot read {}: {error}", simulator.ca_path().display()))?;
+        HubClient::new(&connection, &self.client_options(Some(ca)))
+            .map_err(|error| error.to_string())
+    }
+
+    fn connect_saved(&self, id: &ProfileId) -> Result<HubClient, String> {
+        let connection = tokio::task::block_in_place(|| self.profiles.connection(id))
+            .map_err(|error| error.to_string())?;
+        let ca =
+            match &connection.ca_file {
+                Some(path) => Some(std::fs::read(path).map_err(|error| {
+                    format!("cannot read the CA file {}: {error}", path.display())
+                })?),
+                None => None,
+            };
+        HubClient::new(&connection.hub, &self.client_options(ca)).map_err(|error| error.to_string())
+    }
+}

@@ -1,0 +1,275 @@
+//! Device work run as tasks off the supervisor loop: paging a query, counting, and the
+//! device actions. Each reports back through the event sink.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use serde_json::Value;
+
+use super::sink::EventSink;
+use crate::app::model::{DeleteTarget, DeviceRow, Event, RequestId};
+use crate::azure::hub::MAX_BULK_ITEMS;
+use crate::azure::secret::Secret;
+use crate::azure::wire::{Device, DeviceStatus, ExportImportDevice, ImportMode, Twin};
+use crate::azure::{AzureError, HubClient, IfMatch};
+
+/// The first page is small so rows show at once; later pages are big to save round trips.
+const FIRST_PAGE_SIZE: u32 = 100;
+/// Page size after the first.
+const PAGE_SIZE: u32 = 1000;
+/// Devices changed at the same time by enable/disable.
+const ACTION_CONCURRENCY: usize = 8;
+
+fn message_of(error: &AzureError) -> String {
+    error
+        .service()
+        .map_or_else(|| error.to_string(), |service| service.message.clone())
+}
+
+/// Pages through `query`, sending rows as they arrive; counts in parallel.
+pub async fn load_devices(
+    client: HubClient,
+    sink: EventSink,
+    request: RequestId,
+    query: String,
+    count_query: Option<String>,
+    returns_twins: bool,
+) {
+    let count = count_query.map(|count_query| {
+        let (client, sink) = (client.clone(), sink.clone());
+        tokio::spawn(async move {
+            if let Ok(page) = client.query_page::<Value>(&count_query, None, None).await
+                && let Some(total) = page
+                    .items
+                    .first()
+                    .and_then(|row| row.get("total"))
+                    .and_then(Value::as_u64)
+            {
+                sink.send(Event::DevicesTotal { request, total }).await;
+            }
+        })
+    });
+    let mut continuation: Option<String> = None;
+    let mut page_size = FIRST_PAGE_SIZE;
+    loop {
+        let event = if returns_twins {
+            match client
+                .query_page::<Twin>(&query, Some(page_size), continuation.as_deref())
+                .await
+            {
+                Ok(page) => {
+                    continuation = page.continuation;
+                    Ok(Event::DevicesPage {
+                        request,
+                        rows: page.items.iter().map(DeviceRow::from_twin).collect(),
+                    })
+                }
+                Err(error) => Err(error),
+            }
+        } else {
+            match client
+                .query_page::<Value>(&query, Some(page_size), continuation.as_deref())
+                .await
+            {
+                Ok(page) => {
+                    continuation = page.continuation;
+                    Ok(Event::RawPage {
+                        request,
+                        rows: page.items,
+                    })
+                }
+                Err(error) => Err(error),
+            }
+        };
+        match event {
+            Ok(event) => sink.send(event).await,
+            Err(error) => {
+                if let Some(count) = count {
+                    count.abort();
+                }
+                sink.send(Event::LoadFailed {
+                    request,
+                    status: error.status(),
+                    message: message_of(&error),
+                })
+                .await;
+                return;
+            }
+        }
+        if continuation.is_none() {
+            break;
+        }
+        page_size = PAGE_SIZE;
+    }
+    if let Some(count) = count {
+        count.await.ok();
+    }
+    sink.send(Event::LoadFinished {
+        request,
+        cancelled: false,
+    })
+    .await;
+}
+
+/// Registers one device.
+pub async fn create_device(
+    client: HubClient,
+    sink: EventSink,
+    device_id: String,
+    keys: Option<(Secret, Secret)>,
+) {
+    let device = match keys {
+        Some((primary, secondary)) => Device::new_with_keys(&device_id, primary, secondary),
+        None => Device::new_with_generated_keys(&device_id),
+    };
+    let event = match client.create_device(&device).await {
+        Ok(_) => Event::ActionDone {
+            summary: format!("Added device {device_id}"),
+            failures: Vec::new(),
+        },
+        Err(error) => Event::ActionDone {
+            summary: format!("Could not add {device_id}"),
+            failures: vec![message_of(&error)],
+        },
+    };
+    sink.send(event).await;
+}
+
+/// Enables or disables devices: each is read (for its keys and etag) and written back with
+/// `If-Match`, so a concurrent change makes that device fail instead of being overwritten.
+pub async fn set_enabled(
+    client: HubClient,
+    sink: EventSink,
+    device_ids: Vec<Arc<str>>,
+    enabled: bool,
+) {
+    let status = if enabled {
+        DeviceStatus::Enabled
+    } else {
+        DeviceStatus::Disabled
+    };
+    let total = device_ids.len();
+    let failures: Vec<String> = futures_util::stream::iter(device_ids)
+        .map(|device_id| {
+            let client = client.clone();
+            async move {
+                let mut device = client
+                    .get_device(&device_id)
+                    .await
+                    .map_err(|error| format!("{device_id}: {}", message_of(&error)))?;
+                let etag = device.etag.clone().unwrap_or_default();
+                device.status = status;
+                if enabled {
+                    device.status_reason = None;
+                }
+                client
+                    .update_device(&device, IfMatch::Etag(etag))
+                    .await
+                    .map(drop)
+                    .map_err(|error| format!("{device_id}: {}", message_of(&error)))
+            }
+        })
+        .buffer_unordered(ACTION_CONCURRENCY)
+        .filter_map(|result| async move { result.err() })
+        .collect()
+        .await;
+    let verb = if enabled { "Enabled" } else { "Disabled" };
+    let done = total - failures.len();
+    sink.send(Event::ActionDone {
+        summary: format!("{verb} {done} of {total} device{}", plural(total)),
+        failures,
+    })
+    .await;
+}
+
+/// Deletes devices with the etags they were listed with: one DELETE, or bulk calls of 100.
+pub async fn delete_devices(client: HubClient, sink: EventSink, targets: Vec<DeleteTarget>) {
+    let total = targets.len();
+    let mut failures = Vec::new();
+    if let [single] = targets.as_slice() {
+        let if_match = single
+            .etag
+            .as_deref()
+            .map_or(IfMatch::Any, |etag| IfMatch::Etag(etag.to_owned()));
+        if let Err(error) = client.delete_device(&single.device_id, if_match).await {
+            failures.push(format!("{}: {}", single.device_id, message_of(&error)));
+        }
+    } else {
+        for chunk in targets.chunks(MAX_BULK_ITEMS) {
+            let items: Vec<ExportImportDevice> = chunk
+                .iter()
+                .map(|target| {
+                    let mode = if target.etag.is_some() {
+                        ImportMode::DeleteIfMatchETag
+                    } else {
+                        ImportMode::Delete
+                    };
+                    let mut item = ExportImportDevice::new(target.device_id.to_string(), mode);
+                    item.e_tag = target.etag.as_deref().map(str::to_owned);
+                    item
+                })
+                .collect();
+            match client.bulk(&items).await {
+                Ok(result) => failures.extend(result.errors.into_iter().map(|error| {
+                    format!(
+                        "{}: {} {}",
+                        error.device_id, error.error_code, error.error_status
+                    )
+                })),
+                Err(error) => failures.extend(
+                    chunk
+                        .iter()
+                        .map(|target| format!("{}: {}", target.device_id, message_of(&error))),
+                ),
+            }
+        }
+    }
+    let done = total - failures.len();
+    sink.send(Event::ActionDone {
+        summary: format!("Deleted {done} of {total} device{}", plural(total)),
+        failures,
+    })
+    .await;
+}
+
+/// Identity (with keys) and twin for the details panel.
+pub async fn load_details(client: HubClient, sink: EventSink, device_id: Arc<str>) {
+    let (device, twin) = tokio::join!(client.get_device(&device_id), client.get_twin(&device_id));
+    let result = match (device, twin) {
+        (Ok(device), Ok(twin)) => Ok(Box::new((device, twin))),
+        (Err(error), _) | (_, Err(error)) => Err(message_of(&error)),
+    };
+    sink.send(Event::Details { device_id, result }).await;
+}
+
+/// `HostName=…;DeviceId=…;SharedAccessKey=…` with the device's primary key.
+pub async fn connection_string(client: HubClient, sink: EventSink, device_id: Arc<str>) {
+    let event = match client.get_device(&device_id).await {
+        Ok(device) => match device.primary_key() {
+            Some(key) => Event::ConnectionString {
+                text: Secret::new(format!(
+                    "HostName={};DeviceId={};SharedAccessKey={}",
+                    client.host_name(),
+                    device_id,
+                    key.expose()
+                )),
+                device_id,
+            },
+            None => Event::ActionDone {
+                summary: format!("No connection string for {device_id}"),
+                failures: vec![
+                    "the device authenticates with X.509, not a shared access key".to_owned(),
+                ],
+            },
+        },
+        Err(error) => Event::ActionDone {
+            summary: format!("No connection string for {device_id}"),
+            failures: vec![message_of(&error)],
+        },
+    };
+    sink.send(event).await;
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}

@@ -1,0 +1,128 @@
+//! Events: what the backend tells the UI. Plain data; the reducer (`AppState::apply`) is the
+//! only place they change state.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use serde_json::Value;
+
+use super::command::RequestId;
+use super::device_row::DeviceRow;
+use super::profile::{ProfileDraft, ProfileId, ProfileSummary, SecretPlacement};
+use crate::azure::events::ClientEvent;
+use crate::azure::secret::Secret;
+use crate::azure::wire::{Device, Twin};
+
+/// Whether an OS keyring could be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyringStatus {
+    /// Secrets go to the keyring.
+    Available,
+    /// No keyring; why (e.g. no Secret Service on the session bus).
+    Unavailable(String),
+}
+
+/// Backend → UI.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The profile list changed (or was loaded at start).
+    Profiles {
+        /// All profiles, the built-in simulator first.
+        profiles: Vec<ProfileSummary>,
+        /// The active one.
+        active: ProfileId,
+        /// Keyring availability.
+        keyring: KeyringStatus,
+    },
+    /// A profile was saved; where its secrets went.
+    ProfileSaved {
+        /// Which.
+        id: ProfileId,
+        /// Where the secrets are.
+        placement: SecretPlacement,
+    },
+    /// A profile could not be saved or loaded for editing.
+    ProfileFailed(String),
+    /// A saved profile, loaded into the edit form.
+    ProfileForEdit(ProfileDraft),
+    /// Connecting with a profile (the simulator may be starting).
+    Connecting(ProfileId),
+    /// Connected.
+    Connected {
+        /// Which profile.
+        profile: ProfileId,
+        /// Host name in use.
+        host: String,
+        /// HTTP requests in flight right now (read each frame).
+        in_flight: Arc<AtomicUsize>,
+        /// Something the user should know (e.g. the simulator fell back to a temporary state).
+        notice: Option<String>,
+    },
+    /// The profile could not be used.
+    ConnectionFailed {
+        /// Which profile.
+        profile: ProfileId,
+        /// Why.
+        message: String,
+    },
+    /// A page of twins.
+    DevicesPage {
+        /// Load.
+        request: RequestId,
+        /// Rows.
+        rows: Vec<DeviceRow>,
+    },
+    /// A page of raw rows.
+    RawPage {
+        /// Load.
+        request: RequestId,
+        /// Rows.
+        rows: Vec<Value>,
+    },
+    /// The `SELECT COUNT()` answer.
+    DevicesTotal {
+        /// Load.
+        request: RequestId,
+        /// Count.
+        total: u64,
+    },
+    /// All pages arrived, or the load was cancelled.
+    LoadFinished {
+        /// Load.
+        request: RequestId,
+        /// True if cancelled.
+        cancelled: bool,
+    },
+    /// A load failed.
+    LoadFailed {
+        /// Load.
+        request: RequestId,
+        /// HTTP status, when the service answered.
+        status: Option<u16>,
+        /// Message.
+        message: String,
+    },
+    /// Identity and twin for the details panel.
+    Details {
+        /// Which device.
+        device_id: Arc<str>,
+        /// Loaded, or why not.
+        result: Result<Box<(Device, Twin)>, String>,
+    },
+    /// A device action (create, enable/disable, delete) finished.
+    ActionDone {
+        /// What happened, for a toast ("Deleted 2 devices").
+        summary: String,
+        /// Per-device failures (`b43-…: PreconditionFailed …`).
+        failures: Vec<String>,
+    },
+    /// A device connection string for the clipboard.
+    ConnectionString {
+        /// Which device.
+        device_id: Arc<str>,
+        /// The string (holds the device key).
+        text: Secret,
+    },
+    /// Something from the HTTP client (a call finished, a retry wait started).
+    Client(ClientEvent),
+}

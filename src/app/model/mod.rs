@@ -1,0 +1,21 @@
+//! The console's model: state, commands, events and the reducer. No egui types and no I/O.
+
+pub mod activity;
+pub mod command;
+pub mod device_row;
+pub mod devices;
+pub mod event;
+pub mod profile;
+pub mod query_plan;
+pub mod selection;
+pub mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::{Command, DeleteTarget, RequestId};
+pub use device_row::{DeviceRow, FieldPath, FieldValue};
+pub use devices::{DevicesState, LoadState, SortColumn};
+pub use event::{Event, KeyringStatus};
+pub use profile::{ProfileDraft, ProfileId, ProfileKind, ProfileSummary, SecretPlacement};
+pub use state::{AppState, ConnectionStatus, Notice, NoticeLevel, Page};

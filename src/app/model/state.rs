@@ -1,0 +1,379 @@
+//! The console's whole state and its reducer: events in, state changes and follow-up commands
+//! out. No egui here, so all of it is unit-tested without a UI.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::activity::ActivityLog;
+use super::command::{Command, DeleteTarget, RequestId};
+use super::devices::DevicesState;
+use super::event::{Event, KeyringStatus};
+use super::profile::{ProfileDraft, ProfileId, ProfileSummary};
+use crate::azure::events::{CallOutcome, ClientEvent, RetryNotice};
+use crate::azure::secret::Secret;
+
+/// The pages of the left navigation (Ctrl+1..4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Page {
+    /// The device list.
+    #[default]
+    Devices,
+    /// Scheduled jobs (next issues).
+    Jobs,
+    /// DPS enrollments (next issues).
+    Enrollments,
+    /// The API call log.
+    Activity,
+}
+
+impl Page {
+    /// All pages in navigation order.
+    pub const ALL: [Self; 4] = [Self::Devices, Self::Jobs, Self::Enrollments, Self::Activity];
+
+    /// Navigation label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Devices => "Devices",
+            Self::Jobs => "Jobs",
+            Self::Enrollments => "Enrollments",
+            Self::Activity => "Activity",
+        }
+    }
+}
+
+/// The connection to the active profile's hub.
+#[derive(Clone, Debug, Default)]
+pub enum ConnectionStatus {
+    /// Before the backend reported anything.
+    #[default]
+    Starting,
+    /// Connecting (or starting the simulator).
+    Connecting(ProfileId),
+    /// Ready.
+    Connected {
+        /// Profile.
+        profile: ProfileId,
+        /// Host.
+        host: String,
+        /// Requests in flight.
+        in_flight: Arc<AtomicUsize>,
+    },
+    /// The profile could not be used.
+    Failed {
+        /// Profile.
+        profile: ProfileId,
+        /// Why.
+        message: String,
+    },
+}
+
+/// How a notice looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeLevel {
+    /// Neutral.
+    Info,
+    /// Something worked.
+    Success,
+    /// Something failed.
+    Error,
+}
+
+/// A message to show once as a toast.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Look.
+    pub level: NoticeLevel,
+    /// Text.
+    pub text: String,
+}
+
+/// The status bar's dynamic parts.
+#[derive(Clone, Debug, Default)]
+pub struct StatusState {
+    /// The latest failure and its activity entry.
+    pub last_error: Option<(u64, String)>,
+    /// A retry wait in progress.
+    pub retry: Option<RetryNotice>,
+}
+
+/// The profile dialog.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileDialog {
+    /// A built-in profile being looked at (no form), instead of the draft.
+    pub viewing: Option<ProfileId>,
+    /// The form.
+    pub draft: ProfileDraft,
+    /// Show connection strings in clear.
+    pub reveal: bool,
+    /// Result of the last save, or an error.
+    pub message: Option<String>,
+}
+
+/// The add-device dialog.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AddDeviceDraft {
+    /// Id.
+    pub device_id: String,
+    /// Give keys instead of letting the service generate them.
+    pub own_keys: bool,
+    /// Primary key (base64).
+    pub primary_key: String,
+    /// Secondary key (base64).
+    pub secondary_key: String,
+}
+
+impl std::fmt::Debug for AddDeviceDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddDeviceDraft")
+            .field("device_id", &self.device_id)
+            .field("own_keys", &self.own_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Profiles and the dialog.
+#[derive(Clone, Debug)]
+pub struct ProfilesState {
+    /// All profiles.
+    pub list: Vec<ProfileSummary>,
+    /// Active profile.
+    pub active: ProfileId,
+    /// Keyring availability.
+    pub keyring: KeyringStatus,
+    /// The dialog, when open.
+    pub dialog: Option<ProfileDialog>,
+}
+
+impl Default for ProfilesState {
+    fn default() -> Self {
+        Self {
+            list: Vec::new(),
+            active: ProfileId::simulator(),
+            keyring: KeyringStatus::Available,
+            dialog: None,
+        }
+    }
+}
+
+impl ProfilesState {
+    /// The active profile's summary.
+    pub fn active_summary(&self) -> Option<&ProfileSummary> {
+        self.list.iter().find(|profile| profile.id == self.active)
+    }
+}
+
+/// Everything the console shows.
+#[derive(Debug, Default)]
+pub struct AppState {
+    /// Current page.
+    pub page: Page,
+    /// Connection.
+    pub connection: ConnectionStatus,
+    /// Profiles.
+    pub profiles: ProfilesState,
+    /// Device page.
+    pub devices: DevicesState,
+    /// Activity log.
+    pub activity: ActivityLog,
+    /// Status bar.
+    pub status: StatusState,
+    /// Toasts to show (drained by the view).
+    pub notices: Vec<Notice>,
+    /// The add-device dialog, when open.
+    pub add_device: Option<AddDeviceDraft>,
+    /// Devices awaiting delete confirmation.
+    pub confirm_delete: Option<Vec<DeleteTarget>>,
+    /// Text to put on the clipboard this frame (may hold a key; never logged).
+    pub clipboard: Option<Secret>,
+    next_request: u64,
+}
+
+impl AppState {
+    /// Loads devices for the query bar's text (Ctrl+R, Run, after changes).
+    pub fn refresh(&mut self, out: &mut Vec<Command>) {
+        if !matches!(self.connection, ConnectionStatus::Connected { .. }) {
+            return;
+        }
+        if let Some(previous) = self.devices.loading_request() {
+            out.push(Command::CancelLoad(previous));
+        }
+        self.next_request += 1;
+        let request = RequestId(self.next_request);
+        self.devices.start_load(request, out);
+    }
+
+    /// HTTP requests in flight.
+    pub fn in_flight(&self) -> usize {
+        match &self.connection {
+            ConnectionStatus::Connected { in_flight, .. } => in_flight.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+
+    fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
+        self.notices.push(Notice {
+            level,
+            text: text.into(),
+        });
+    }
+
+    /// Applies one backend event; follow-up commands go to `out`.
+    pub fn apply(&mut self, event: Event, out: &mut Vec<Command>) {
+        match event {
+            Event::Profiles {
+                profiles,
+                active,
+                keyring,
+            } => {
+                self.profiles.list = profiles;
+                self.profiles.active = active;
+                self.profiles.keyring = keyring;
+            }
+            Event::ProfileSaved { id, placement } => {
+                let name = self
+                    .profiles
+                    .list
+                    .iter()
+                    .find(|profile| profile.id == id)
+                    .map_or_else(|| id.to_string(), |profile| profile.name.clone());
+                if let Some(dialog) = &mut self.profiles.dialog {
+                    dialog.message = Some(format!("Saved '{name}'. {}", placement.describe()));
+                    dialog.draft.id = Some(id);
+                }
+                self.notify(NoticeLevel::Success, format!("Profile '{name}' saved"));
+            }
+            Event::ProfileFailed(message) => {
+                if let Some(dialog) = &mut self.profiles.dialog {
+                    dialog.message = Some(message.clone());
+                }
+                self.notify(NoticeLevel::Error, message);
+            }
+            Event::ProfileForEdit(draft) => {
+                if let Some(dialog) = &mut self.profiles.dialog {
+                    dialog.draft = draft;
+                    dialog.message = None;
+                }
+            }
+            Event::Connecting(profile) => {
+                let switching = match &self.connection {
+                    ConnectionStatus::Connected {
+                        profile: current, ..
+                    }
+                    | ConnectionStatus::Failed {
+                        profile: current, ..
+                    }
+                    | ConnectionStatus::Connecting(current) => *current != profile,
+                    ConnectionStatus::Starting => false,
+                };
+                if switching {
+                    // Another hub: nothing on screen belongs to it.
+                    let mut fresh = DevicesState::default();
+                    fresh.query_input = std::mem::take(&mut self.devices.query_input);
+                    fresh.columns = std::mem::take(&mut self.devices.columns);
+                    fresh.sort = self.devices.sort.take();
+                    self.devices = fresh;
+                }
+                self.profiles.active = profile.clone();
+                self.connection = ConnectionStatus::Connecting(profile);
+            }
+            Event::Connected {
+                profile,
+                host,
+                in_flight,
+                notice,
+            } => {
+                self.connection = ConnectionStatus::Connected {
+                    profile,
+                    host,
+                    in_flight,
+                };
+                if let Some(notice) = notice {
+                    self.notify(NoticeLevel::Info, notice);
+                }
+                self.refresh(out);
+            }
+            Event::ConnectionFailed { profile, message } => {
+                self.notify(
+                    NoticeLevel::Error,
+                    format!("Cannot use profile '{profile}': {message}"),
+                );
+                self.connection = ConnectionStatus::Failed { profile, message };
+            }
+            Event::DevicesPage { request, rows } => self.devices.add_rows(request, rows),
+            Event::RawPage { request, rows } => self.devices.add_raw(request, rows),
+            Event::DevicesTotal { request, total } => self.devices.set_total(request, total),
+            Event::LoadFinished { request, cancelled } => {
+                self.devices.finish_load(request, cancelled);
+            }
+            Event::LoadFailed {
+                request,
+                status,
+                message,
+            } => self.devices.fail_load(request, message, status),
+            Event::Details { device_id, result } => {
+                if let Some(details) = &mut self.devices.details
+                    && details.device_id == device_id
+                {
+                    details.loaded = Some(result.map(|boxed| *boxed));
+                }
+            }
+            Event::ActionDone { summary, failures } => {
+                if failures.is_empty() {
+                    self.notify(NoticeLevel::Success, summary);
+                } else {
+                    let shown: Vec<&str> = failures.iter().take(3).map(String::as_str).collect();
+                    let more = failures.len().saturating_sub(shown.len());
+                    let tail = if more > 0 {
+                        format!(" (and {more} more)")
+                    } else {
+                        String::new()
+                    };
+                    self.notify(
+                        NoticeLevel::Error,
+                        format!("{summary}: {}{tail}", shown.join("; ")),
+                    );
+                }
+                if let Some(details) = &self.devices.details {
+                    let device_id = Arc::clone(&details.device_id);
+                    self.devices.open_details(device_id, out);
+                }
+                self.refresh(out);
+            }
+            Event::ConnectionString { device_id, text } => {
+                self.clipboard = Some(text);
+                self.notify(
+                    NoticeLevel::Info,
+                    format!("Connection string of {device_id} copied to the clipboard"),
+                );
+            }
+            Event::Client(ClientEvent::Call(record)) => self.log_call(record),
+            Event::Client(ClientEvent::RetryWaiting(notice)) => self.status.retry = Some(notice),
+        }
+    }
+
+    fn log_call(&mut self, record: crate::azure::events::CallRecord) {
+        let ends_retry = self.status.retry.as_ref().is_some_and(|waiting| {
+            waiting.operation == record.operation && waiting.target == record.target
+        });
+        if ends_retry && record.outcome != CallOutcome::WillRetry {
+            self.status.retry = None;
+        }
+        let failed = record.outcome == CallOutcome::Failed;
+        let text = format!(
+            "{} {} failed: {}{}",
+            record.operation,
+            record.target,
+            record
+                .status
+                .map_or_else(String::new, |status| format!("HTTP {status} ")),
+            record.error_message.as_deref().unwrap_or("")
+        );
+        let seq = self.activity.push(record);
+        if failed {
+            self.status.last_error = Some((seq, text.clone()));
+            self.notify(NoticeLevel::Error, format!("{text} (Activity #{seq})"));
+        }
+    }
+}

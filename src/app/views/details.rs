@@ -1,0 +1,216 @@
+//! The details side panel: identity, keys (masked, with reveal and copy), and the twin's tags,
+//! desired and reported properties as read-only trees.
+
+use std::sync::Arc;
+
+use egui::{RichText, Ui};
+use serde_json::{Map, Value};
+
+use super::theme;
+use crate::app::model::{AppState, Command};
+use crate::azure::wire::{Device, Twin};
+
+/// Draws the panel; closing it clears `state.devices.details`.
+pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+    let Some(details) = &mut state.devices.details else {
+        return;
+    };
+    let mut close = false;
+    let mut copy_connection = false;
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new(&*details.device_id).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("🗙").on_hover_text("Close the details").clicked() {
+                close = true;
+            }
+        });
+    });
+    match &details.loaded {
+        None => {
+            // No spinner: it would repaint every frame while the app should be idle.
+            ui.label(RichText::new("Loading identity and twin…").color(theme::muted(ui.visuals())));
+        }
+        Some(Err(message)) => {
+            ui.label(RichText::new(message).color(theme::bad(ui.visuals())));
+        }
+        Some(Ok((device, twin))) => {
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    identity_ui(ui, device, &mut details.reveal_keys, &mut copy_connection);
+                    ui.separator();
+                    ui.add_enabled(false, egui::Button::new("Edit twin…"))
+                        .on_disabled_hover_text(
+                            "The visual twin editor arrives in the next release of hubdeck.",
+                        );
+                    twin_ui(ui, twin);
+                });
+        }
+    }
+    if copy_connection {
+        out.push(Command::CopyConnectionString(Arc::clone(
+            &details.device_id,
+        )));
+    }
+    if close {
+        state.devices.details = None;
+    }
+}
+
+fn identity_ui(ui: &mut Ui, device: &Device, reveal: &mut bool, copy_connection: &mut bool) {
+    let visuals = ui.visuals().clone();
+    egui::Grid::new("identity-grid")
+        .num_columns(2)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            row(ui, "Status", device.status.as_str());
+            if let Some(reason) = &device.status_reason {
+                row(ui, "Status reason", reason);
+            }
+            let connection = device.connection_state.unwrap_or_default();
+            ui.label(RichText::new("Connection").color(theme::muted(&visuals)));
+            let color = if connection == crate::azure::wire::ConnectionState::Connected {
+                theme::good(&visuals)
+            } else {
+                theme::muted(&visuals)
+            };
+            ui.label(RichText::new(connection.as_str()).color(color));
+            ui.end_row();
+            let time = |value: Option<crate::azure::wire::Timestamp>| {
+                value.filter(|time| !time.is_never()).map_or_else(
+                    || "never".to_owned(),
+                    crate::azure::wire::Timestamp::to_wire,
+                )
+            };
+            row(ui, "Last activity", &time(device.last_activity_time));
+            row(ui, "Status updated", &time(device.status_updated_time));
+            row(
+                ui,
+                "Authentication",
+                device
+                    .authentication
+                    .as_ref()
+                    .map_or("sas", |auth| auth.kind.as_str()),
+            );
+            row(
+                ui,
+                "Generation",
+                device.generation_id.as_deref().unwrap_or(""),
+            );
+            row(ui, "Etag", device.etag.as_deref().unwrap_or(""));
+            row(
+                ui,
+                "IoT Edge",
+                if device
+                    .capabilities
+                    .is_some_and(|capabilities| capabilities.iot_edge)
+                {
+                    "yes"
+                } else {
+                    "no"
+                },
+            );
+            for (label, key) in [
+                ("Primary key", device.primary_key()),
+                ("Secondary key", device.secondary_key()),
+            ] {
+                if let Some(key) = key {
+                    ui.label(RichText::new(label).color(theme::muted(&visuals)));
+                    ui.horizontal(|ui| {
+                        let shown = if *reveal {
+                            key.expose().to_owned()
+                        } else {
+                            "•".repeat(16)
+                        };
+                        ui.add(egui::Label::new(RichText::new(shown).monospace()).truncate());
+                        if ui
+                            .small_button("Copy")
+                            .on_hover_text(format!("Copy the {}", label.to_lowercase()))
+                            .clicked()
+                        {
+                            ui.ctx().copy_text(key.expose().to_owned());
+                        }
+                    });
+                    ui.end_row();
+                }
+            }
+        });
+    ui.horizontal(|ui| {
+        ui.checkbox(reveal, "Reveal keys");
+        if device.primary_key().is_some() && ui.button("Copy connection string").clicked() {
+            *copy_connection = true;
+        }
+    });
+}
+
+fn row(ui: &mut Ui, label: &str, value: &str) {
+    ui.label(RichText::new(label).color(theme::muted(ui.visuals())));
+    ui.label(value);
+    ui.end_row();
+}
+
+fn twin_ui(ui: &mut Ui, twin: &Twin) {
+    ui.add_space(6.0);
+    ui.label(
+        RichText::new(format!(
+            "Twin  (version {}, etag {})",
+            twin.version.unwrap_or(0),
+            twin.etag.as_deref().unwrap_or("?")
+        ))
+        .strong(),
+    );
+    let empty = Map::new();
+    section_ui(ui, "Tags", twin.tags.as_ref().unwrap_or(&empty), None);
+    section_ui(
+        ui,
+        "Desired properties",
+        twin.desired().unwrap_or(&empty),
+        twin.desired_version(),
+    );
+    section_ui(
+        ui,
+        "Reported properties",
+        twin.reported().unwrap_or(&empty),
+        twin.reported_version(),
+    );
+}
+
+fn section_ui(ui: &mut Ui, title: &str, content: &Map<String, Value>, version: Option<u64>) {
+    let keys = content.keys().filter(|key| !key.starts_with('$')).count();
+    let heading = match version {
+        Some(version) => format!("{title}  ({keys}, $version {version})"),
+        None => format!("{title}  ({keys})"),
+    };
+    egui::CollapsingHeader::new(heading)
+        .id_salt(title)
+        .default_open(true)
+        .show(ui, |ui| {
+            if keys == 0 {
+                ui.label(RichText::new("none").color(theme::muted(ui.visuals())));
+            }
+            object_ui(ui, content, title);
+        });
+}
+
+fn object_ui(ui: &mut Ui, object: &Map<String, Value>, path: &str) {
+    for (key, value) in object {
+        if key.starts_with('$') {
+            continue;
+        }
+        let child_path = format!("{path}.{key}");
+        match value {
+            Value::Object(child) => {
+                egui::CollapsingHeader::new(key.as_str())
+                    .id_salt(&child_path)
+                    .default_open(true)
+                    .show(ui, |ui| object_ui(ui, child, &child_path));
+            }
+            leaf => {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("{key}:")).color(theme::muted(ui.visuals())));
+                    ui.label(RichText::new(leaf.to_string()).monospace());
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The views: functions that draw state and record commands. Each takes `&mut egui::Ui` and is
+//! named `*_ui`; none does I/O.
+
+pub mod activity;
+pub mod details;
+pub mod device_table;
+pub mod devices;
+pub mod dialogs;
+pub mod profiles_dialog;
+pub mod shell;
+pub mod theme;
+
+use std::path::PathBuf;
+
+use egui::{RichText, Ui};
+
+use crate::app::model::{AppState, Command, Page};
+
+/// State that belongs to the widgets rather than the model.
+pub struct ViewState {
+    /// Dark, light or follow the system.
+    pub theme: egui::ThemePreference,
+    /// Ctrl+F asked for the query bar.
+    pub focus_query: bool,
+    /// Keyboard moved the cursor: scroll the table to this view row.
+    pub scroll_to_row: Option<usize>,
+    /// The CA file picker, while open.
+    pub ca_pick: Option<poll_promise::Promise<Option<PathBuf>>>,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        Self {
+            theme: egui::ThemePreference::System,
+            focus_query: false,
+            scroll_to_row: None,
+            ca_pick: None,
+        }
+    }
+}
+
+/// The whole window.
+pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
+    shell::shortcuts(ui, state, view, out);
+    egui::Panel::top("top-bar").show(ui, |ui| {
+        ui.add_space(2.0);
+        shell::top_bar_ui(ui, state, view, out);
+        ui.add_space(2.0);
+    });
+    egui::Panel::bottom("status-bar").show(ui, |ui| shell::status_bar_ui(ui, state));
+    egui::Panel::left("navigation")
+        .exact_size(130.0)
+        .resizable(false)
+        .show(ui, |ui| shell::navigation_ui(ui, state));
+    if state.page == Page::Devices && state.devices.details.is_some() {
+        egui::Panel::right("details")
+            .default_size(380.0)
+            .min_size(260.0)
+            .resizable(true)
+            .show(ui, |ui| details::details_ui(ui, state, out));
+    }
+    egui::CentralPanel::default().show(ui, |ui| match state.page {
+        Page::Devices => devices::devices_page_ui(ui, state, view, out),
+        Page::Jobs => coming_ui(ui, "Jobs", "Scheduling direct methods (like lockDoor) and twin updates on the devices a query selects, with live per-device results, arrives in a coming release."),
+        Page::Enrollments => coming_ui(ui, "Enrollments", "DPS individual enrollments and groups, with a re-provisioning policy editor, arrive in a coming release."),
+        Page::Activity => activity::activity_page_ui(ui, state),
+    });
+    dialogs::add_device_ui(ui, state, out);
+    dialogs::confirm_delete_ui(ui, state, out);
+    profiles_dialog::profiles_dialog_ui(ui, state, view, out);
+}
+
+fn coming_ui(ui: &mut Ui, title: &str, text: &str) {
+    ui.add_space(24.0);
+    ui.vertical_centered(|ui| {
+        ui.heading(title);
+        ui.add_space(8.0);
+        ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
+        ui.label(
+            RichText::new("Nothing is shown here until it works against the real service.")
+                .color(theme::muted(ui.visuals())),
+        );
+    });
+}

@@ -1,0 +1,279 @@
+//! The connection-profile dialog: the list on the left, the selected profile on the right,
+//! connection strings validated as typed and masked unless revealed.
+
+use std::path::PathBuf;
+
+use egui::{Id, Modal, RichText, Ui};
+use poll_promise::Promise;
+
+use super::{ViewState, theme};
+use crate::app::model::state::ProfileDialog;
+use crate::app::model::{
+    AppState, Command, KeyringStatus, ProfileDraft, ProfileId, ProfileKind, ProfileSummary,
+};
+
+/// Draws the dialog when open.
+pub fn profiles_dialog_ui(
+    ui: &Ui,
+    state: &mut AppState,
+    view: &mut ViewState,
+    out: &mut Vec<Command>,
+) {
+    if state.profiles.dialog.is_none() {
+        return;
+    }
+    if let Some(picked) = view.ca_pick.as_ref().and_then(Promise::ready).cloned() {
+        view.ca_pick = None;
+        if let (Some(path), Some(dialog)) = (picked, &mut state.profiles.dialog) {
+            dialog.draft.ca_file = path.display().to_string();
+        }
+    }
+    let list = state.profiles.list.clone();
+    let active = state.profiles.active.clone();
+    let keyring = state.profiles.keyring.clone();
+    let mut close = false;
+    let modal = Modal::new(Id::unique("profiles-dialog")).show(ui.ctx(), |ui| {
+        ui.set_width(760.0);
+        ui.heading("Connection profiles");
+        ui.add_space(4.0);
+        let Some(dialog) = &mut state.profiles.dialog else {
+            return;
+        };
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(230.0);
+                profile_list_ui(ui, &list, &active, dialog, out);
+            });
+            ui.separator();
+            ui.vertical(|ui| {
+                ui.set_min_width(480.0);
+                match dialog.viewing.clone() {
+                    Some(id) => builtin_ui(
+                        ui,
+                        list.iter().find(|profile| profile.id == id),
+                        &active,
+                        out,
+                    ),
+                    None => form_ui(ui, dialog, &list, &active, &keyring, view, out),
+                }
+            });
+        });
+        ui.add_space(6.0);
+        ui.separator();
+        ui.horizontal(|ui| {
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close || modal.should_close() {
+        state.profiles.dialog = None;
+    }
+}
+
+fn profile_list_ui(
+    ui: &mut Ui,
+    list: &[ProfileSummary],
+    active: &ProfileId,
+    dialog: &mut ProfileDialog,
+    out: &mut Vec<Command>,
+) {
+    for profile in list {
+        let selected = dialog.viewing.as_ref() == Some(&profile.id)
+            || (dialog.viewing.is_none() && dialog.draft.id.as_ref() == Some(&profile.id));
+        let marker = if profile.id == *active { "✔ " } else { "" };
+        let response = ui.selectable_label(selected, format!("{marker}{}", profile.name));
+        let response = if profile.hub_host.is_empty() {
+            response
+        } else {
+            response.on_hover_text(&profile.hub_host)
+        };
+        if response.clicked() && !selected {
+            *dialog = ProfileDialog::default();
+            match profile.kind {
+                ProfileKind::Saved => out.push(Command::EditProfile(profile.id.clone())),
+                ProfileKind::Simulator | ProfileKind::CommandLine => {
+                    dialog.viewing = Some(profile.id.clone());
+                }
+            }
+            dialog.draft.id = Some(profile.id.clone());
+        }
+    }
+    ui.add_space(6.0);
+    if ui.button("New profile").clicked() {
+        *dialog = ProfileDialog::default();
+    }
+}
+
+fn builtin_ui(
+    ui: &mut Ui,
+    profile: Option<&ProfileSummary>,
+    active: &ProfileId,
+    out: &mut Vec<Command>,
+) {
+    let Some(profile) = profile else {
+        return;
+    };
+    ui.label(RichText::new(&profile.name).strong());
+    let text = match profile.kind {
+        ProfileKind::Simulator => format!(
+            "The embedded IoT Hub simulator, started by hubdeck on {}. It keeps its devices between runs and makes its own keys; nothing needs configuring.",
+            if profile.hub_host.is_empty() {
+                "localhost".to_owned()
+            } else {
+                profile.hub_host.clone()
+            }
+        ),
+        _ => format!(
+            "From --hub or IOTHUB_CONNECTION_STRING for this session only ({}). It is not saved.",
+            profile.hub_host
+        ),
+    };
+    ui.label(text);
+    ui.add_space(6.0);
+    if profile.id != *active && ui.button("Use this profile").clicked() {
+        out.push(Command::ActivateProfile(profile.id.clone()));
+    }
+}
+
+fn form_ui(
+    ui: &mut Ui,
+    dialog: &mut ProfileDialog,
+    list: &[ProfileSummary],
+    active: &ProfileId,
+    keyring: &KeyringStatus,
+    view: &mut ViewState,
+    out: &mut Vec<Command>,
+) {
+    let editing = dialog.draft.id.clone();
+    ui.label(
+        RichText::new(if editing.is_some() {
+            "Edit profile"
+        } else {
+            "New profile"
+        })
+        .strong(),
+    );
+    let other_names: Vec<&str> = list
+        .iter()
+        .filter(|profile| Some(&profile.id) != editing.as_ref())
+        .map(|profile| profile.name.as_str())
+        .collect();
+    let problems = dialog.draft.problems(&other_names);
+    let error_color = theme::bad(ui.visuals());
+    let show = |ui: &mut Ui, problem: &Option<String>, touched: bool| {
+        if let (Some(problem), true) = (problem, touched) {
+            ui.label(RichText::new(problem).color(error_color));
+        }
+    };
+    let draft = &mut dialog.draft;
+    ui.label("Name");
+    ui.add(
+        egui::TextEdit::singleline(&mut draft.name)
+            .hint_text("Profile name")
+            .desired_width(f32::INFINITY),
+    );
+    show(ui, &problems.name, !draft.name.is_empty());
+    ui.label("IoT Hub service connection string");
+    ui.add(
+        egui::TextEdit::singleline(&mut draft.hub)
+            .password(!dialog.reveal)
+            .hint_text("HostName=…;SharedAccessKeyName=…;SharedAccessKey=…")
+            .desired_width(f32::INFINITY),
+    );
+    show(ui, &problems.hub, !draft.hub.is_empty());
+    ui.label("DPS service connection string (optional)");
+    ui.add(
+        egui::TextEdit::singleline(&mut draft.dps)
+            .password(!dialog.reveal)
+            .hint_text("DPS connection string")
+            .desired_width(f32::INFINITY),
+    );
+    show(ui, &problems.dps, true);
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut dialog.reveal, "Reveal");
+        if ui
+            .button("Copy hub string")
+            .on_hover_text("Copy the IoT Hub connection string")
+            .clicked()
+            && !draft.hub.is_empty()
+        {
+            ui.ctx().copy_text(draft.hub.clone());
+        }
+    });
+    ui.label("Extra CA certificate (optional, PEM)");
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut draft.ca_file)
+                .hint_text("CA certificate file")
+                .desired_width(360.0),
+        );
+        if ui
+            .add_enabled(view.ca_pick.is_none(), egui::Button::new("Browse…"))
+            .clicked()
+        {
+            view.ca_pick = Some(pick_file(ui.ctx().clone()));
+        }
+    });
+    show(ui, &problems.ca_file, true);
+    ui.add_space(4.0);
+    match keyring {
+        KeyringStatus::Available => {
+            ui.label(
+                RichText::new("Secrets are stored in the OS keyring.")
+                    .color(theme::muted(ui.visuals())),
+            );
+        }
+        KeyringStatus::Unavailable(reason) => {
+            ui.label(
+                RichText::new(format!("No OS keyring is available ({reason})."))
+                    .color(theme::warn(ui.visuals())),
+            );
+            ui.checkbox(
+                &mut draft.store_in_file,
+                "Save the connection strings to a file readable only by me",
+            )
+            .on_hover_text("Otherwise they stay in memory and are gone when hubdeck exits");
+        }
+    }
+    if let Some(message) = &dialog.message {
+        ui.label(RichText::new(message).strong());
+    }
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(problems.is_empty(), egui::Button::new("Save"))
+            .clicked()
+        {
+            out.push(Command::SaveProfile(dialog.draft.clone()));
+        }
+        if let Some(id) = &editing {
+            if *id != *active && ui.button("Use this profile").clicked() {
+                out.push(Command::ActivateProfile(id.clone()));
+            }
+            if ui
+                .button(RichText::new("Delete profile").color(error_color))
+                .clicked()
+            {
+                out.push(Command::DeleteProfile(id.clone()));
+                *dialog = ProfileDialog {
+                    draft: ProfileDraft::default(),
+                    ..ProfileDialog::default()
+                };
+            }
+        }
+    });
+}
+
+/// Opens the native file dialog off the UI thread and wakes the UI when it closes.
+fn pick_file(ctx: egui::Context) -> Promise<Option<PathBuf>> {
+    Promise::spawn_async(async move {
+        let picked = rfd::AsyncFileDialog::new()
+            .add_filter("PEM certificate", &["pem", "crt", "cer"])
+            .pick_file()
+            .await
+            .map(|file| file.path().to_owned());
+        ctx.request_repaint();
+        picked
+    })
+}

@@ -1,0 +1,55 @@
+//! Colors and spacing shared by the views, derived from the current egui visuals so dark and
+//! light themes both work.
+
+use egui::{Color32, Visuals};
+
+/// Green for healthy states (connected, enabled).
+pub fn good(visuals: &Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(87, 190, 120)
+    } else {
+        Color32::from_rgb(22, 128, 60)
+    }
+}
+
+/// Amber for warnings (throttling, disabled).
+pub fn warn(visuals: &Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(230, 180, 80)
+    } else {
+        Color32::from_rgb(170, 110, 0)
+    }
+}
+
+/// Red for failures.
+pub fn bad(visuals: &Visuals) -> Color32 {
+    visuals.error_fg_color
+}
+
+/// Muted text (secondary information).
+pub fn muted(visuals: &Visuals) -> Color32 {
+    visuals.weak_text_color()
+}
+
+/// A small filled (or hollow) status dot, painted: the bundled proportional fonts have no `●`.
+pub fn dot_ui(ui: &mut egui::Ui, color: Color32, filled: bool) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    let painter = ui.painter();
+    if filled {
+        painter.circle_filled(rect.center(), 4.0, color);
+    } else {
+        painter.circle_stroke(rect.center(), 3.5, egui::Stroke::new(1.2, color));
+    }
+}
+
+/// Height of a table row.
+pub const ROW_HEIGHT: f32 = 22.0;
+
+/// Applies hubdeck's spacing on top of egui's defaults.
+pub fn apply(ctx: &egui::Context) {
+    ctx.all_styles_mut(|style| {
+        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+        style.spacing.button_padding = egui::vec2(8.0, 3.0);
+        style.spacing.interact_size.y = 22.0;
+    });
+}
