@@ -85,10 +85,7 @@ struct SimArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,hubdeck=info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,hubdeck=info".into()))
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -98,39 +95,27 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run_console(cli: Cli) -> anyhow::Result<()> {
-    let dirs = directories::ProjectDirs::from("dev", "hubdeck", "hubdeck")
-        .context("no home directory to keep settings in")?;
+    let dirs = directories::ProjectDirs::from("dev", "hubdeck", "hubdeck").context("no home directory to keep settings in")?;
     let sim_state = if cli.ephemeral_sim {
         StateLocation::Ephemeral
     } else {
         StateLocation::Dir(default_state_dir().context("no data directory on this platform")?)
     };
     let command_line = match cli.hub {
-        Some(hub) => Some(CommandLineProfile {
-            hub: Secret::new(hub),
-            dps: cli.dps.map(Secret::new),
-            ca_file: cli.ca_file,
-        }),
-        None if cli.dps.is_some() => bail!(
-            "--dps (or IOTHUB_DPS_CONNECTION_STRING) needs --hub (or IOTHUB_CONNECTION_STRING) too"
-        ),
+        Some(hub) => Some(CommandLineProfile { hub: Secret::new(hub), dps: cli.dps.map(Secret::new), ca_file: cli.ca_file }),
+        None if cli.dps.is_some() => bail!("--dps (or IOTHUB_DPS_CONNECTION_STRING) needs --hub (or IOTHUB_CONNECTION_STRING) too"),
         None => None,
     };
     if let Some(profile) = &command_line {
         // Fail fast with the named problem rather than inside the window.
-        ServiceConnectionString::parse_hub(profile.hub.expose())
-            .context("--hub / IOTHUB_CONNECTION_STRING")?;
+        ServiceConnectionString::parse_hub(profile.hub.expose()).context("--hub / IOTHUB_CONNECTION_STRING")?;
         if let Some(dps) = &profile.dps {
-            ServiceConnectionString::parse_dps(dps.expose())
-                .context("--dps / IOTHUB_DPS_CONNECTION_STRING")?;
+            ServiceConnectionString::parse_dps(dps.expose()).context("--dps / IOTHUB_DPS_CONNECTION_STRING")?;
         }
     }
     let options = BackendOptions {
         config_dir: dirs.config_dir().to_owned(),
-        simulator: SimulatorSettings {
-            state: sim_state,
-            fleet_size: cli.sim_devices,
-        },
+        simulator: SimulatorSettings { state: sim_state, fleet_size: cli.sim_devices },
         use_keyring: !cli.no_keyring,
         command_line,
         retry: RetryPolicy::default(),
@@ -143,8 +128,7 @@ fn run_console(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let entered = runtime.enter();
-    hubdeck::app::run(runtime.handle(), options)
-        .map_err(|error| anyhow::anyhow!("the window could not be opened: {error}"))?;
+    hubdeck::app::run(runtime.handle(), options).map_err(|error| anyhow::anyhow!("the window could not be opened: {error}"))?;
     drop(entered);
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
@@ -154,11 +138,7 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
     let state = if args.ephemeral {
         StateLocation::Ephemeral
     } else {
-        StateLocation::Dir(
-            args.state_dir
-                .or_else(default_state_dir)
-                .context("no data directory on this platform; pass --state-dir")?,
-        )
+        StateLocation::Dir(args.state_dir.or_else(default_state_dir).context("no data directory on this platform; pass --state-dir")?)
     };
     let config = SimConfig {
         bind: args.bind,
@@ -174,19 +154,12 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
         },
         reset: args.reset,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let simulator = Simulator::start(config)
-            .await
-            .context("the simulator could not start")?;
+        let simulator = Simulator::start(config).await.context("the simulator could not start")?;
         print_banner(&simulator, &state);
         if let Some(path) = &args.ready_file {
-            simulator
-                .write_ready_file(path)
-                .with_context(|| format!("cannot write the ready file {}", path.display()))?;
+            simulator.write_ready_file(path).with_context(|| format!("cannot write the ready file {}", path.display()))?;
         }
         wait_for_stop_signal().await;
         simulator.shutdown().await;
@@ -203,23 +176,15 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
         StateLocation::Dir(dir) => format!("state in {}", dir.display()),
         StateLocation::Ephemeral => "ephemeral: nothing is kept".to_owned(),
     };
-    println!(
-        "hubdeck simulator ready on https://{} ({} devices, {state_text})",
-        info.host_name, info.device_count
-    );
+    println!("hubdeck simulator ready on https://{} ({} devices, {state_text})", info.host_name, info.device_count);
     println!("CA certificate: {}", info.ca_file.display());
-    println!(
-        "  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}",
-        info.ca_file.display()
-    );
+    println!("  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}", info.ca_file.display());
     println!("Connection strings:");
     for (policy, connection_string) in &info.connection_strings {
         println!("  {policy:<18} {connection_string}");
     }
     if info.port != 443 {
-        println!(
-            "Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them."
-        );
+        println!("Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them.");
     }
     println!("Press Ctrl+C to stop.");
 }
@@ -227,8 +192,7 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
 async fn wait_for_stop_signal() {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             () = async {

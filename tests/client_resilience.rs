@@ -32,63 +32,36 @@ fn calls(events: &[ClientEvent]) -> Vec<(Option<u16>, u32, CallOutcome)> {
 #[tokio::test]
 async fn throttled_call_waits_for_retry_after_then_succeeds() {
     let hub = start_hub(5).await;
-    hub.sim.hub().faults().queue([Fault::Throttle {
-        retry_after_secs: 1,
-    }]);
+    hub.sim.hub().faults().queue([Fault::Throttle { retry_after_secs: 1 }]);
     let started = Instant::now();
     let statistics = hub.client.registry_statistics().await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(statistics.total_device_count, 5);
     assert!(elapsed >= Duration::from_secs(1), "waited only {elapsed:?}");
     let events = hub.events.lock().clone();
-    assert_eq!(
-        calls(&events),
-        vec![
-            (Some(429), 1, CallOutcome::WillRetry),
-            (Some(200), 2, CallOutcome::Succeeded)
-        ]
-    );
+    assert_eq!(calls(&events), vec![(Some(429), 1, CallOutcome::WillRetry), (Some(200), 2, CallOutcome::Succeeded)]);
     let waits: Vec<_> = events
         .iter()
         .filter_map(|event| match event {
-            ClientEvent::RetryWaiting(notice) => {
-                Some((notice.wait, notice.reason, notice.next_attempt))
-            }
+            ClientEvent::RetryWaiting(notice) => Some((notice.wait, notice.reason, notice.next_attempt)),
             ClientEvent::Call(_) => None,
         })
         .collect();
-    assert_eq!(
-        waits,
-        vec![(Duration::from_secs(1), RetryReason::Throttled, 2)]
-    );
+    assert_eq!(waits, vec![(Duration::from_secs(1), RetryReason::Throttled, 2)]);
 }
 
 #[tokio::test]
 async fn unavailable_backs_off_exponentially_then_succeeds() {
     let hub = start_hub(1).await;
-    hub.sim
-        .hub()
-        .faults()
-        .queue([Fault::Unavailable, Fault::Unavailable]);
+    hub.sim.hub().faults().queue([Fault::Unavailable, Fault::Unavailable]);
     let started = Instant::now();
-    hub.client
-        .get_device(&hub.client.list_devices(1).await.unwrap()[0].device_id)
-        .await
-        .ok();
+    hub.client.get_device(&hub.client.list_devices(1).await.unwrap()[0].device_id).await.ok();
     // list_devices took the two 503s: 200 ms then 400 ms of back-off.
-    assert!(
-        started.elapsed() >= Duration::from_millis(600),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(600), "{:?}", started.elapsed());
     let events = hub.events.lock().clone();
     assert_eq!(
         calls(&events)[..3],
-        [
-            (Some(503), 1, CallOutcome::WillRetry),
-            (Some(503), 2, CallOutcome::WillRetry),
-            (Some(200), 3, CallOutcome::Succeeded)
-        ]
+        [(Some(503), 1, CallOutcome::WillRetry), (Some(503), 2, CallOutcome::WillRetry), (Some(200), 3, CallOutcome::Succeeded)]
     );
 }
 
@@ -97,14 +70,8 @@ async fn persistent_unavailability_gives_a_typed_error() {
     let hub = start_hub(0).await;
     hub.sim.hub().faults().queue([Fault::Unavailable; 3]);
     let error = hub.client.registry_statistics().await.unwrap_err();
-    assert_eq!(
-        (error.status(), error.code()),
-        (Some(503), Some("ServiceUnavailable"))
-    );
-    assert_eq!(
-        calls(&hub.events.lock())[2],
-        (Some(503), 3, CallOutcome::Failed)
-    );
+    assert_eq!((error.status(), error.code()), (Some(503), Some("ServiceUnavailable")));
+    assert_eq!(calls(&hub.events.lock())[2], (Some(503), 3, CallOutcome::Failed));
 }
 
 #[tokio::test]
@@ -112,61 +79,27 @@ async fn client_errors_are_never_retried() {
     let hub = start_hub(0).await;
     let error = hub.client.get_device("missing").await.unwrap_err();
     assert!(error.is_not_found());
-    assert_eq!(
-        calls(&hub.events.lock()),
-        vec![(Some(404), 1, CallOutcome::Failed)]
-    );
+    assert_eq!(calls(&hub.events.lock()), vec![(Some(404), 1, CallOutcome::Failed)]);
 }
 
 #[tokio::test]
 async fn policies_are_enforced() {
     let hub = start_hub(3).await;
     let reader = client_with(&hub.sim, "registryRead", RetryPolicy::none(), None);
-    assert_eq!(
-        reader
-            .registry_statistics()
-            .await
-            .unwrap()
-            .total_device_count,
-        3
-    );
-    let refused = reader
-        .create_device(&Device::new_with_generated_keys("nope"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (refused.status(), refused.code()),
-        (Some(401), Some("IotHubUnauthorizedAccess"))
-    );
-    assert!(
-        refused.to_string().contains("does not grant RegistryWrite"),
-        "{refused}"
-    );
+    assert_eq!(reader.registry_statistics().await.unwrap().total_device_count, 3);
+    let refused = reader.create_device(&Device::new_with_generated_keys("nope")).await.unwrap_err();
+    assert_eq!((refused.status(), refused.code()), (Some(401), Some("IotHubUnauthorizedAccess")));
+    assert!(refused.to_string().contains("does not grant RegistryWrite"), "{refused}");
     let service = client_with(&hub.sim, "service", RetryPolicy::none(), None);
-    assert!(
-        service
-            .query_page::<serde_json::Value>("SELECT * FROM devices", None, None)
-            .await
-            .is_ok()
-    );
-    assert_eq!(
-        service.list_devices(1).await.unwrap_err().status(),
-        Some(401)
-    );
+    assert!(service.query_page::<serde_json::Value>("SELECT * FROM devices", None, None).await.is_ok());
+    assert_eq!(service.list_devices(1).await.unwrap_err().status(), Some(401));
 
     let forged_text = hub
         .sim
         .connection_string("iothubowner")
         .unwrap()
         .expose()
-        .replace(
-            hub.sim
-                .connection_string("iothubowner")
-                .unwrap()
-                .key()
-                .expose(),
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        );
+        .replace(hub.sim.connection_string("iothubowner").unwrap().key().expose(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
     let forged = HubClient::new(
         &hubdeck::azure::ServiceConnectionString::parse_hub(&forged_text).unwrap(),
         &options_for(&hub.sim, RetryPolicy::none()),
@@ -178,54 +111,27 @@ async fn policies_are_enforced() {
 }
 
 /// Raw requests for what the typed client never sends.
-async fn raw(
-    hub: &common::TestHub,
-    method: reqwest::Method,
-    path: &str,
-    body: Vec<u8>,
-    token: bool,
-) -> (u16, Option<String>, String) {
+async fn raw(hub: &common::TestHub, method: reqwest::Method, path: &str, body: Vec<u8>, token: bool) -> (u16, Option<String>, String) {
     let http = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(
-            &std::fs::read(hub.sim.ca_path()).unwrap(),
-        )
-        .unwrap()])
+        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(hub.sim.ca_path()).unwrap()).unwrap()])
         .no_proxy()
         .build()
         .unwrap();
     let connection = hub.sim.connection_string("iothubowner").unwrap();
     let key = decode_key(connection.key()).unwrap();
-    let authorization = build_token(
-        &resource_for_host(connection.host_name()),
-        &key,
-        4_000_000_000,
-        Some("iothubowner"),
-    );
-    let mut request = http
-        .request(method, format!("https://{}{path}", hub.sim.host_name()))
-        .body(body);
+    let authorization = build_token(&resource_for_host(connection.host_name()), &key, 4_000_000_000, Some("iothubowner"));
+    let mut request = http.request(method, format!("https://{}{path}", hub.sim.host_name())).body(body);
     if token {
         request = request.header("Authorization", authorization.expose());
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let code = response
-        .headers()
-        .get("iothub-errorcode")
-        .map(|value| value.to_str().unwrap().to_owned());
+    let code = response.headers().get("iothub-errorcode").map(|value| value.to_str().unwrap().to_owned());
     (status, code, response.text().await.unwrap())
 }
 
 // (method, path, body, signed, status, error code, text in the message)
-type Case<'a> = (
-    reqwest::Method,
-    &'a str,
-    Vec<u8>,
-    bool,
-    u16,
-    &'a str,
-    &'a str,
-);
+type Case<'a> = (reqwest::Method, &'a str, Vec<u8>, bool, u16, &'a str, &'a str);
 
 #[tokio::test]
 async fn bad_input_gets_clear_errors() {
@@ -251,51 +157,11 @@ async fn bad_input_gets_clear_errors() {
             "IotHubFormatError",
             "unknown variant `sleeping`",
         ),
-        (
-            put.clone(),
-            "/devices/d1?api-version=2021-04-12",
-            Vec::new(),
-            true,
-            400,
-            "ArgumentNull",
-            "has no body",
-        ),
-        (
-            put.clone(),
-            "/devices/bad%20id?api-version=2021-04-12",
-            b"{}".to_vec(),
-            true,
-            400,
-            "ArgumentInvalid",
-            "contains ' '",
-        ),
-        (
-            put,
-            "/devices/d1?api-version=2021-04-12",
-            vec![b' '; 300 * 1024],
-            true,
-            413,
-            "MessageTooLarge",
-            "larger than 262144 bytes",
-        ),
-        (
-            reqwest::Method::GET,
-            "/widgets?api-version=2021-04-12",
-            Vec::new(),
-            true,
-            404,
-            "ResourceNotFound",
-            "GET /widgets",
-        ),
-        (
-            reqwest::Method::GET,
-            "/devices",
-            Vec::new(),
-            true,
-            400,
-            "InvalidProtocolVersion",
-            "api-version",
-        ),
+        (put.clone(), "/devices/d1?api-version=2021-04-12", Vec::new(), true, 400, "ArgumentNull", "has no body"),
+        (put.clone(), "/devices/bad%20id?api-version=2021-04-12", b"{}".to_vec(), true, 400, "ArgumentInvalid", "contains ' '"),
+        (put, "/devices/d1?api-version=2021-04-12", vec![b' '; 300 * 1024], true, 413, "MessageTooLarge", "larger than 262144 bytes"),
+        (reqwest::Method::GET, "/widgets?api-version=2021-04-12", Vec::new(), true, 404, "ResourceNotFound", "GET /widgets"),
+        (reqwest::Method::GET, "/devices", Vec::new(), true, 400, "InvalidProtocolVersion", "api-version"),
         (
             reqwest::Method::GET,
             "/devices?api-version=2021-04-12",
@@ -332,75 +198,31 @@ async fn bad_input_gets_clear_errors() {
             "IotHubFormatError",
             "array of ExportImportDevice",
         ),
-        (
-            reqwest::Method::PATCH,
-            "/devices/d1?api-version=2021-04-12",
-            Vec::new(),
-            true,
-            405,
-            "InvalidOperation",
-            "PATCH is not allowed",
-        ),
+        (reqwest::Method::PATCH, "/devices/d1?api-version=2021-04-12", Vec::new(), true, 405, "InvalidOperation", "PATCH is not allowed"),
     ];
     for (method, path, body, token, status, code, text) in cases {
         let (got_status, got_code, got_body) = raw(&hub, method.clone(), path, body, token).await;
         assert_eq!(got_status, status, "{method} {path}: {got_body}");
-        assert_eq!(
-            got_code.as_deref(),
-            Some(code),
-            "{method} {path}: {got_body}"
-        );
+        assert_eq!(got_code.as_deref(), Some(code), "{method} {path}: {got_body}");
         let body: serde_json::Value = serde_json::from_str(&got_body).unwrap();
         let message = body["Message"].as_str().unwrap();
-        assert!(
-            message.starts_with(&format!("ErrorCode:{code};")),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("ErrorCode:{code};")), "{message}");
         assert!(message.contains(text), "{method} {path}: {message}");
-        assert!(
-            body["ExceptionMessage"]
-                .as_str()
-                .unwrap()
-                .starts_with("Tracking ID:")
-        );
+        assert!(body["ExceptionMessage"].as_str().unwrap().starts_with("Tracking ID:"));
     }
 }
 
 #[tokio::test]
 async fn secrets_never_reach_events_or_errors() {
     let hub = start_hub(2).await;
-    let owner_key = hub
-        .sim
-        .connection_string("iothubowner")
-        .unwrap()
-        .key()
-        .expose()
-        .to_owned();
-    let device = hub
-        .client
-        .create_device(&Device::new_with_generated_keys("secret-dev"))
-        .await
-        .unwrap();
+    let owner_key = hub.sim.connection_string("iothubowner").unwrap().key().expose().to_owned();
+    let device = hub.client.create_device(&Device::new_with_generated_keys("secret-dev")).await.unwrap();
     let device_key = device.primary_key().unwrap().expose().to_owned();
-    hub.sim.hub().faults().queue([Fault::Throttle {
-        retry_after_secs: 0,
-    }]);
+    hub.sim.hub().faults().queue([Fault::Throttle { retry_after_secs: 0 }]);
     hub.client.get_device("secret-dev").await.unwrap();
     let error = hub.client.get_device("missing").await.unwrap_err();
-    let rendered = format!(
-        "{:?} {:?} {} {:?} {:?}",
-        hub.events.lock(),
-        error,
-        error,
-        hub.client,
-        device
-    );
-    for secret in [
-        owner_key.as_str(),
-        device_key.as_str(),
-        "SharedAccessSignature",
-        "sig=",
-    ] {
+    let rendered = format!("{:?} {:?} {} {:?} {:?}", hub.events.lock(), error, error, hub.client, device);
+    for secret in [owner_key.as_str(), device_key.as_str(), "SharedAccessSignature", "sig="] {
         assert!(!rendered.contains(secret), "{secret} leaked");
     }
 }
@@ -427,17 +249,10 @@ async fn start_proxy() -> (String, Arc<AtomicUsize>) {
                     }
                 }
                 let mut client = reader.into_inner();
-                let mut upstream = TcpStream::connect(target.replace("localhost", "127.0.0.1"))
-                    .await
-                    .unwrap();
+                let mut upstream = TcpStream::connect(target.replace("localhost", "127.0.0.1")).await.unwrap();
                 counter.fetch_add(1, Ordering::SeqCst);
-                client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await
-                    .unwrap();
-                tokio::io::copy_bidirectional(&mut client, &mut upstream)
-                    .await
-                    .ok();
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.unwrap();
+                tokio::io::copy_bidirectional(&mut client, &mut upstream).await.ok();
             });
         }
     });
@@ -451,34 +266,14 @@ async fn https_proxy_is_used_when_configured() {
     let env = |name: &str| (name == "HTTPS_PROXY").then(|| proxy_url.clone());
     let mut options = options_for(&hub.sim, fast_retry());
     options.proxy = ProxySetting::FromEnvironment.resolve(env);
-    let client =
-        HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap();
-    assert_eq!(
-        client
-            .registry_statistics()
-            .await
-            .unwrap()
-            .total_device_count,
-        4
-    );
-    assert_eq!(
-        tunnels.load(Ordering::SeqCst),
-        1,
-        "the call went through the proxy"
-    );
+    let client = HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap();
+    assert_eq!(client.registry_statistics().await.unwrap().total_device_count, 4);
+    assert_eq!(tunnels.load(Ordering::SeqCst), 1, "the call went through the proxy");
 
-    options.proxy = ProxySetting::Url {
-        url: proxy_url,
-        no_proxy: Some("localhost".to_owned()),
-    };
-    let bypassing =
-        HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap();
+    options.proxy = ProxySetting::Url { url: proxy_url, no_proxy: Some("localhost".to_owned()) };
+    let bypassing = HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap();
     bypassing.registry_statistics().await.unwrap();
-    assert_eq!(
-        tunnels.load(Ordering::SeqCst),
-        1,
-        "NO_PROXY hosts go direct"
-    );
+    assert_eq!(tunnels.load(Ordering::SeqCst), 1, "NO_PROXY hosts go direct");
 }
 
 #[tokio::test]
@@ -486,22 +281,12 @@ async fn wrong_ca_is_a_clear_transport_error() {
     let hub = start_hub(0).await;
     let mut options = options_for(&hub.sim, RetryPolicy::none());
     options.extra_ca_pem = None;
-    let client =
-        HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap();
+    let client = HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap();
     let error = client.registry_statistics().await.unwrap_err();
-    assert!(
-        matches!(error, hubdeck::azure::AzureError::Transport { .. }),
-        "{error:?}"
-    );
-    assert!(
-        error.to_string().to_lowercase().contains("certificate"),
-        "{error}"
-    );
+    assert!(matches!(error, hubdeck::azure::AzureError::Transport { .. }), "{error:?}");
+    assert!(error.to_string().to_lowercase().contains("certificate"), "{error}");
     options.extra_ca_pem = Some(b"not a certificate".to_vec());
     assert!(
-        HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options)
-            .unwrap_err()
-            .to_string()
-            .contains("CA certificate")
+        HubClient::new(&hub.sim.connection_string("iothubowner").unwrap(), &options).unwrap_err().to_string().contains("CA certificate")
     );
 }

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use hubdeck::azure::wire::{Device, DeviceStatus};
-use hubdeck::azure::{
-    ClientOptions, HubClient, IfMatch, ProxySetting, RetryPolicy, ServiceConnectionString,
-};
+use hubdeck::azure::{ClientOptions, HubClient, IfMatch, ProxySetting, RetryPolicy, ServiceConnectionString};
 use serde_json::Value;
 
 struct SimProcess {
@@ -48,12 +46,7 @@ impl SimProcess {
     }
 
     fn client(&self) -> HubClient {
-        let connection = ServiceConnectionString::parse_hub(
-            self.ready["connectionStrings"]["iothubowner"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+        let connection = ServiceConnectionString::parse_hub(self.ready["connectionStrings"]["iothubowner"].as_str().unwrap()).unwrap();
         let options = ClientOptions {
             extra_ca_pem: Some(std::fs::read(self.ready["caFile"].as_str().unwrap()).unwrap()),
             proxy: ProxySetting::Disabled,
@@ -84,26 +77,14 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(sim.ready["deviceCount"], 50);
     let client = sim.client();
 
-    let victims: Vec<String> = client
-        .list_devices(5)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|device| device.device_id)
-        .collect();
+    let victims: Vec<String> = client.list_devices(5).await.unwrap().into_iter().map(|device| device.device_id).collect();
     for victim in &victims {
         client.delete_device(victim, IfMatch::Any).await.unwrap();
     }
-    let mut target = client
-        .get_device(&client.list_devices(1).await.unwrap()[0].device_id)
-        .await
-        .unwrap();
+    let mut target = client.get_device(&client.list_devices(1).await.unwrap()[0].device_id).await.unwrap();
     target.status = DeviceStatus::Disabled;
     let target_etag = target.etag.clone().unwrap();
-    client
-        .update_device(&target, IfMatch::Etag(target_etag))
-        .await
-        .unwrap();
+    client.update_device(&target, IfMatch::Etag(target_etag)).await.unwrap();
 
     // A burst of concurrent creates; kill -9 once some are acknowledged.
     let mut pending: FuturesUnordered<_> = (0..60)
@@ -111,10 +92,7 @@ async fn acknowledged_writes_survive_kill_9() {
             let client = client.clone();
             async move {
                 let device_id = format!("burst-{index:03}");
-                client
-                    .create_device(&Device::new_with_generated_keys(&device_id))
-                    .await
-                    .map(|_| device_id)
+                client.create_device(&Device::new_with_generated_keys(&device_id)).await.map(|_| device_id)
             }
         })
         .collect();
@@ -138,30 +116,14 @@ async fn acknowledged_writes_survive_kill_9() {
     let restarted = SimProcess::start(&state, &[]);
     let client = restarted.client();
     for device_id in &acknowledged {
-        client
-            .get_device(device_id)
-            .await
-            .unwrap_or_else(|error| panic!("acknowledged {device_id} lost: {error}"));
+        client.get_device(device_id).await.unwrap_or_else(|error| panic!("acknowledged {device_id} lost: {error}"));
     }
     for victim in &victims {
-        assert!(
-            client.get_device(victim).await.unwrap_err().is_not_found(),
-            "deleted {victim} came back"
-        );
+        assert!(client.get_device(victim).await.unwrap_err().is_not_found(), "deleted {victim} came back");
     }
-    assert_eq!(
-        client.get_device(&target.device_id).await.unwrap().status,
-        DeviceStatus::Disabled
-    );
-    let total = client
-        .registry_statistics()
-        .await
-        .unwrap()
-        .total_device_count;
-    assert!(
-        total >= 45 + acknowledged.len() as u64,
-        "the fleet is not re-seeded on restart ({total})"
-    );
+    assert_eq!(client.get_device(&target.device_id).await.unwrap().status, DeviceStatus::Disabled);
+    let total = client.registry_statistics().await.unwrap().total_device_count;
+    assert!(total >= 45 + acknowledged.len() as u64, "the fleet is not re-seeded on restart ({total})");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,33 +132,16 @@ async fn keys_and_certificates_persist_and_reset_reseeds() {
     let state = dir.path().join("state");
     let first = SimProcess::start(&state, &[]);
     let owner_key = |sim: &SimProcess| {
-        sim.ready["connectionStrings"]["iothubowner"]
-            .as_str()
-            .unwrap()
-            .rsplit_once("SharedAccessKey=")
-            .unwrap()
-            .1
-            .to_owned()
+        sim.ready["connectionStrings"]["iothubowner"].as_str().unwrap().rsplit_once("SharedAccessKey=").unwrap().1.to_owned()
     };
     let owner = owner_key(&first);
     let ca = std::fs::read(first.ready["caFile"].as_str().unwrap()).unwrap();
-    first
-        .client()
-        .delete_device(
-            &first.client().list_devices(1).await.unwrap()[0].device_id,
-            IfMatch::Any,
-        )
-        .await
-        .unwrap();
+    first.client().delete_device(&first.client().list_devices(1).await.unwrap()[0].device_id, IfMatch::Any).await.unwrap();
     drop(first);
 
     let second = SimProcess::start(&state, &[]);
     assert_eq!(owner_key(&second), owner, "policy keys are kept");
-    assert_eq!(
-        std::fs::read(second.ready["caFile"].as_str().unwrap()).unwrap(),
-        ca,
-        "the CA is kept"
-    );
+    assert_eq!(std::fs::read(second.ready["caFile"].as_str().unwrap()).unwrap(), ca, "the CA is kept");
     assert_eq!(second.ready["deviceCount"], 49);
     drop(second);
 
@@ -212,24 +157,12 @@ fn ready_file_lists_connection_strings_and_goes_away_on_sigterm() {
     let mut sim = SimProcess::start(&state, &[]);
     let strings = sim.ready["connectionStrings"].as_object().unwrap();
     let names: Vec<&str> = strings.keys().map(String::as_str).collect();
-    assert_eq!(
-        names,
-        vec![
-            "iothubowner",
-            "registryRead",
-            "registryReadWrite",
-            "service"
-        ]
-    );
+    assert_eq!(names, vec!["iothubowner", "registryRead", "registryReadWrite", "service"]);
     for text in strings.values() {
         ServiceConnectionString::parse_hub(text.as_str().unwrap()).unwrap();
     }
     assert!(Path::new(sim.ready["caFile"].as_str().unwrap()).exists());
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(sim.child.id().to_string())
-        .status()
-        .unwrap();
+    let status = Command::new("kill").arg("-TERM").arg(sim.child.id().to_string()).status().unwrap();
     assert!(status.success());
     let exit = sim.child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
@@ -240,26 +173,16 @@ fn ready_file_lists_connection_strings_and_goes_away_on_sigterm() {
 fn port_in_use_is_a_clear_error() {
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = blocker.local_addr().unwrap().port().to_string();
-    let output = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
-        .args(["sim", "--ephemeral", "--port", &port])
-        .output()
-        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hubdeck")).args(["sim", "--ephemeral", "--port", &port]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("another program uses this port"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("another program uses this port"), "{stderr}");
 }
 
 #[test]
 fn bad_fault_rate_is_refused() {
-    let output = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
-        .args(["sim", "--ephemeral", "--port", "0", "--fault-429", "2"])
-        .output()
-        .unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_hubdeck")).args(["sim", "--ephemeral", "--port", "0", "--fault-429", "2"]).output().unwrap();
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("--fault-429 must be between 0 and 1")
-    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--fault-429 must be between 0 and 1"));
 }

@@ -38,27 +38,18 @@ pub struct ConsoleApp {
     backend: BackendHandle,
     outbox: Vec<Command>,
     toasts: egui_notify::Toasts,
+    /// Styles and theme are applied to the context on the first frame.
+    configured: bool,
 }
 
 impl ConsoleApp {
     /// A console talking to `backend`, restoring `persisted` preferences.
-    pub fn new(
-        ctx: &egui::Context,
-        backend: BackendHandle,
-        persisted: Option<PersistedUi>,
-    ) -> Self {
-        views::theme::apply(ctx);
+    pub fn new(backend: BackendHandle, persisted: Option<PersistedUi>) -> Self {
         let mut state = AppState::default();
         let mut view = ViewState::default();
         // First run: columns an operator of the demo fleet (and most fleets) wants to see.
-        state.devices.columns = [
-            "tags.deviceType",
-            "tags.building",
-            "tags.floor",
-            "properties.reported.firmware",
-        ]
-        .map(str::to_owned)
-        .to_vec();
+        state.devices.columns =
+            ["tags.deviceType", "tags.building", "tags.floor", "properties.reported.firmware"].map(str::to_owned).to_vec();
         if let Some(persisted) = persisted {
             view.theme = match persisted.theme {
                 1 => egui::ThemePreference::Light,
@@ -70,14 +61,7 @@ impl ConsoleApp {
             state.devices.columns = persisted.columns;
             state.devices.sort = persisted.sort;
         }
-        ctx.set_theme(view.theme);
-        Self {
-            state,
-            view,
-            backend,
-            outbox: Vec::new(),
-            toasts: egui_notify::Toasts::default(),
-        }
+        Self { state, view, backend, outbox: Vec::new(), toasts: egui_notify::Toasts::default(), configured: false }
     }
 
     /// Applies every event that arrived (never blocks).
@@ -89,6 +73,11 @@ impl ConsoleApp {
 
     /// One frame: events, views, commands, toasts.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        if !self.configured {
+            views::theme::apply(ui.ctx());
+            ui.ctx().set_theme(self.view.theme);
+            self.configured = true;
+        }
         self.pump_events();
         views::app_ui(ui, &mut self.state, &mut self.view, &mut self.outbox);
         self.flush_commands();
@@ -101,15 +90,7 @@ impl ConsoleApp {
                 NoticeLevel::Success => self.toasts.success(notice.text),
                 NoticeLevel::Error => self.toasts.error(notice.text),
             };
-            toast
-                .duration(Some(Duration::from_secs(
-                    if notice.level == NoticeLevel::Error {
-                        10
-                    } else {
-                        4
-                    },
-                )))
-                .closable(true);
+            toast.duration(Some(Duration::from_secs(if notice.level == NoticeLevel::Error { 10 } else { 4 }))).closable(true);
         }
         self.toasts.show(ui.ctx());
     }
@@ -121,16 +102,13 @@ impl ConsoleApp {
                 Err(TrySendError::Full(_)) => {
                     self.state.notices.push(super::model::Notice {
                         level: NoticeLevel::Error,
-                        text:
-                            "hubdeck is busy; that action was not started. Try again in a moment."
-                                .to_owned(),
+                        text: "hubdeck is busy; that action was not started. Try again in a moment.".to_owned(),
                     });
                 }
                 Err(TrySendError::Closed(_)) => {
-                    self.state.notices.push(super::model::Notice {
-                        level: NoticeLevel::Error,
-                        text: "the background worker stopped".to_owned(),
-                    });
+                    self.state
+                        .notices
+                        .push(super::model::Notice { level: NoticeLevel::Error, text: "the background worker stopped".to_owned() });
                 }
             }
         }

@@ -30,14 +30,8 @@ pub fn run(runtime: &tokio::runtime::Handle, options: BackendOptions) -> Result<
             let ctx = creation.egui_ctx.clone();
             let waker: backend::Waker = Arc::new(move || ctx.request_repaint());
             let handle = backend::spawn(&runtime, options, waker);
-            let persisted = creation
-                .storage
-                .and_then(|storage| eframe::get_value(storage, console::STORAGE_KEY));
-            Ok(Box::new(ConsoleApp::new(
-                &creation.egui_ctx,
-                handle,
-                persisted,
-            )))
+            let persisted = creation.storage.and_then(|storage| eframe::get_value(storage, console::STORAGE_KEY));
+            Ok(Box::new(ConsoleApp::new(handle, persisted)))
         }),
     )
 }

@@ -45,9 +45,7 @@ pub enum ConnectionStringError {
         position: usize,
     },
     /// A part name hubdeck does not know (a typo, usually).
-    #[error(
-        "the {service} connection string has an unknown part '{name}' (expected HostName, SharedAccessKeyName, SharedAccessKey)"
-    )]
+    #[error("the {service} connection string has an unknown part '{name}' (expected HostName, SharedAccessKeyName, SharedAccessKey)")]
     UnknownPart {
         /// Which service the string was for.
         service: &'static str,
@@ -93,9 +91,7 @@ pub enum ConnectionStringError {
         service: &'static str,
     },
     /// A pre-signed token instead of a key.
-    #[error(
-        "SharedAccessSignature connection strings are not supported; use one with SharedAccessKeyName and SharedAccessKey"
-    )]
+    #[error("SharedAccessSignature connection strings are not supported; use one with SharedAccessKeyName and SharedAccessKey")]
     SignatureNotSupported,
 }
 
@@ -123,12 +119,7 @@ impl ServiceConnectionString {
 
     /// Builds one from its parts (the simulator prints these).
     pub fn from_parts(kind: ServiceKind, host_name: &str, key_name: &str, key: &Secret) -> Self {
-        Self {
-            kind,
-            host_name: host_name.to_owned(),
-            key_name: key_name.to_owned(),
-            key: key.clone(),
-        }
+        Self { kind, host_name: host_name.to_owned(), key_name: key_name.to_owned(), key: key.clone() }
     }
 
     /// Splits on `;` and on the first `=` of each part, so base64 padding survives.
@@ -148,10 +139,7 @@ impl ServiceConnectionString {
                 continue; // a trailing ';' is common when strings are pasted
             }
             let Some((name, value)) = part.split_once('=') else {
-                return Err(ConnectionStringError::MissingEquals {
-                    service,
-                    position: index + 1,
-                });
+                return Err(ConnectionStringError::MissingEquals { service, position: index + 1 });
             };
             let name = name.trim();
             let slot = match name {
@@ -169,23 +157,14 @@ impl ServiceConnectionString {
                 // Echo a name only when it looks like one: a pasted key fragment
                 // (`abc…=`) must never be repeated back in an error.
                 other if looks_like_part_name(other) => {
-                    return Err(ConnectionStringError::UnknownPart {
-                        service,
-                        name: other.to_owned(),
-                    });
+                    return Err(ConnectionStringError::UnknownPart { service, name: other.to_owned() });
                 }
                 _ => {
-                    return Err(ConnectionStringError::MissingEquals {
-                        service,
-                        position: index + 1,
-                    });
+                    return Err(ConnectionStringError::MissingEquals { service, position: index + 1 });
                 }
             };
             if slot.is_some() {
-                return Err(ConnectionStringError::DuplicatePart {
-                    service,
-                    name: name.to_owned(),
-                });
+                return Err(ConnectionStringError::DuplicatePart { service, name: name.to_owned() });
             }
             *slot = Some(value.trim().to_owned());
         }
@@ -193,19 +172,13 @@ impl ServiceConnectionString {
             return Err(ConnectionStringError::DeviceConnectionString { service });
         }
         let host_name = require(host_name, service, "HostName")?;
-        validate_host_name(&host_name)
-            .map_err(|reason| ConnectionStringError::InvalidHostName { service, reason })?;
+        validate_host_name(&host_name).map_err(|reason| ConnectionStringError::InvalidHostName { service, reason })?;
         let key_name = require(key_name, service, "SharedAccessKeyName")?;
         let key = require(key, service, "SharedAccessKey")?;
         if BASE64.decode(key.as_bytes()).is_err() {
             return Err(ConnectionStringError::InvalidKey { service });
         }
-        Ok(Self {
-            kind,
-            host_name,
-            key_name,
-            key: Secret::new(key),
-        })
+        Ok(Self { kind, host_name, key_name, key: Secret::new(key) })
     }
 
     /// Which service this string is for.
@@ -230,12 +203,7 @@ impl ServiceConnectionString {
 
     /// The full string with the key, for the clipboard or the keyring.
     pub fn expose(&self) -> String {
-        format!(
-            "HostName={};SharedAccessKeyName={};SharedAccessKey={}",
-            self.host_name,
-            self.key_name,
-            self.key.expose()
-        )
+        format!("HostName={};SharedAccessKeyName={};SharedAccessKey={}", self.host_name, self.key_name, self.key.expose())
     }
 }
 
@@ -244,11 +212,7 @@ fn looks_like_part_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 24 && name.chars().all(|c| c.is_ascii_alphabetic())
 }
 
-fn require(
-    value: Option<String>,
-    service: &'static str,
-    name: &'static str,
-) -> Result<String, ConnectionStringError> {
+fn require(value: Option<String>, service: &'static str, name: &'static str) -> Result<String, ConnectionStringError> {
     match value {
         Some(value) if !value.is_empty() => Ok(value),
         _ => Err(ConnectionStringError::MissingPart { service, name }),
@@ -266,10 +230,7 @@ fn validate_host_name(host_name: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("it has no host".to_owned());
     }
-    if let Some(bad) = host
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
-    {
+    if let Some(bad) = host.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
         return Err(format!("'{bad}' is not allowed in a host name"));
     }
     if let Some(port) = port
@@ -293,11 +254,7 @@ impl fmt::Debug for ServiceConnectionString {
 
 impl fmt::Display for ServiceConnectionString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "HostName={};SharedAccessKeyName={};SharedAccessKey=***",
-            self.host_name, self.key_name
-        )
+        write!(f, "HostName={};SharedAccessKeyName={};SharedAccessKey=***", self.host_name, self.key_name)
     }
 }
 
@@ -313,10 +270,7 @@ mod tests {
 
     #[test]
     fn parses_and_keeps_base64_padding() {
-        let parsed = hub(&format!(
-            "HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey={KEY}"
-        ))
-        .unwrap();
+        let parsed = hub(&format!("HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey={KEY}")).unwrap();
         assert_eq!(parsed.host_name(), "myhub.azure-devices.net");
         assert_eq!(parsed.key_name(), "iothubowner");
         assert_eq!(parsed.key().expose(), KEY);
@@ -325,10 +279,7 @@ mod tests {
 
     #[test]
     fn accepts_any_order_a_port_and_a_trailing_semicolon() {
-        let parsed = hub(&format!(
-            " SharedAccessKey={KEY};HostName=localhost:8443;SharedAccessKeyName=service; "
-        ))
-        .unwrap();
+        let parsed = hub(&format!(" SharedAccessKey={KEY};HostName=localhost:8443;SharedAccessKeyName=service; ")).unwrap();
         assert_eq!(parsed.host_name(), "localhost:8443");
         assert_eq!(parsed.key_name(), "service");
     }
@@ -338,92 +289,40 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             (String::new(), "empty"),
             (format!("HostName=h;SharedAccessKeyName=p;{KEY}"), "part 3"),
-            (
-                format!("HostName=h;SharedAccesKey={KEY};SharedAccessKeyName=p"),
-                "'SharedAccesKey'",
-            ),
+            (format!("HostName=h;SharedAccesKey={KEY};SharedAccessKeyName=p"), "'SharedAccesKey'"),
             // A key pasted without its name: its '=' padding must not turn it into a "name".
             (format!("HostName=h;SharedAccessKeyName=p;{KEY}"), "part 3"),
-            (
-                "HostName=h;SharedAccessKeyName=p;c2VjcmV0=x".to_owned(),
-                "part 3",
-            ),
-            (
-                format!("HostName=h;HostName=h;SharedAccessKeyName=p;SharedAccessKey={KEY}"),
-                "'HostName' twice",
-            ),
-            (
-                format!("SharedAccessKeyName=p;SharedAccessKey={KEY}"),
-                "no HostName",
-            ),
-            (
-                format!("HostName=h;SharedAccessKey={KEY}"),
-                "no SharedAccessKeyName",
-            ),
-            (
-                "HostName=h;SharedAccessKeyName=p;SharedAccessKey=".to_owned(),
-                "no SharedAccessKey",
-            ),
-            (
-                "HostName=h;SharedAccessKeyName=p;SharedAccessKey=not*base64!".to_owned(),
-                "not valid base64",
-            ),
-            (
-                format!("HostName=https://h;SharedAccessKeyName=p;SharedAccessKey={KEY}"),
-                "without https://",
-            ),
-            (
-                format!("HostName=h:99999;SharedAccessKeyName=p;SharedAccessKey={KEY}"),
-                "not a port",
-            ),
-            (
-                format!("HostName=h b;SharedAccessKeyName=p;SharedAccessKey={KEY}"),
-                "' ' is not allowed",
-            ),
-            (
-                format!("HostName=h;DeviceId=d1;SharedAccessKey={KEY}"),
-                "device connection string",
-            ),
-            (
-                "HostName=h;SharedAccessSignature=SharedAccessSignature sr=x".to_owned(),
-                "not supported",
-            ),
+            ("HostName=h;SharedAccessKeyName=p;c2VjcmV0=x".to_owned(), "part 3"),
+            (format!("HostName=h;HostName=h;SharedAccessKeyName=p;SharedAccessKey={KEY}"), "'HostName' twice"),
+            (format!("SharedAccessKeyName=p;SharedAccessKey={KEY}"), "no HostName"),
+            (format!("HostName=h;SharedAccessKey={KEY}"), "no SharedAccessKeyName"),
+            ("HostName=h;SharedAccessKeyName=p;SharedAccessKey=".to_owned(), "no SharedAccessKey"),
+            ("HostName=h;SharedAccessKeyName=p;SharedAccessKey=not*base64!".to_owned(), "not valid base64"),
+            (format!("HostName=https://h;SharedAccessKeyName=p;SharedAccessKey={KEY}"), "without https://"),
+            (format!("HostName=h:99999;SharedAccessKeyName=p;SharedAccessKey={KEY}"), "not a port"),
+            (format!("HostName=h b;SharedAccessKeyName=p;SharedAccessKey={KEY}"), "' ' is not allowed"),
+            (format!("HostName=h;DeviceId=d1;SharedAccessKey={KEY}"), "device connection string"),
+            ("HostName=h;SharedAccessSignature=SharedAccessSignature sr=x".to_owned(), "not supported"),
         ];
         for (text, expected) in cases {
             let err = hub(&text).unwrap_err();
             let message = err.to_string();
-            assert!(
-                message.contains(expected),
-                "{text:?} gave {message:?}, expected {expected:?}"
-            );
+            assert!(message.contains(expected), "{text:?} gave {message:?}, expected {expected:?}");
             assert!(!message.contains("c2VjcmV0"), "key leaked in {message:?}");
-            assert!(
-                !format!("{err:?}").contains("c2VjcmV0"),
-                "key leaked in Debug"
-            );
+            assert!(!format!("{err:?}").contains("c2VjcmV0"), "key leaked in Debug");
         }
     }
 
     #[test]
     fn debug_and_display_mask_the_key() {
-        let parsed = hub(&format!(
-            "HostName=h;SharedAccessKeyName=p;SharedAccessKey={KEY}"
-        ))
-        .unwrap();
+        let parsed = hub(&format!("HostName=h;SharedAccessKeyName=p;SharedAccessKey={KEY}")).unwrap();
         assert!(!format!("{parsed:?}").contains(KEY));
-        assert_eq!(
-            parsed.to_string(),
-            "HostName=h;SharedAccessKeyName=p;SharedAccessKey=***"
-        );
+        assert_eq!(parsed.to_string(), "HostName=h;SharedAccessKeyName=p;SharedAccessKey=***");
     }
 
     #[test]
     fn dps_errors_say_dps() {
-        let err = ServiceConnectionString::parse_dps("HostName=x.azure-devices-provisioning.net")
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the DPS connection string has no SharedAccessKeyName"
-        );
+        let err = ServiceConnectionString::parse_dps("HostName=x.azure-devices-provisioning.net").unwrap_err();
+        assert_eq!(err.to_string(), "the DPS connection string has no SharedAccessKeyName");
     }
 }

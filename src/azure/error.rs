@@ -27,9 +27,7 @@ pub enum AzureError {
         timed_out: bool,
     },
     /// The service answered success but with a body that is not what the API defines.
-    #[error(
-        "{operation} {target}: the service answered HTTP {status} with a body hubdeck cannot read: {detail}"
-    )]
+    #[error("{operation} {target}: the service answered HTTP {status} with a body hubdeck cannot read: {detail}")]
     Decode {
         /// What was being done.
         operation: &'static str,
@@ -72,11 +70,7 @@ pub struct ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: HTTP {}",
-            self.operation, self.target, self.status
-        )?;
+        write!(f, "{} {}: HTTP {}", self.operation, self.target, self.status)?;
         if let Some(code) = &self.code {
             write!(f, " {code}")?;
         }

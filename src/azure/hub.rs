@@ -12,8 +12,8 @@ use super::error::AzureError;
 use super::pipeline::{ApiRequest, ClientOptions, IfMatch, Pipeline, SharedPipeline};
 use super::sas::{SasCredential, decode_key, encode_component, resource_for_host};
 use super::wire::{
-    BulkRegistryOperationResult, CONTINUATION_HEADER, Device, ExportImportDevice, ITEM_TYPE_HEADER,
-    QueryPage, RegistryStatistics, ServiceStatistics, Twin,
+    BulkRegistryOperationResult, CONTINUATION_HEADER, Device, ExportImportDevice, ITEM_TYPE_HEADER, QueryPage, RegistryStatistics,
+    ServiceStatistics, Twin,
 };
 
 /// The `IoT` Hub service REST API version hubdeck speaks.
@@ -31,27 +31,15 @@ pub struct HubClient {
 
 impl HubClient {
     /// A client for the hub named by `connection`.
-    pub fn new(
-        connection: &ServiceConnectionString,
-        options: &ClientOptions,
-    ) -> Result<Self, AzureError> {
+    pub fn new(connection: &ServiceConnectionString, options: &ClientOptions) -> Result<Self, AzureError> {
         if connection.kind() != ServiceKind::Hub {
-            return Err(AzureError::InvalidInput(
-                "a DPS connection string was given where an IoT Hub one is needed".to_owned(),
-            ));
+            return Err(AzureError::InvalidInput("a DPS connection string was given where an IoT Hub one is needed".to_owned()));
         }
-        let key = decode_key(connection.key()).ok_or_else(|| {
-            AzureError::InvalidInput("the SharedAccessKey is not valid base64".to_owned())
-        })?;
-        let credential = SasCredential::new(
-            resource_for_host(connection.host_name()),
-            Some(connection.key_name().to_owned()),
-            key,
-        );
+        let key =
+            decode_key(connection.key()).ok_or_else(|| AzureError::InvalidInput("the SharedAccessKey is not valid base64".to_owned()))?;
+        let credential = SasCredential::new(resource_for_host(connection.host_name()), Some(connection.key_name().to_owned()), key);
         let pipeline = Pipeline::new(connection.host_name(), HUB_API_VERSION, credential, options)?;
-        Ok(Self {
-            pipeline: Arc::new(pipeline),
-        })
+        Ok(Self { pipeline: Arc::new(pipeline) })
     }
 
     /// `HostName` of the hub.
@@ -76,83 +64,40 @@ impl HubClient {
         check_device_id(&device.device_id)?;
         let mut body = device.clone();
         body.etag = None;
-        let request = ApiRequest::new(
-            "create device",
-            &device.device_id,
-            Method::PUT,
-            device_path(&device.device_id),
-        )
-        .json_body(&body)?;
+        let request = ApiRequest::new("create device", &device.device_id, Method::PUT, device_path(&device.device_id)).json_body(&body)?;
         self.pipeline.send(&request).await?.json()
     }
 
     /// `PUT /devices/{id}` with `If-Match`: replaces the identity (omitted fields are reset).
-    pub async fn update_device(
-        &self,
-        device: &Device,
-        if_match: IfMatch,
-    ) -> Result<Device, AzureError> {
+    pub async fn update_device(&self, device: &Device, if_match: IfMatch) -> Result<Device, AzureError> {
         check_device_id(&device.device_id)?;
-        let request = ApiRequest::new(
-            "update device",
-            &device.device_id,
-            Method::PUT,
-            device_path(&device.device_id),
-        )
-        .json_body(device)?
-        .if_match(if_match);
+        let request = ApiRequest::new("update device", &device.device_id, Method::PUT, device_path(&device.device_id))
+            .json_body(device)?
+            .if_match(if_match);
         self.pipeline.send(&request).await?.json()
     }
 
     /// `DELETE /devices/{id}` (the twin goes with it).
-    pub async fn delete_device(
-        &self,
-        device_id: &str,
-        if_match: IfMatch,
-    ) -> Result<(), AzureError> {
-        let request = ApiRequest::new(
-            "delete device",
-            device_id,
-            Method::DELETE,
-            device_path(device_id),
-        )
-        .if_match(if_match);
+    pub async fn delete_device(&self, device_id: &str, if_match: IfMatch) -> Result<(), AzureError> {
+        let request = ApiRequest::new("delete device", device_id, Method::DELETE, device_path(device_id)).if_match(if_match);
         self.pipeline.send(&request).await.map(drop)
     }
 
     /// `GET /devices?top=N`: at most 1000 identities, no paging (use [`Self::query_pages`] for more).
     pub async fn list_devices(&self, top: u32) -> Result<Vec<Device>, AzureError> {
-        let mut request = ApiRequest::new(
-            "list devices",
-            format!("top {top}"),
-            Method::GET,
-            "/devices".to_owned(),
-        );
-        request
-            .query
-            .push(("top", top.clamp(1, MAX_LIST_TOP).to_string()));
+        let mut request = ApiRequest::new("list devices", format!("top {top}"), Method::GET, "/devices".to_owned());
+        request.query.push(("top", top.clamp(1, MAX_LIST_TOP).to_string()));
         self.pipeline.send(&request).await?.json()
     }
 
     /// `POST /devices`: up to [`MAX_BULK_ITEMS`] creates/updates/deletes in one call.
     /// Item failures come back in the result (the service answers 400 with it), not as an error.
-    pub async fn bulk(
-        &self,
-        items: &[ExportImportDevice],
-    ) -> Result<BulkRegistryOperationResult, AzureError> {
+    pub async fn bulk(&self, items: &[ExportImportDevice]) -> Result<BulkRegistryOperationResult, AzureError> {
         if items.is_empty() || items.len() > MAX_BULK_ITEMS {
-            return Err(AzureError::InvalidInput(format!(
-                "a bulk call takes 1 to {MAX_BULK_ITEMS} devices, not {}",
-                items.len()
-            )));
+            return Err(AzureError::InvalidInput(format!("a bulk call takes 1 to {MAX_BULK_ITEMS} devices, not {}", items.len())));
         }
-        let mut request = ApiRequest::new(
-            "bulk registry",
-            format!("{} devices", items.len()),
-            Method::POST,
-            "/devices".to_owned(),
-        )
-        .json_body(&items)?;
+        let mut request =
+            ApiRequest::new("bulk registry", format!("{} devices", items.len()), Method::POST, "/devices".to_owned()).json_body(&items)?;
         request.accept_statuses = &[400];
         let response = self.pipeline.send(&request).await?;
         match response.json::<BulkRegistryOperationResult>() {
@@ -173,34 +118,19 @@ impl HubClient {
 
     /// `GET /statistics/devices`.
     pub async fn registry_statistics(&self) -> Result<RegistryStatistics, AzureError> {
-        let request = ApiRequest::new(
-            "registry statistics",
-            "",
-            Method::GET,
-            "/statistics/devices".to_owned(),
-        );
+        let request = ApiRequest::new("registry statistics", "", Method::GET, "/statistics/devices".to_owned());
         self.pipeline.send(&request).await?.json()
     }
 
     /// `GET /statistics/service`.
     pub async fn service_statistics(&self) -> Result<ServiceStatistics, AzureError> {
-        let request = ApiRequest::new(
-            "service statistics",
-            "",
-            Method::GET,
-            "/statistics/service".to_owned(),
-        );
+        let request = ApiRequest::new("service statistics", "", Method::GET, "/statistics/service".to_owned());
         self.pipeline.send(&request).await?.json()
     }
 
     /// `GET /twins/{id}`.
     pub async fn get_twin(&self, device_id: &str) -> Result<Twin, AzureError> {
-        let request = ApiRequest::new(
-            "get twin",
-            device_id,
-            Method::GET,
-            format!("/twins/{}", encode_component(device_id)),
-        );
+        let request = ApiRequest::new("get twin", device_id, Method::GET, format!("/twins/{}", encode_component(device_id)));
         self.pipeline.send(&request).await?.json()
     }
 
@@ -211,36 +141,20 @@ impl HubClient {
         page_size: Option<u32>,
         continuation: Option<&str>,
     ) -> Result<QueryPage<T>, AzureError> {
-        let mut request = ApiRequest::new(
-            "query devices",
-            query,
-            Method::POST,
-            "/devices/query".to_owned(),
-        )
-        .json_body(&serde_json::json!({ "query": query }))?;
+        let mut request = ApiRequest::new("query devices", query, Method::POST, "/devices/query".to_owned())
+            .json_body(&serde_json::json!({ "query": query }))?;
         request.max_item_count = page_size;
         request.continuation = continuation.map(str::to_owned);
         let response = self.pipeline.send(&request).await?;
         let items = response.json()?;
-        let continuation = response
-            .header(CONTINUATION_HEADER)
-            .filter(|token| !token.is_empty())
-            .map(str::to_owned);
+        let continuation = response.header(CONTINUATION_HEADER).filter(|token| !token.is_empty()).map(str::to_owned);
         let item_type = response.header(ITEM_TYPE_HEADER).map(str::to_owned);
-        Ok(QueryPage {
-            items,
-            continuation,
-            item_type,
-        })
+        Ok(QueryPage { items, continuation, item_type })
     }
 
     /// All pages of a query as a stream; it ends after the page without a continuation.
     /// Dropping the stream stops paging.
-    pub fn query_pages(
-        &self,
-        query: String,
-        page_size: Option<u32>,
-    ) -> impl Stream<Item = Result<QueryPage<Value>, AzureError>> + use<> {
+    pub fn query_pages(&self, query: String, page_size: Option<u32>) -> impl Stream<Item = Result<QueryPage<Value>, AzureError>> + use<> {
         let client = self.clone();
         futures_util::stream::try_unfold(Some(None::<String>), move |state| {
             let client = client.clone();
@@ -249,9 +163,7 @@ impl HubClient {
                 let Some(continuation) = state else {
                     return Ok(None);
                 };
-                let page = client
-                    .query_page::<Value>(&query, page_size, continuation.as_deref())
-                    .await?;
+                let page = client.query_page::<Value>(&query, page_size, continuation.as_deref()).await?;
                 let next = page.continuation.clone().map(Some);
                 Ok(Some((page, next)))
             }
@@ -266,15 +178,10 @@ fn device_path(device_id: &str) -> String {
 /// The id rules the service applies, checked before sending so the error is precise.
 pub fn check_device_id(device_id: &str) -> Result<(), AzureError> {
     if device_id.is_empty() {
-        return Err(AzureError::InvalidInput(
-            "the device id is empty".to_owned(),
-        ));
+        return Err(AzureError::InvalidInput("the device id is empty".to_owned()));
     }
     if device_id.len() > 128 {
-        return Err(AzureError::InvalidInput(format!(
-            "the device id is {} characters long; at most 128 are allowed",
-            device_id.len()
-        )));
+        return Err(AzureError::InvalidInput(format!("the device id is {} characters long; at most 128 are allowed", device_id.len())));
     }
     if let Some(bad) = device_id.chars().find(|c| !is_device_id_char(*c)) {
         return Err(AzureError::InvalidInput(format!(
@@ -297,29 +204,9 @@ mod tests {
     fn device_id_rules_name_the_problem() {
         assert!(check_device_id("b43-f3-lock-0001").is_ok());
         assert!(check_device_id("odd:id.with+chars#*?!(),=@;$'%_").is_ok());
-        assert!(
-            check_device_id("")
-                .unwrap_err()
-                .to_string()
-                .contains("empty")
-        );
-        assert!(
-            check_device_id("has/slash")
-                .unwrap_err()
-                .to_string()
-                .contains("'/'")
-        );
-        assert!(
-            check_device_id("has space")
-                .unwrap_err()
-                .to_string()
-                .contains("' '")
-        );
-        assert!(
-            check_device_id(&"x".repeat(129))
-                .unwrap_err()
-                .to_string()
-                .contains("129 characters")
-        );
+        assert!(check_device_id("").unwrap_err().to_string().contains("empty"));
+        assert!(check_device_id("has/slash").unwrap_err().to_string().contains("'/'"));
+        assert!(check_device_id("has space").unwrap_err().to_string().contains("' '"));
+        assert!(check_device_id(&"x".repeat(129)).unwrap_err().to_string().contains("129 characters"));
     }
 }

@@ -16,9 +16,7 @@ pub mod wire;
 
 pub use connection_string::{ConnectionStringError, ServiceConnectionString, ServiceKind};
 pub use error::{AzureError, ServiceError};
-pub use events::{
-    CallOutcome, CallRecord, ClientEvent, EventSink, RetryNotice, RetryReason, SharedEventSink,
-};
+pub use events::{CallOutcome, CallRecord, ClientEvent, EventSink, RetryNotice, RetryReason, SharedEventSink};
 pub use hub::{HUB_API_VERSION, HubClient};
 pub use pipeline::{ClientOptions, IfMatch, ProxySetting};
 pub use retry::RetryPolicy;

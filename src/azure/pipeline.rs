@@ -39,16 +39,9 @@ impl ProxySetting {
     pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Self {
         match self {
             Self::FromEnvironment => {
-                let first = |names: &[&str]| {
-                    names
-                        .iter()
-                        .find_map(|name| lookup(name).filter(|value| !value.trim().is_empty()))
-                };
+                let first = |names: &[&str]| names.iter().find_map(|name| lookup(name).filter(|value| !value.trim().is_empty()));
                 match first(&["HTTPS_PROXY", "https_proxy"]) {
-                    Some(url) => Self::Url {
-                        url,
-                        no_proxy: first(&["NO_PROXY", "no_proxy"]),
-                    },
+                    Some(url) => Self::Url { url, no_proxy: first(&["NO_PROXY", "no_proxy"]) },
                     None => Self::Disabled,
                 }
             }
@@ -112,9 +105,7 @@ impl IfMatch {
     pub fn header_value(&self) -> String {
         match self {
             Self::Any => "\"*\"".to_owned(),
-            Self::Etag(etag) if etag.starts_with('"') && etag.ends_with('"') && etag.len() >= 2 => {
-                etag.clone()
-            }
+            Self::Etag(etag) if etag.starts_with('"') && etag.ends_with('"') && etag.len() >= 2 => etag.clone(),
             Self::Etag(etag) => format!("\"{etag}\""),
         }
     }
@@ -139,12 +130,7 @@ pub(crate) struct ApiRequest {
 }
 
 impl ApiRequest {
-    pub fn new(
-        operation: &'static str,
-        target: impl Into<String>,
-        method: Method,
-        path: String,
-    ) -> Self {
+    pub fn new(operation: &'static str, target: impl Into<String>, method: Method, path: String) -> Self {
         Self {
             operation,
             target: target.into(),
@@ -161,9 +147,7 @@ impl ApiRequest {
     }
 
     pub fn json_body(mut self, body: &impl serde::Serialize) -> Result<Self, AzureError> {
-        let bytes = serde_json::to_vec(body).map_err(|error| {
-            AzureError::InvalidInput(format!("cannot encode the request: {error}"))
-        })?;
+        let bytes = serde_json::to_vec(body).map_err(|error| AzureError::InvalidInput(format!("cannot encode the request: {error}")))?;
         self.body = Some(bytes);
         Ok(self)
     }
@@ -237,40 +221,28 @@ impl Drop for InFlight<'_> {
 }
 
 impl Pipeline {
-    pub fn new(
-        host: &str,
-        api_version: &'static str,
-        credential: SasCredential,
-        options: &ClientOptions,
-    ) -> Result<Self, AzureError> {
+    pub fn new(host: &str, api_version: &'static str, credential: SasCredential, options: &ClientOptions) -> Result<Self, AzureError> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("hubdeck/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .pool_idle_timeout(Duration::from_mins(1));
         if let Some(pem) = &options.extra_ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|error| AzureError::Certificate(error.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|error| AzureError::Certificate(error.to_string()))?;
             if certs.is_empty() {
-                return Err(AzureError::Certificate(
-                    "the file holds no PEM certificate".to_owned(),
-                ));
+                return Err(AzureError::Certificate("the file holds no PEM certificate".to_owned()));
             }
             builder = builder.tls_certs_merge(certs);
         }
         builder = match options.proxy.resolve(|name| std::env::var(name).ok()) {
             ProxySetting::Url { url, no_proxy } => {
                 let proxy = reqwest::Proxy::https(&url)
-                    .map_err(|error| {
-                        AzureError::ClientSetup(format!("proxy URL '{url}': {error}"))
-                    })?
+                    .map_err(|error| AzureError::ClientSetup(format!("proxy URL '{url}': {error}")))?
                     .no_proxy(no_proxy.as_deref().and_then(reqwest::NoProxy::from_string));
                 builder.proxy(proxy)
             }
             ProxySetting::Disabled | ProxySetting::FromEnvironment => builder.no_proxy(),
         };
-        let http = builder
-            .build()
-            .map_err(|error| AzureError::ClientSetup(error.to_string()))?;
+        let http = builder.build().map_err(|error| AzureError::ClientSetup(error.to_string()))?;
         Ok(Self {
             http,
             base_url: format!("https://{host}"),
@@ -302,55 +274,24 @@ impl Pipeline {
             let result = self.send_once(request).await;
             let latency = started.elapsed();
             let (error, failure) = match result {
-                Ok(response)
-                    if (200..300).contains(&response.status)
-                        || request.accept_statuses.contains(&response.status) =>
-                {
-                    self.emit_call(
-                        request,
-                        started_at,
-                        latency,
-                        attempt,
-                        Some(response.status),
-                        None,
-                        CallOutcome::Succeeded,
-                    );
+                Ok(response) if (200..300).contains(&response.status) || request.accept_statuses.contains(&response.status) => {
+                    self.emit_call(request, started_at, latency, attempt, Some(response.status), None, CallOutcome::Succeeded);
                     return Ok(response);
                 }
                 Ok(response) => {
                     let error = service_error(request, &response);
-                    let failure = Failure::Status {
-                        status: error.status,
-                        retry_after: error.retry_after,
-                    };
+                    let failure = Failure::Status { status: error.status, retry_after: error.retry_after };
                     (AzureError::from(error), failure)
                 }
                 Err(error) => {
-                    let failure = if error.is_connect() {
-                        Failure::Connect
-                    } else {
-                        Failure::Interrupted {
-                            idempotent: request.is_idempotent(),
-                        }
-                    };
+                    let failure =
+                        if error.is_connect() { Failure::Connect } else { Failure::Interrupted { idempotent: request.is_idempotent() } };
                     (transport_error(request, &error), failure)
                 }
             };
             let decision = self.retry.decide(attempt, failure);
-            let outcome = if matches!(decision, Decision::Retry { .. }) {
-                CallOutcome::WillRetry
-            } else {
-                CallOutcome::Failed
-            };
-            self.emit_call(
-                request,
-                started_at,
-                latency,
-                attempt,
-                error.status(),
-                Some(&error),
-                outcome,
-            );
+            let outcome = if matches!(decision, Decision::Retry { .. }) { CallOutcome::WillRetry } else { CallOutcome::Failed };
+            self.emit_call(request, started_at, latency, attempt, error.status(), Some(&error), outcome);
             let Decision::Retry { wait, reason } = decision else {
                 return Err(error);
             };
@@ -377,8 +318,8 @@ impl Pipeline {
             .query(&[("api-version", self.api_version)])
             .query(&request.query)
             .timeout(request.timeout.unwrap_or(self.request_timeout));
-        let mut authorization = HeaderValue::from_str(self.credential.authorization().expose())
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        let mut authorization =
+            HeaderValue::from_str(self.credential.authorization().expose()).unwrap_or_else(|_| HeaderValue::from_static(""));
         authorization.set_sensitive(true);
         builder = builder.header(reqwest::header::AUTHORIZATION, authorization);
         if let Some(if_match) = &request.if_match {
@@ -391,24 +332,13 @@ impl Pipeline {
             builder = builder.header(CONTINUATION_HEADER, token.as_str());
         }
         if let Some(body) = &request.body {
-            builder = builder
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/json; charset=utf-8",
-                )
-                .body(body.clone());
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8").body(body.clone());
         }
         let response = builder.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await?;
-        Ok(ApiResponse {
-            status,
-            headers,
-            body,
-            operation: request.operation,
-            target: request.target.clone(),
-        })
+        Ok(ApiResponse { status, headers, body, operation: request.operation, target: request.target.clone() })
     }
 
     #[allow(clippy::too_many_arguments)] // one flat record; a builder would only move the noise
@@ -423,9 +353,7 @@ impl Pipeline {
         outcome: CallOutcome,
     ) {
         let (error_code, error_message) = match error {
-            Some(AzureError::Service(service)) => {
-                (service.code.clone(), Some(service.message.clone()))
-            }
+            Some(AzureError::Service(service)) => (service.code.clone(), Some(service.message.clone())),
             Some(other) => (None, Some(other.to_string())),
             None => (None, None),
         };
@@ -461,9 +389,7 @@ impl std::fmt::Debug for Pipeline {
 }
 
 fn service_error(request: &ApiRequest, response: &ApiResponse) -> ServiceError {
-    let header_code = response
-        .header("iothub-errorcode")
-        .or_else(|| response.header("x-ms-error-code"));
+    let header_code = response.header("iothub-errorcode").or_else(|| response.header("x-ms-error-code"));
     let parsed = parse_error(response.status, header_code, &response.body);
     ServiceError {
         operation: request.operation,
@@ -472,9 +398,7 @@ fn service_error(request: &ApiRequest, response: &ApiResponse) -> ServiceError {
         code: parsed.code,
         number: parsed.number,
         message: parsed.message,
-        retry_after: response
-            .header("retry-after")
-            .and_then(|value| parse_retry_after(value, SystemTime::now())),
+        retry_after: response.header("retry-after").and_then(|value| parse_retry_after(value, SystemTime::now())),
     }
 }
 
@@ -488,12 +412,7 @@ fn transport_error(request: &ApiRequest, error: &reqwest::Error) -> AzureError {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    AzureError::Transport {
-        operation: request.operation,
-        target: request.target.clone(),
-        detail,
-        timed_out: error.is_timeout(),
-    }
+    AzureError::Transport { operation: request.operation, target: request.target.clone(), detail, timed_out: error.is_timeout() }
 }
 
 /// Shared handle used by the service clients.
@@ -506,14 +425,8 @@ mod tests {
     #[test]
     fn if_match_is_always_quoted_once() {
         assert_eq!(IfMatch::Any.header_value(), "\"*\"");
-        assert_eq!(
-            IfMatch::Etag("AAAAAAAAAAE=".to_owned()).header_value(),
-            "\"AAAAAAAAAAE=\""
-        );
-        assert_eq!(
-            IfMatch::Etag("\"AAAAAAAAAAE=\"".to_owned()).header_value(),
-            "\"AAAAAAAAAAE=\""
-        );
+        assert_eq!(IfMatch::Etag("AAAAAAAAAAE=".to_owned()).header_value(), "\"AAAAAAAAAAE=\"");
+        assert_eq!(IfMatch::Etag("\"AAAAAAAAAAE=\"".to_owned()).header_value(), "\"AAAAAAAAAAE=\"");
     }
 
     #[test]
@@ -525,15 +438,9 @@ mod tests {
         };
         assert_eq!(
             ProxySetting::FromEnvironment.resolve(env),
-            ProxySetting::Url {
-                url: "http://proxy.local:3128".to_owned(),
-                no_proxy: Some("localhost,127.0.0.1".to_owned())
-            }
+            ProxySetting::Url { url: "http://proxy.local:3128".to_owned(), no_proxy: Some("localhost,127.0.0.1".to_owned()) }
         );
-        assert_eq!(
-            ProxySetting::FromEnvironment.resolve(|_| None),
-            ProxySetting::Disabled
-        );
+        assert_eq!(ProxySetting::FromEnvironment.resolve(|_| None), ProxySetting::Disabled);
     }
 
     #[test]
@@ -543,12 +450,7 @@ mod tests {
         let create = ApiRequest::new("create device", "d", Method::PUT, "/devices/d".to_owned());
         assert!(!create.is_idempotent());
         assert!(create.if_match(IfMatch::Any).is_idempotent());
-        let bulk = ApiRequest::new(
-            "bulk registry",
-            "2 devices",
-            Method::POST,
-            "/devices".to_owned(),
-        );
+        let bulk = ApiRequest::new("bulk registry", "2 devices", Method::POST, "/devices".to_owned());
         assert!(!bulk.is_idempotent());
     }
 }

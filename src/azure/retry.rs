@@ -74,10 +74,7 @@ pub enum Decision {
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
+        Self { max_attempts: 1, ..Self::default() }
     }
 
     /// Decides after attempt number `attempt` (1-based) failed.
@@ -86,29 +83,17 @@ impl RetryPolicy {
             return Decision::GiveUp;
         }
         match failure {
-            Failure::Status {
-                status: 429,
-                retry_after,
-            } => {
+            Failure::Status { status: 429, retry_after } => {
                 let wait = retry_after.unwrap_or(self.default_retry_after);
-                if wait > self.max_retry_after {
-                    Decision::GiveUp
-                } else {
-                    Decision::Retry {
-                        wait,
-                        reason: RetryReason::Throttled,
-                    }
-                }
+                if wait > self.max_retry_after { Decision::GiveUp } else { Decision::Retry { wait, reason: RetryReason::Throttled } }
             }
-            Failure::Status { status, .. } if (500..600).contains(&status) => Decision::Retry {
-                wait: self.backoff(attempt),
-                reason: RetryReason::ServerError(status),
-            },
+            Failure::Status { status, .. } if (500..600).contains(&status) => {
+                Decision::Retry { wait: self.backoff(attempt), reason: RetryReason::ServerError(status) }
+            }
             Failure::Status { .. } | Failure::Interrupted { idempotent: false } => Decision::GiveUp,
-            Failure::Connect | Failure::Interrupted { idempotent: true } => Decision::Retry {
-                wait: self.backoff(attempt),
-                reason: RetryReason::Transport,
-            },
+            Failure::Connect | Failure::Interrupted { idempotent: true } => {
+                Decision::Retry { wait: self.backoff(attempt), reason: RetryReason::Transport }
+            }
         }
     }
 
@@ -116,15 +101,8 @@ impl RetryPolicy {
     /// than `first_backoff`.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(16);
-        let base = self
-            .first_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.max_backoff);
-        let share = if self.jitter > 0.0 {
-            rand::rng().random_range(0.0..=self.jitter)
-        } else {
-            0.0
-        };
+        let base = self.first_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
+        let share = if self.jitter > 0.0 { rand::rng().random_range(0.0..=self.jitter) } else { 0.0 };
         base + base.mul_f64(share)
     }
 }
@@ -147,41 +125,11 @@ mod tests {
     #[test]
     fn throttling_waits_exactly_for_retry_after() {
         let policy = RetryPolicy::default();
-        let decision = policy.decide(
-            1,
-            Failure::Status {
-                status: 429,
-                retry_after: Some(Duration::from_secs(7)),
-            },
-        );
-        assert_eq!(
-            decision,
-            Decision::Retry {
-                wait: Duration::from_secs(7),
-                reason: RetryReason::Throttled
-            }
-        );
-        let default_wait = policy.decide(
-            1,
-            Failure::Status {
-                status: 429,
-                retry_after: None,
-            },
-        );
-        assert_eq!(
-            default_wait,
-            Decision::Retry {
-                wait: policy.default_retry_after,
-                reason: RetryReason::Throttled
-            }
-        );
-        let too_long = policy.decide(
-            1,
-            Failure::Status {
-                status: 429,
-                retry_after: Some(Duration::from_hours(1)),
-            },
-        );
+        let decision = policy.decide(1, Failure::Status { status: 429, retry_after: Some(Duration::from_secs(7)) });
+        assert_eq!(decision, Decision::Retry { wait: Duration::from_secs(7), reason: RetryReason::Throttled });
+        let default_wait = policy.decide(1, Failure::Status { status: 429, retry_after: None });
+        assert_eq!(default_wait, Decision::Retry { wait: policy.default_retry_after, reason: RetryReason::Throttled });
+        let too_long = policy.decide(1, Failure::Status { status: 429, retry_after: Some(Duration::from_hours(1)) });
         assert_eq!(too_long, Decision::GiveUp);
     }
 
@@ -189,82 +137,39 @@ mod tests {
     fn server_errors_back_off_from_at_least_five_seconds() {
         let policy = RetryPolicy::default();
         for attempt in 1..policy.max_attempts {
-            let Decision::Retry { wait, reason } = policy.decide(
-                attempt,
-                Failure::Status {
-                    status: 503,
-                    retry_after: None,
-                },
-            ) else {
+            let Decision::Retry { wait, reason } = policy.decide(attempt, Failure::Status { status: 503, retry_after: None }) else {
                 panic!("503 must be retried");
             };
             assert_eq!(reason, RetryReason::ServerError(503));
             let base = Duration::from_secs(5 * (1 << (attempt - 1))).min(policy.max_backoff);
-            assert!(
-                wait >= base && wait <= base.mul_f64(1.2),
-                "attempt {attempt}: {wait:?}"
-            );
+            assert!(wait >= base && wait <= base.mul_f64(1.2), "attempt {attempt}: {wait:?}");
             assert!(wait >= Duration::from_secs(5));
         }
-        assert_eq!(
-            policy.decide(
-                policy.max_attempts,
-                Failure::Status {
-                    status: 503,
-                    retry_after: None
-                }
-            ),
-            Decision::GiveUp
-        );
+        assert_eq!(policy.decide(policy.max_attempts, Failure::Status { status: 503, retry_after: None }), Decision::GiveUp);
     }
 
     #[test]
     fn other_client_errors_are_never_retried() {
         let policy = RetryPolicy::default();
         for status in [400, 401, 403, 404, 409, 412, 413] {
-            assert_eq!(
-                policy.decide(
-                    1,
-                    Failure::Status {
-                        status,
-                        retry_after: None
-                    }
-                ),
-                Decision::GiveUp,
-                "{status}"
-            );
+            assert_eq!(policy.decide(1, Failure::Status { status, retry_after: None }), Decision::GiveUp, "{status}");
         }
     }
 
     #[test]
     fn transport_failures_retry_only_when_safe() {
         let policy = RetryPolicy::default();
-        assert!(matches!(
-            policy.decide(1, Failure::Connect),
-            Decision::Retry { .. }
-        ));
-        assert!(matches!(
-            policy.decide(1, Failure::Interrupted { idempotent: true }),
-            Decision::Retry { .. }
-        ));
-        assert_eq!(
-            policy.decide(1, Failure::Interrupted { idempotent: false }),
-            Decision::GiveUp
-        );
-        assert_eq!(
-            RetryPolicy::none().decide(1, Failure::Connect),
-            Decision::GiveUp
-        );
+        assert!(matches!(policy.decide(1, Failure::Connect), Decision::Retry { .. }));
+        assert!(matches!(policy.decide(1, Failure::Interrupted { idempotent: true }), Decision::Retry { .. }));
+        assert_eq!(policy.decide(1, Failure::Interrupted { idempotent: false }), Decision::GiveUp);
+        assert_eq!(RetryPolicy::none().decide(1, Failure::Connect), Decision::GiveUp);
     }
 
     #[test]
     fn retry_after_accepts_seconds_and_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_481);
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
-            Some(Duration::from_secs(9))
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now), Some(Duration::from_secs(9)));
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

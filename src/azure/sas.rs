@@ -17,11 +17,7 @@ use super::secret::Secret;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Characters `encodeURIComponent` leaves alone, minus `!'()*` (Node's strict variant).
-pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// How long a token lives; every SDK uses one hour.
 pub const TOKEN_TTL: Duration = Duration::from_hours(1);
@@ -55,12 +51,7 @@ fn mac(key: &[u8], resource: &str, expiry: &str) -> HmacSha256 {
 }
 
 /// Builds `SharedAccessSignature sr=…&sig=…&se=…[&skn=…]` (the Python/docs field order).
-pub fn build_token(
-    sr_as_sent: &str,
-    key: &[u8],
-    expiry_secs: u64,
-    key_name: Option<&str>,
-) -> Secret {
+pub fn build_token(sr_as_sent: &str, key: &[u8], expiry_secs: u64, key_name: Option<&str>) -> Secret {
     let se = expiry_secs.to_string();
     let sig = encode_component(&sign(key, sr_as_sent, &se));
     let mut token = format!("SharedAccessSignature sr={sr_as_sent}&sig={sig}&se={se}");
@@ -77,9 +68,7 @@ pub fn decode_key(key: &Secret) -> Option<Vec<u8>> {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Signs requests for one resource with one policy key, caching the token until it nears expiry.
@@ -94,13 +83,7 @@ pub struct SasCredential {
 impl SasCredential {
     /// A credential for `resource` (already URL-encoded) signed with the decoded `key`.
     pub fn new(resource: String, key_name: Option<String>, key: Vec<u8>) -> Self {
-        Self {
-            resource,
-            key_name,
-            key,
-            ttl: TOKEN_TTL,
-            cached: Mutex::new(None),
-        }
+        Self { resource, key_name, key, ttl: TOKEN_TTL, cached: Mutex::new(None) }
     }
 
     /// The `Authorization` header value, renewed when less than [`RENEW_BEFORE`] remains.
@@ -183,9 +166,7 @@ impl ParsedSas {
     /// Parses `SharedAccessSignature sr=…&sig=…&se=…[&skn=…]`, in any field order.
     pub fn parse(header: &str) -> Result<Self, SasParseError> {
         let header = header.trim();
-        let (scheme, rest) = header
-            .split_once(char::is_whitespace)
-            .ok_or(SasParseError::NotSas)?;
+        let (scheme, rest) = header.split_once(char::is_whitespace).ok_or(SasParseError::NotSas)?;
         if scheme != "SharedAccessSignature" {
             return Err(SasParseError::NotSas);
         }
@@ -203,17 +184,9 @@ impl ParsedSas {
         let resource_as_sent = sr.ok_or(SasParseError::MissingField("sr"))?.to_owned();
         let expiry_as_sent = se.ok_or(SasParseError::MissingField("se"))?.to_owned();
         let sig = sig.ok_or(SasParseError::MissingField("sig"))?;
-        let expiry_raw: u64 = expiry_as_sent
-            .parse()
-            .map_err(|_| SasParseError::BadExpiry)?;
-        let expiry_secs = if expiry_raw > MILLIS_THRESHOLD {
-            expiry_raw / 1000
-        } else {
-            expiry_raw
-        };
-        let signature = BASE64
-            .decode(decode(sig).as_bytes())
-            .map_err(|_| SasParseError::BadSignature)?;
+        let expiry_raw: u64 = expiry_as_sent.parse().map_err(|_| SasParseError::BadExpiry)?;
+        let expiry_secs = if expiry_raw > MILLIS_THRESHOLD { expiry_raw / 1000 } else { expiry_raw };
+        let signature = BASE64.decode(decode(sig).as_bytes()).map_err(|_| SasParseError::BadSignature)?;
         Ok(Self {
             resource: decode(&resource_as_sent),
             resource_as_sent,
@@ -226,9 +199,7 @@ impl ParsedSas {
 
     /// True when the signature was made with `key` (constant-time comparison).
     pub fn verify(&self, key: &[u8]) -> bool {
-        mac(key, &self.resource_as_sent, &self.expiry_as_sent)
-            .verify_slice(&self.signature)
-            .is_ok()
+        mac(key, &self.resource_as_sent, &self.expiry_as_sent).verify_slice(&self.signature).is_ok()
     }
 
     /// True when the token expired before `now_secs`.
@@ -238,11 +209,8 @@ impl ParsedSas {
 
     /// The host the token is scoped to: `sr` decoded, scheme and path stripped, port kept.
     pub fn resource_host(&self) -> &str {
-        let without_scheme = self
-            .resource
-            .strip_prefix("https://")
-            .or_else(|| self.resource.strip_prefix("http://"))
-            .unwrap_or(&self.resource);
+        let without_scheme =
+            self.resource.strip_prefix("https://").or_else(|| self.resource.strip_prefix("http://")).unwrap_or(&self.resource);
         without_scheme.split('/').next().unwrap_or(without_scheme)
     }
 }
@@ -264,24 +232,13 @@ mod tests {
     #[test]
     fn signature_matches_an_independent_implementation() {
         // Computed with Python's hmac/hashlib/base64 over the same inputs.
-        assert_eq!(
-            sign(&key(), "myhub.azure-devices.net", "1456973447"),
-            "4RJmroW/rjSTNMBM46y1USilQoWZ3n8jis6I33SM9Lk="
-        );
-        assert_eq!(
-            sign(&key(), "localhost%3A8443", "1456973447"),
-            "TnYaZMioqfj//t6rhwxHZdTTmfj6i6eFef7ygxg+GMk="
-        );
+        assert_eq!(sign(&key(), "myhub.azure-devices.net", "1456973447"), "4RJmroW/rjSTNMBM46y1USilQoWZ3n8jis6I33SM9Lk=");
+        assert_eq!(sign(&key(), "localhost%3A8443", "1456973447"), "TnYaZMioqfj//t6rhwxHZdTTmfj6i6eFef7ygxg+GMk=");
     }
 
     #[test]
     fn token_has_the_documented_shape() {
-        let token = build_token(
-            &resource_for_host("localhost:8443"),
-            &key(),
-            1_456_973_447,
-            Some("iothubowner"),
-        );
+        let token = build_token(&resource_for_host("localhost:8443"), &key(), 1_456_973_447, Some("iothubowner"));
         assert_eq!(
             token.expose(),
             "SharedAccessSignature sr=localhost%3A8443&sig=TnYaZMioqfj%2F%2Ft6rhwxHZdTTmfj6i6eFef7ygxg%2BGMk%3D&se=1456973447&skn=iothubowner"
@@ -305,16 +262,12 @@ mod tests {
     fn verifies_every_sdk_shape() {
         let key = key();
         let sig = encode_component(&sign(&key, "localhost", "1795435038"));
-        let python_sig = sign(&key, "localhost%3A8443", "1795435028")
-            .replace('+', "%2B")
-            .replace('=', "%3D");
+        let python_sig = sign(&key, "localhost%3A8443", "1795435028").replace('+', "%2B").replace('=', "%3D");
         let shapes = [
             // Node: order sr,sig,skn,se.
             format!("SharedAccessSignature sr=localhost&sig={sig}&skn=iothubowner&se=1795435038"),
             // Python: sr,sig,se,skn with '/' left unencoded in sig.
-            format!(
-                "SharedAccessSignature sr=localhost%3A8443&sig={python_sig}&se=1795435028&skn=iothubowner"
-            ),
+            format!("SharedAccessSignature sr=localhost%3A8443&sig={python_sig}&se=1795435028&skn=iothubowner"),
             // No skn (device and DPS tokens).
             format!("SharedAccessSignature sr=localhost&sig={sig}&se=1795435038"),
         ];
@@ -330,10 +283,7 @@ mod tests {
     fn millisecond_expiry_is_normalised() {
         let key = key();
         let sig = encode_component(&sign(&key, "localhost", "1795435038000"));
-        let parsed = ParsedSas::parse(&format!(
-            "SharedAccessSignature sr=localhost&sig={sig}&se=1795435038000"
-        ))
-        .unwrap();
+        let parsed = ParsedSas::parse(&format!("SharedAccessSignature sr=localhost&sig={sig}&se=1795435038000")).unwrap();
         assert_eq!(parsed.expiry_secs, 1_795_435_038);
         assert!(parsed.verify(&key));
         assert!(parsed.is_expired_at(1_795_435_039));
@@ -342,37 +292,17 @@ mod tests {
 
     #[test]
     fn malformed_tokens_get_named_errors() {
-        assert_eq!(
-            ParsedSas::parse("Bearer abc").unwrap_err(),
-            SasParseError::NotSas
-        );
-        assert_eq!(
-            ParsedSas::parse("SharedAccessSignature sig=a&se=1").unwrap_err(),
-            SasParseError::MissingField("sr")
-        );
-        assert_eq!(
-            ParsedSas::parse("SharedAccessSignature sr=a&sig=a&se=soon").unwrap_err(),
-            SasParseError::BadExpiry
-        );
-        assert_eq!(
-            ParsedSas::parse("SharedAccessSignature sr=a&sig=*&se=1").unwrap_err(),
-            SasParseError::BadSignature
-        );
+        assert_eq!(ParsedSas::parse("Bearer abc").unwrap_err(), SasParseError::NotSas);
+        assert_eq!(ParsedSas::parse("SharedAccessSignature sig=a&se=1").unwrap_err(), SasParseError::MissingField("sr"));
+        assert_eq!(ParsedSas::parse("SharedAccessSignature sr=a&sig=a&se=soon").unwrap_err(), SasParseError::BadExpiry);
+        assert_eq!(ParsedSas::parse("SharedAccessSignature sr=a&sig=*&se=1").unwrap_err(), SasParseError::BadSignature);
     }
 
     #[test]
     fn credential_caches_and_renews_before_expiry() {
-        let credential = SasCredential::new(
-            "localhost".to_owned(),
-            Some("iothubowner".to_owned()),
-            key(),
-        );
+        let credential = SasCredential::new("localhost".to_owned(), Some("iothubowner".to_owned()), key());
         let first = credential.authorization_at(1_000_000);
-        assert_eq!(
-            credential.authorization_at(1_000_000 + 3000),
-            first,
-            "still 10 minutes left: reuse"
-        );
+        assert_eq!(credential.authorization_at(1_000_000 + 3000), first, "still 10 minutes left: reuse");
         let renewed = credential.authorization_at(1_000_000 + 3400);
         assert_ne!(renewed, first, "under 5 minutes left: renew");
         let parsed = ParsedSas::parse(renewed.expose()).unwrap();

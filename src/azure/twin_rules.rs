@@ -65,23 +65,11 @@ pub fn key_problem(key: &str) -> Option<String> {
         return Some("a key cannot be empty".to_owned());
     }
     if key.len() > MAX_KEY_BYTES {
-        return Some(format!(
-            "key is {} bytes; at most {MAX_KEY_BYTES} are allowed",
-            key.len()
-        ));
+        return Some(format!("key is {} bytes; at most {MAX_KEY_BYTES} are allowed", key.len()));
     }
-    let bad = key
-        .chars()
-        .find(|c| *c == '.' || *c == '$' || *c == ' ' || c.is_control())?;
-    let shown = if bad.is_control() {
-        format!("control character U+{:04X}", u32::from(bad))
-    } else {
-        format!("'{bad}'")
-    };
-    Some(format!(
-        "key '{}' contains {shown}; keys cannot contain '.', '$', spaces or control characters",
-        key.escape_debug()
-    ))
+    let bad = key.chars().find(|c| *c == '.' || *c == '$' || *c == ' ' || c.is_control())?;
+    let shown = if bad.is_control() { format!("control character U+{:04X}", u32::from(bad)) } else { format!("'{bad}'") };
+    Some(format!("key '{}' contains {shown}; keys cannot contain '.', '$', spaces or control characters", key.escape_debug()))
 }
 
 /// Checks a whole section as it would be after a write (`null` values are deletions in a
@@ -93,10 +81,7 @@ pub fn check_section(section: Section, content: &Map<String, Value>) -> Vec<Rule
     if size > section.max_bytes() {
         violations.push(RuleViolation {
             path: section.path().to_owned(),
-            problem: format!(
-                "is {size} bytes; at most {} are allowed",
-                section.max_bytes()
-            ),
+            problem: format!("is {size} bytes; at most {} are allowed", section.max_bytes()),
         });
     }
     violations
@@ -107,29 +92,19 @@ pub fn section_size(content: &Map<String, Value>) -> usize {
     content
         .iter()
         .filter(|(key, _)| !key.starts_with('$'))
-        .map(|(key, value)| {
-            key.len() + 3 + serde_json::to_string(value).map_or(0, |text| text.len()) + 1
-        })
+        .map(|(key, value)| key.len() + 3 + serde_json::to_string(value).map_or(0, |text| text.len()) + 1)
         .sum::<usize>()
         + 2
 }
 
-fn check_object(
-    object: &Map<String, Value>,
-    path: &str,
-    depth: usize,
-    violations: &mut Vec<RuleViolation>,
-) {
+fn check_object(object: &Map<String, Value>, path: &str, depth: usize, violations: &mut Vec<RuleViolation>) {
     for (key, value) in object {
         if key.starts_with('$') && matches!(key.as_str(), "$metadata" | "$version") {
             continue; // service-maintained fields echoed back by clients
         }
         let child_path = format!("{path}.{key}");
         if let Some(problem) = key_problem(key) {
-            violations.push(RuleViolation {
-                path: child_path.clone(),
-                problem,
-            });
+            violations.push(RuleViolation { path: child_path.clone(), problem });
         }
         check_value(value, &child_path, depth, violations);
     }
@@ -139,10 +114,7 @@ fn check_value(value: &Value, path: &str, depth: usize, violations: &mut Vec<Rul
     match value {
         Value::Object(child) => {
             if depth >= MAX_DEPTH {
-                violations.push(RuleViolation {
-                    path: path.to_owned(),
-                    problem: format!("nests deeper than {MAX_DEPTH} levels"),
-                });
+                violations.push(RuleViolation { path: path.to_owned(), problem: format!("nests deeper than {MAX_DEPTH} levels") });
                 return;
             }
             check_object(child, path, depth + 1, violations);
@@ -150,20 +122,14 @@ fn check_value(value: &Value, path: &str, depth: usize, violations: &mut Vec<Rul
         Value::String(text) if text.len() > MAX_STRING_BYTES => {
             violations.push(RuleViolation {
                 path: path.to_owned(),
-                problem: format!(
-                    "string is {} bytes; at most {MAX_STRING_BYTES} are allowed",
-                    text.len()
-                ),
+                problem: format!("string is {} bytes; at most {MAX_STRING_BYTES} are allowed", text.len()),
             });
         }
         Value::Number(number) => {
             if let Some(int) = number.as_i64()
                 && !(-MAX_SAFE_INTEGER - 1..=MAX_SAFE_INTEGER).contains(&int)
             {
-                violations.push(RuleViolation {
-                    path: path.to_owned(),
-                    problem: format!("integer {int} is outside ±2^52"),
-                });
+                violations.push(RuleViolation { path: path.to_owned(), problem: format!("integer {int} is outside ±2^52") });
             }
         }
         Value::Array(items) => {
@@ -190,29 +156,17 @@ mod tests {
 
     #[test]
     fn accepts_a_normal_section() {
-        let content = object(
-            json!({"building": 43, "location": {"floor": 3, "room": "3.12"}, "list": [1, 2]}),
-        );
+        let content = object(json!({"building": 43, "location": {"floor": 3, "room": "3.12"}, "list": [1, 2]}));
         assert!(check_section(Section::Tags, &content).is_empty());
     }
 
     #[test]
     fn names_each_bad_key_with_its_path() {
-        let content =
-            object(json!({"a.b": 1, "ok": {"bad$key": 2, "with space": 3, "ctl\u{1}": 4}}));
-        let messages: Vec<String> = check_section(Section::Desired, &content)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let content = object(json!({"a.b": 1, "ok": {"bad$key": 2, "with space": 3, "ctl\u{1}": 4}}));
+        let messages: Vec<String> = check_section(Section::Desired, &content).iter().map(ToString::to_string).collect();
         assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(
-            messages[0].starts_with("properties.desired.a.b: key 'a.b' contains '.'"),
-            "{}",
-            messages[0]
-        );
-        assert!(
-            messages[1].contains("properties.desired.ok.bad$key") && messages[1].contains("'$'")
-        );
+        assert!(messages[0].starts_with("properties.desired.a.b: key 'a.b' contains '.'"), "{}", messages[0]);
+        assert!(messages[1].contains("properties.desired.ok.bad$key") && messages[1].contains("'$'"));
         assert!(messages[2].contains("' '"));
         assert!(messages[3].contains("control character U+0001"));
     }
@@ -223,10 +177,7 @@ mod tests {
         for level in (1..=10).rev() {
             deep = json!({ format!("l{level}"): deep });
         }
-        assert!(
-            check_section(Section::Desired, &object(deep.clone())).is_empty(),
-            "10 levels are allowed"
-        );
+        assert!(check_section(Section::Desired, &object(deep.clone())).is_empty(), "10 levels are allowed");
         let too_deep = object(json!({"l0": deep}));
         let violations = check_section(Section::Desired, &too_deep);
         assert_eq!(violations.len(), 1);
@@ -236,20 +187,12 @@ mod tests {
     #[test]
     fn string_and_section_sizes() {
         let long = object(json!({"s": "x".repeat(4097)}));
-        assert!(
-            check_section(Section::Desired, &long)[0]
-                .problem
-                .contains("4097 bytes")
-        );
-        let big_tags =
-            object(json!({"a": "x".repeat(4000), "b": "x".repeat(4000), "c": "x".repeat(500)}));
+        assert!(check_section(Section::Desired, &long)[0].problem.contains("4097 bytes"));
+        let big_tags = object(json!({"a": "x".repeat(4000), "b": "x".repeat(4000), "c": "x".repeat(500)}));
         let violations = check_section(Section::Tags, &big_tags);
         assert_eq!(violations.len(), 1);
         assert_eq!(violations[0].path, "tags");
-        assert!(
-            check_section(Section::Desired, &big_tags).is_empty(),
-            "the same content fits in 32 KB"
-        );
+        assert!(check_section(Section::Desired, &big_tags).is_empty(), "the same content fits in 32 KB");
     }
 
     #[test]

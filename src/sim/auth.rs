@@ -36,22 +36,11 @@ pub struct Policy {
 
 /// The built-in policies of a new hub.
 pub const BUILT_IN: [(&str, &[Permission]); 5] = [
-    (
-        "iothubowner",
-        &[
-            Permission::RegistryRead,
-            Permission::RegistryWrite,
-            Permission::ServiceConnect,
-            Permission::DeviceConnect,
-        ],
-    ),
+    ("iothubowner", &[Permission::RegistryRead, Permission::RegistryWrite, Permission::ServiceConnect, Permission::DeviceConnect]),
     ("service", &[Permission::ServiceConnect]),
     ("device", &[Permission::DeviceConnect]),
     ("registryRead", &[Permission::RegistryRead]),
-    (
-        "registryReadWrite",
-        &[Permission::RegistryRead, Permission::RegistryWrite],
-    ),
+    ("registryReadWrite", &[Permission::RegistryRead, Permission::RegistryWrite]),
 ];
 
 /// A hub's policies.
@@ -83,65 +72,30 @@ impl Policies {
 
     /// Checks an `Authorization` header for `required`, as the hub does. `hosts` are the host
     /// names (without port) the token's `sr` may name.
-    pub fn authorize(
-        &self,
-        header: Option<&str>,
-        required: Permission,
-        hosts: &[String],
-        now_secs: u64,
-    ) -> Result<(), HubError> {
-        let unauthorized = |reason: String| {
-            HubError::new(
-                ErrorCode::IotHubUnauthorizedAccess,
-                format!("Unauthorized: {reason}"),
-            )
-        };
+    pub fn authorize(&self, header: Option<&str>, required: Permission, hosts: &[String], now_secs: u64) -> Result<(), HubError> {
+        let unauthorized = |reason: String| HubError::new(ErrorCode::IotHubUnauthorizedAccess, format!("Unauthorized: {reason}"));
         let header = header
             .filter(|header| !header.trim().is_empty())
             .ok_or_else(|| unauthorized("the request has no Authorization header".to_owned()))?;
         let token = ParsedSas::parse(header).map_err(|error| unauthorized(error.to_string()))?;
         if token.is_expired_at(now_secs) {
-            return Err(unauthorized(format!(
-                "the SAS token expired at {} (Unix seconds)",
-                token.expiry_secs
-            )));
+            return Err(unauthorized(format!("the SAS token expired at {} (Unix seconds)", token.expiry_secs)));
         }
         let host = token.resource_host();
-        let host_only = host
-            .rsplit_once(':')
-            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-            .map_or(host, |(host, _)| host);
-        if !hosts
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(host_only))
-        {
-            return Err(unauthorized(format!(
-                "the token's sr '{host}' is not this hub ({})",
-                hosts.join(", ")
-            )));
+        let host_only = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(host, _)| host);
+        if !hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host_only)) {
+            return Err(unauthorized(format!("the token's sr '{host}' is not this hub ({})", hosts.join(", "))));
         }
         let Some(key_name) = token.key_name.as_deref() else {
-            return Err(unauthorized(
-                "the token names no shared access policy (skn); service APIs need a policy token"
-                    .to_owned(),
-            ));
+            return Err(unauthorized("the token names no shared access policy (skn); service APIs need a policy token".to_owned()));
         };
-        let policy = self.get(key_name).ok_or_else(|| {
-            unauthorized(format!("no shared access policy is named '{key_name}'"))
-        })?;
-        let signed = [&policy.primary_key, &policy.secondary_key]
-            .into_iter()
-            .filter_map(decode_key)
-            .any(|key| token.verify(&key));
+        let policy = self.get(key_name).ok_or_else(|| unauthorized(format!("no shared access policy is named '{key_name}'")))?;
+        let signed = [&policy.primary_key, &policy.secondary_key].into_iter().filter_map(decode_key).any(|key| token.verify(&key));
         if !signed {
-            return Err(unauthorized(format!(
-                "the signature does not match the keys of policy '{key_name}'"
-            )));
+            return Err(unauthorized(format!("the signature does not match the keys of policy '{key_name}'")));
         }
         if !policy.permissions.contains(&required) {
-            return Err(unauthorized(format!(
-                "policy '{key_name}' does not grant {required:?}"
-            )));
+            return Err(unauthorized(format!("policy '{key_name}' does not grant {required:?}")));
         }
         Ok(())
     }
@@ -156,9 +110,7 @@ mod tests {
 
     fn token(policies: &Policies, name: &str, sr: &str, expiry: u64) -> String {
         let key = decode_key(&policies.get(name).unwrap().primary_key).unwrap();
-        build_token(sr, &key, expiry, Some(name))
-            .expose()
-            .to_owned()
+        build_token(sr, &key, expiry, Some(name)).expose().to_owned()
     }
 
     fn hosts() -> Vec<String> {
@@ -169,14 +121,8 @@ mod tests {
     fn owner_token_passes_for_every_permission() {
         let policies = Policies::generate();
         let header = token(&policies, "iothubowner", "localhost%3A8443", NOW + 3600);
-        for permission in [
-            Permission::RegistryRead,
-            Permission::RegistryWrite,
-            Permission::ServiceConnect,
-        ] {
-            policies
-                .authorize(Some(&header), permission, &hosts(), NOW)
-                .unwrap();
+        for permission in [Permission::RegistryRead, Permission::RegistryWrite, Permission::ServiceConnect] {
+            policies.authorize(Some(&header), permission, &hosts(), NOW).unwrap();
         }
     }
 
@@ -185,18 +131,8 @@ mod tests {
         let policies = Policies::generate();
         let read_only = token(&policies, "registryRead", "localhost", NOW + 3600);
         let expired = token(&policies, "iothubowner", "localhost", NOW - 1);
-        let other_host = token(
-            &policies,
-            "iothubowner",
-            "otherhub.azure-devices.net",
-            NOW + 3600,
-        );
-        let forged = token(
-            &Policies::generate(),
-            "iothubowner",
-            "localhost",
-            NOW + 3600,
-        );
+        let other_host = token(&policies, "iothubowner", "otherhub.azure-devices.net", NOW + 3600);
+        let forged = token(&Policies::generate(), "iothubowner", "localhost", NOW + 3600);
         let cases = [
             (None, "no Authorization header"),
             (Some("Basic abc"), "not a SharedAccessSignature"),
@@ -206,16 +142,10 @@ mod tests {
             (Some(read_only.as_str()), "does not grant RegistryWrite"),
         ];
         for (header, reason) in cases {
-            let error = policies
-                .authorize(header, Permission::RegistryWrite, &hosts(), NOW)
-                .unwrap_err();
+            let error = policies.authorize(header, Permission::RegistryWrite, &hosts(), NOW).unwrap_err();
             assert_eq!(error.code, ErrorCode::IotHubUnauthorizedAccess);
             assert_eq!(error.status(), 401);
-            assert!(
-                error.message.contains(reason),
-                "{reason}: {}",
-                error.message
-            );
+            assert!(error.message.contains(reason), "{reason}: {}", error.message);
         }
     }
 
@@ -224,13 +154,6 @@ mod tests {
         let policies = Policies::generate();
         let key = decode_key(&policies.get("service").unwrap().secondary_key).unwrap();
         let header = build_token("127.0.0.1%3A443", &key, NOW + 60, Some("service"));
-        policies
-            .authorize(
-                Some(header.expose()),
-                Permission::ServiceConnect,
-                &hosts(),
-                NOW,
-            )
-            .unwrap();
+        policies.authorize(Some(header.expose()), Permission::ServiceConnect, &hosts(), NOW).unwrap();
     }
 }

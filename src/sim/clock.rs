@@ -35,10 +35,7 @@ mod tests {
     #[test]
     fn round_trips_with_seven_digits() {
         let parsed = Timestamp::parse("2019-12-29T00:58:49.9315265Z").unwrap();
-        assert_eq!(
-            timestamp(ticks_from(parsed.0)).to_wire(),
-            "2019-12-29T00:58:49.9315265Z"
-        );
+        assert_eq!(timestamp(ticks_from(parsed.0)).to_wire(), "2019-12-29T00:58:49.9315265Z");
         assert!(timestamp(0).is_never());
     }
 }

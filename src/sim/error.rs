@@ -27,13 +27,7 @@ pub struct HubError {
 impl HubError {
     /// An error with a code and text.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            structured_info: None,
-            retry_after_secs: None,
-            status_override: None,
-        }
+        Self { code, message: message.into(), structured_info: None, retry_after_secs: None, status_override: None }
     }
 
     /// 400 `ArgumentInvalid`.
@@ -43,10 +37,7 @@ impl HubError {
 
     /// 404 `DeviceNotFound`.
     pub fn device_not_found(device_id: &str) -> Self {
-        Self::new(
-            ErrorCode::DeviceNotFound,
-            format!("Device {device_id} not registered"),
-        )
+        Self::new(ErrorCode::DeviceNotFound, format!("Device {device_id} not registered"))
     }
 
     /// 412 `PreconditionFailed` with the service's wording.
@@ -59,8 +50,7 @@ impl HubError {
 
     /// The HTTP status to answer with.
     pub fn status(&self) -> u16 {
-        self.status_override
-            .unwrap_or_else(|| self.code.http_status())
+        self.status_override.unwrap_or_else(|| self.code.http_status())
     }
 }
 

@@ -27,10 +27,7 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Checks the rates are shares.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [
-            ("--fault-429", self.throttle_rate),
-            ("--fault-503", self.unavailable_rate),
-        ] {
+        for (name, rate) in [("--fault-429", self.throttle_rate), ("--fault-503", self.unavailable_rate)] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, not {rate}"));
             }
@@ -61,11 +58,7 @@ pub struct FaultInjector {
 impl FaultInjector {
     /// An injector with `config`, its random choices seeded for repeatable runs.
     pub fn new(config: FaultConfig, seed: u64) -> Self {
-        Self {
-            config: Mutex::new(config),
-            queued: Mutex::new(VecDeque::new()),
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
-        }
+        Self { config: Mutex::new(config), queued: Mutex::new(VecDeque::new()), rng: Mutex::new(StdRng::seed_from_u64(seed)) }
     }
 
     /// Replaces the rates.
@@ -89,9 +82,7 @@ impl FaultInjector {
             let config = self.config.lock().clone();
             let roll: f64 = self.rng.lock().random();
             if roll < config.throttle_rate {
-                Some(Fault::Throttle {
-                    retry_after_secs: config.retry_after_secs,
-                })
+                Some(Fault::Throttle { retry_after_secs: config.retry_after_secs })
             } else if roll < config.throttle_rate + config.unavailable_rate {
                 Some(Fault::Unavailable)
             } else {
@@ -101,15 +92,11 @@ impl FaultInjector {
         Some(match fault {
             Fault::Throttle { retry_after_secs } => HubError {
                 retry_after_secs: Some(retry_after_secs),
-                ..HubError::new(
-                    ErrorCode::ThrottlingException,
-                    "The request rate is too high (fault injected by the simulator)",
-                )
+                ..HubError::new(ErrorCode::ThrottlingException, "The request rate is too high (fault injected by the simulator)")
             },
-            Fault::Unavailable => HubError::new(
-                ErrorCode::ServiceUnavailable,
-                "The service is unavailable (fault injected by the simulator)",
-            ),
+            Fault::Unavailable => {
+                HubError::new(ErrorCode::ServiceUnavailable, "The service is unavailable (fault injected by the simulator)")
+            }
         })
     }
 }
@@ -121,37 +108,18 @@ mod tests {
     #[test]
     fn queued_faults_come_first_then_rates_apply() {
         let injector = FaultInjector::new(FaultConfig::default(), 1);
-        injector.queue([
-            Fault::Throttle {
-                retry_after_secs: 3,
-            },
-            Fault::Unavailable,
-        ]);
+        injector.queue([Fault::Throttle { retry_after_secs: 3 }, Fault::Unavailable]);
         let first = injector.next_fault().unwrap();
         assert_eq!((first.status(), first.retry_after_secs), (429, Some(3)));
         assert_eq!(injector.next_fault().unwrap().status(), 503);
         assert!(injector.next_fault().is_none(), "no rates configured");
-        injector.set_config(FaultConfig {
-            throttle_rate: 0.5,
-            retry_after_secs: 1,
-            ..FaultConfig::default()
-        });
-        let throttled = (0..1000)
-            .filter(|_| injector.next_fault().is_some())
-            .count();
+        injector.set_config(FaultConfig { throttle_rate: 0.5, retry_after_secs: 1, ..FaultConfig::default() });
+        let throttled = (0..1000).filter(|_| injector.next_fault().is_some()).count();
         assert!((400..600).contains(&throttled), "{throttled}");
     }
 
     #[test]
     fn rates_must_be_shares() {
-        assert!(
-            FaultConfig {
-                throttle_rate: 1.5,
-                ..FaultConfig::default()
-            }
-            .validate()
-            .unwrap_err()
-            .contains("--fault-429")
-        );
+        assert!(FaultConfig { throttle_rate: 1.5, ..FaultConfig::default() }.validate().unwrap_err().contains("--fault-429"));
     }
 }

@@ -8,20 +8,12 @@ use super::error::SimError;
 
 /// Reads a UTF-8 file.
 pub fn read_text(path: &Path) -> Result<String, SimError> {
-    fs::read_to_string(path).map_err(|source| SimError::Io {
-        action: "cannot read",
-        path: path.to_owned(),
-        source,
-    })
+    fs::read_to_string(path).map_err(|source| SimError::Io { action: "cannot read", path: path.to_owned(), source })
 }
 
 /// Creates a directory and its parents.
 pub fn create_dir(path: &Path) -> Result<(), SimError> {
-    fs::create_dir_all(path).map_err(|source| SimError::Io {
-        action: "cannot create directory",
-        path: path.to_owned(),
-        source,
-    })
+    fs::create_dir_all(path).map_err(|source| SimError::Io { action: "cannot create directory", path: path.to_owned(), source })
 }
 
 /// Writes a file readable by the owner only (keys).
@@ -38,33 +30,19 @@ pub fn write_public(path: &Path, contents: &[u8]) -> Result<(), SimError> {
 /// a crash leaves either the old file or the new one.
 fn write_atomic(path: &Path, contents: &[u8], private: bool) -> Result<(), SimError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let io = |action: &'static str| {
-        move |source| SimError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
-    };
-    let mut file =
-        tempfile::NamedTempFile::new_in(dir).map_err(io("cannot create a temporary file for"))?;
+    let io = |action: &'static str| move |source| SimError::Io { action, path: path.to_owned(), source };
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("cannot create a temporary file for"))?;
     set_mode(file.path(), private).map_err(io("cannot set permissions of"))?;
     file.write_all(contents).map_err(io("cannot write"))?;
     file.as_file().sync_all().map_err(io("cannot sync"))?;
-    file.persist(path).map_err(|error| SimError::Io {
-        action: "cannot replace",
-        path: path.to_owned(),
-        source: error.error,
-    })?;
+    file.persist(path).map_err(|error| SimError::Io { action: "cannot replace", path: path.to_owned(), source: error.error })?;
     Ok(())
 }
 
 #[cfg(unix)]
 fn set_mode(path: &Path, private: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    fs::set_permissions(
-        path,
-        fs::Permissions::from_mode(if private { 0o600 } else { 0o644 }),
-    )
+    fs::set_permissions(path, fs::Permissions::from_mode(if private { 0o600 } else { 0o644 }))
 }
 
 #[cfg(not(unix))]

@@ -25,13 +25,7 @@ pub struct Hub {
 
 impl Hub {
     /// A hub over `registry`, persisting to `store` when given.
-    pub fn new(
-        registry: Registry,
-        store: Option<Store>,
-        policies: Policies,
-        faults: FaultInjector,
-        host_names: Vec<String>,
-    ) -> Self {
+    pub fn new(registry: Registry, store: Option<Store>, policies: Policies, faults: FaultInjector, host_names: Vec<String>) -> Self {
         Self {
             registry: RwLock::new(registry),
             store: store.map(Arc::new),
@@ -49,10 +43,7 @@ impl Hub {
 
     /// Applies a change, then commits what it touched before returning, so a returned `Ok`
     /// is durable.
-    pub async fn write<R>(
-        &self,
-        change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>,
-    ) -> Result<R, HubError> {
+    pub async fn write<R>(&self, change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>) -> Result<R, HubError> {
         let _gate = self.write_gate.lock().await;
         let (result, batch) = {
             let mut registry = self.registry.write();
@@ -71,10 +62,7 @@ impl Hub {
             };
             if let Some(detail) = failure {
                 tracing::error!(%detail, "state commit failed");
-                return Err(HubError::new(
-                    ErrorCode::ServerError,
-                    format!("the change could not be saved: {detail}"),
-                ));
+                return Err(HubError::new(ErrorCode::ServerError, format!("the change could not be saved: {detail}")));
             }
         }
         Ok(result)
@@ -102,18 +90,9 @@ pub fn batch_for(registry: &Registry, changes: &Changes) -> Batch {
         .upserted
         .iter()
         .filter_map(|device_id| registry.get(device_id).ok())
-        .map(|record| {
-            (
-                record.device_id.clone(),
-                serde_json::to_vec(record).unwrap_or_default(),
-            )
-        })
+        .map(|record| (record.device_id.clone(), serde_json::to_vec(record).unwrap_or_default()))
         .collect();
-    Batch {
-        upserts,
-        deletes: changes.deleted.clone(),
-        meta: Vec::new(),
-    }
+    Batch { upserts, deletes: changes.deleted.clone(), meta: Vec::new() }
 }
 
 /// Opens the store and loads what it holds.

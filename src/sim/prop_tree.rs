@@ -88,9 +88,7 @@ impl Scalar {
         match value {
             Value::Null => Self::Null,
             Value::Bool(flag) => Self::Bool(*flag),
-            Value::Number(number) => number
-                .as_i64()
-                .map_or_else(|| Self::Float(number.as_f64().unwrap_or(0.0)), Self::Int),
+            Value::Number(number) => number.as_i64().map_or_else(|| Self::Float(number.as_f64().unwrap_or(0.0)), Self::Int),
             Value::String(text) => Self::Str(text.as_str().into()),
             Value::Array(_) | Value::Object(_) => Self::Array(Box::new(value.clone())),
         }
@@ -159,9 +157,7 @@ impl PropValue {
     /// The plain JSON value (no metadata).
     pub fn to_json(&self) -> Value {
         match self {
-            Self::Object(children) => {
-                Value::Object(json_object(&super::twin_json::Values(children)))
-            }
+            Self::Object(children) => Value::Object(json_object(&super::twin_json::Values(children))),
             Self::Leaf(value) => value.to_json(),
         }
     }
@@ -195,10 +191,7 @@ pub struct PropTree {
 impl PropTree {
     /// An empty section created at `meta`.
     pub fn new(meta: Meta) -> Self {
-        Self {
-            entries: Vec::new(),
-            meta,
-        }
+        Self { entries: Vec::new(), meta }
     }
 
     /// True without keys.
@@ -226,11 +219,7 @@ impl PropTree {
 
     /// Values plus `$metadata` (with `$lastUpdatedVersion` when `with_versions`) and `$version`.
     pub fn to_section(&self, version: u64, with_versions: bool) -> Map<String, Value> {
-        json_object(&super::twin_json::Section {
-            tree: self,
-            version,
-            with_versions,
-        })
+        json_object(&super::twin_json::Section { tree: self, version, with_versions })
     }
 
     /// Finds the value at `path` (keys from the section root).
@@ -279,11 +268,7 @@ fn merge_into(entries: &mut Vec<PropEntry>, patch: &Map<String, Value>, meta: Me
                 entry.meta = meta;
             }
             (value, None) => {
-                entries.push(PropEntry {
-                    key: PropKey::intern(key),
-                    value: leaf_or_object(value, meta),
-                    meta,
-                });
+                entries.push(PropEntry { key: PropKey::intern(key), value: leaf_or_object(value, meta), meta });
             }
         }
     }
@@ -301,11 +286,7 @@ fn build(object: &Map<String, Value>, meta: Meta) -> Vec<PropEntry> {
     object
         .iter()
         .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| PropEntry {
-            key: PropKey::intern(key),
-            value: leaf_or_object(value, meta),
-            meta,
-        })
+        .map(|(key, value)| PropEntry { key: PropKey::intern(key), value: leaf_or_object(value, meta), meta })
         .collect()
 }
 
@@ -337,52 +318,25 @@ mod tests {
     #[test]
     fn merge_follows_json_merge_patch() {
         let mut tree = PropTree::new(at(1, 1));
-        tree.merge(
-            &object(json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]})),
-            at(2, 2),
-        );
-        tree.merge(
-            &object(json!({"a": null, "b": {"c": null, "f": {"g": null, "h": true}}, "e": "x"})),
-            at(3, 3),
-        );
-        assert_eq!(
-            Value::Object(tree.to_values()),
-            json!({"b": {"d": 3, "f": {"h": true}}, "e": "x"})
-        );
+        tree.merge(&object(json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]})), at(2, 2));
+        tree.merge(&object(json!({"a": null, "b": {"c": null, "f": {"g": null, "h": true}}, "e": "x"})), at(3, 3));
+        assert_eq!(Value::Object(tree.to_values()), json!({"b": {"d": 3, "f": {"h": true}}, "e": "x"}));
     }
 
     #[test]
     fn metadata_marks_touched_nodes_and_ancestors_only() {
         let mut tree = PropTree::new(at(1, 1));
-        tree.merge(
-            &object(json!({"thermostat": {"target": 21, "unit": "C"}, "fan": "auto"})),
-            at(10_000_000, 2),
-        );
-        tree.merge(
-            &object(json!({"thermostat": {"target": 22}})),
-            at(20_000_000, 3),
-        );
+        tree.merge(&object(json!({"thermostat": {"target": 21, "unit": "C"}, "fan": "auto"})), at(10_000_000, 2));
+        tree.merge(&object(json!({"thermostat": {"target": 22}})), at(20_000_000, 3));
         let section = tree.to_section(3, true);
         let metadata = &section["$metadata"];
         assert_eq!(section["$version"], json!(3));
         assert_eq!(metadata["$lastUpdatedVersion"], json!(3));
         assert_eq!(metadata["thermostat"]["$lastUpdatedVersion"], json!(3));
-        assert_eq!(
-            metadata["thermostat"]["target"]["$lastUpdatedVersion"],
-            json!(3)
-        );
-        assert_eq!(
-            metadata["thermostat"]["unit"]["$lastUpdatedVersion"],
-            json!(2)
-        );
-        assert_eq!(
-            metadata["fan"]["$lastUpdated"],
-            json!("1970-01-01T00:00:01.0000000Z")
-        );
-        assert_eq!(
-            metadata["thermostat"]["$lastUpdated"],
-            json!("1970-01-01T00:00:02.0000000Z")
-        );
+        assert_eq!(metadata["thermostat"]["target"]["$lastUpdatedVersion"], json!(3));
+        assert_eq!(metadata["thermostat"]["unit"]["$lastUpdatedVersion"], json!(2));
+        assert_eq!(metadata["fan"]["$lastUpdated"], json!("1970-01-01T00:00:01.0000000Z"));
+        assert_eq!(metadata["thermostat"]["$lastUpdated"], json!("1970-01-01T00:00:02.0000000Z"));
     }
 
     #[test]
@@ -398,10 +352,7 @@ mod tests {
     fn get_walks_objects() {
         let mut tree = PropTree::default();
         tree.merge(&object(json!({"location": {"building": 43}})), at(1, 0));
-        assert_eq!(
-            tree.get(&["location", "building"]),
-            Some(&PropValue::Leaf(Scalar::Int(43)))
-        );
+        assert_eq!(tree.get(&["location", "building"]), Some(&PropValue::Leaf(Scalar::Int(43))));
         assert_eq!(tree.get(&["location", "building", "x"]), None);
         assert_eq!(tree.get(&["nope"]), None);
     }
@@ -410,7 +361,10 @@ mod tests {
     fn persists_and_restores_exactly() {
         let mut tree = PropTree::new(at(7, 1));
         // A leaf array shaped like stored entries must come back as a leaf.
-        tree.merge(&object(json!({"a": {"b": [1, {"c": null}]}, "s": "x", "tricky": [{"k": "a", "x": {"l": 1}, "m": {"t": 1}}]})), at(9, 2));
+        tree.merge(
+            &object(json!({"a": {"b": [1, {"c": null}]}, "s": "x", "tricky": [{"k": "a", "x": {"l": 1}, "m": {"t": 1}}]})),
+            at(9, 2),
+        );
         let text = serde_json::to_string(&tree).unwrap();
         let back: PropTree = serde_json::from_str(&text).unwrap();
         assert_eq!(back, tree);

@@ -8,8 +8,7 @@ use super::clock::{Ticks, timestamp};
 use super::prop_tree::{Meta, PropTree};
 use crate::azure::secret::Secret;
 use crate::azure::wire::{
-    AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities,
-    DeviceStatus, SymmetricKey, X509Thumbprint,
+    AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, X509Thumbprint,
 };
 
 /// Credentials of a device.
@@ -57,15 +56,9 @@ impl TwinRecord {
             etag: 1,
             version: 2,
             tags: PropTree::default(),
-            desired: PropTree::new(Meta {
-                updated: now,
-                version: 1,
-            }),
+            desired: PropTree::new(Meta { updated: now, version: 1 }),
             desired_version: 1,
-            reported: PropTree::new(Meta {
-                updated: now,
-                version: 0,
-            }),
+            reported: PropTree::new(Meta { updated: now, version: 0 }),
             reported_version: 1,
         }
     }
@@ -133,9 +126,7 @@ impl DeviceRecord {
             last_activity_time: Some(timestamp(self.last_activity)),
             cloud_to_device_message_count: Some(0),
             authentication: Some(self.authentication()),
-            capabilities: Some(DeviceCapabilities {
-                iot_edge: self.iot_edge,
-            }),
+            capabilities: Some(DeviceCapabilities { iot_edge: self.iot_edge }),
             device_scope: self.device_scope.clone(),
             parent_scopes: (!self.parent_scopes.is_empty()).then(|| self.parent_scopes.clone()),
         }
@@ -159,10 +150,8 @@ impl DeviceRecord {
     /// one definition of its shape). For tests; the server writes `TwinJson` directly.
     #[cfg(test)]
     pub fn to_twin(&self) -> crate::azure::wire::Twin {
-        serde_json::to_value(super::twin_json::TwinJson(self))
-            .and_then(serde_json::from_value)
-            .unwrap_or_else(|error| {
-                unreachable!("TwinJson always produces a Twin: {error}");
-            })
+        serde_json::to_value(super::twin_json::TwinJson(self)).and_then(serde_json::from_value).unwrap_or_else(|error| {
+            unreachable!("TwinJson always produces a Twin: {error}");
+        })
     }
 }

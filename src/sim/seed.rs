@@ -59,19 +59,13 @@ impl DeviceKind {
     }
 }
 
-const SITES: [(&str, &str); 3] = [
-    ("Redmond", "westus2"),
-    ("Dublin", "northeurope"),
-    ("Singapore", "southeastasia"),
-];
+const SITES: [(&str, &str); 3] = [("Redmond", "westus2"), ("Dublin", "northeurope"), ("Singapore", "southeastasia")];
 const FIRMWARE: [&str; 5] = ["1.2.0", "1.4.2", "1.4.2", "2.0.1", "2.1.0"];
 
 /// Builds `count` devices from `seed`, stamped at `now`.
 pub fn demo_fleet(count: usize, seed: u64, now: Ticks) -> Vec<DeviceRecord> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..count)
-        .map(|index| demo_device(&mut rng, index, now))
-        .collect()
+    (0..count).map(|index| demo_device(&mut rng, index, now)).collect()
 }
 
 fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
@@ -82,11 +76,7 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
     let (site, region) = SITES[(building as usize) % SITES.len()];
     let device_id = format!("b{building}-f{floor}-{}-{:05}", kind.short(), index + 1);
     let connected = rng.random_bool(0.88);
-    let seen_secs_ago: i64 = if connected {
-        rng.random_range(1..600)
-    } else {
-        rng.random_range(3600..14 * 86_400)
-    };
+    let seen_secs_ago: i64 = if connected { rng.random_range(1..600) } else { rng.random_range(3600..14 * 86_400) };
     let last_activity = now - seen_secs_ago * TICKS_PER_SEC;
     let enabled = rng.random_bool(0.97);
     let tags = json!({
@@ -100,51 +90,24 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
     let firmware = FIRMWARE[rng.random_range(0..FIRMWARE.len())];
     let (desired, reported) = kind_properties(rng, kind, firmware);
     let mut twin = TwinRecord::new(now - 30 * 86_400 * TICKS_PER_SEC);
-    let created = Meta {
-        updated: now - 30 * 86_400 * TICKS_PER_SEC,
-        version: 0,
-    };
+    let created = Meta { updated: now - 30 * 86_400 * TICKS_PER_SEC, version: 0 };
     twin.tags.merge(&object(tags), created);
     if !desired.is_empty() {
         twin.desired_version = 2;
-        twin.desired.merge(
-            &desired,
-            Meta {
-                updated: now - 7 * 86_400 * TICKS_PER_SEC,
-                version: 2,
-            },
-        );
+        twin.desired.merge(&desired, Meta { updated: now - 7 * 86_400 * TICKS_PER_SEC, version: 2 });
     }
     twin.reported_version = rng.random_range(5..200);
-    twin.reported.merge(
-        &reported,
-        Meta {
-            updated: last_activity,
-            version: 0,
-        },
-    );
+    twin.reported.merge(&reported, Meta { updated: last_activity, version: 0 });
     twin.version = twin.desired_version + twin.reported_version;
     twin.etag = 3;
     DeviceRecord {
         generation_id: 638_000_000_000_000_000 + index as u64,
         etag: 700_000_000 + index as u64,
         device_id,
-        status: if enabled {
-            DeviceStatus::Enabled
-        } else {
-            DeviceStatus::Disabled
-        },
+        status: if enabled { DeviceStatus::Enabled } else { DeviceStatus::Disabled },
         status_reason: (!enabled).then(|| "Decommissioned pending replacement".to_owned()),
-        status_updated: if enabled {
-            0
-        } else {
-            now - 2 * 86_400 * TICKS_PER_SEC
-        },
-        connection_state: if connected && enabled {
-            ConnectionState::Connected
-        } else {
-            ConnectionState::Disconnected
-        },
+        status_updated: if enabled { 0 } else { now - 2 * 86_400 * TICKS_PER_SEC },
+        connection_state: if connected && enabled { ConnectionState::Connected } else { ConnectionState::Disconnected },
         connection_state_updated: last_activity,
         last_activity,
         auth: AuthRecord {
@@ -161,15 +124,10 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
 }
 
 /// Desired and reported properties typical of each kind of device.
-fn kind_properties(
-    rng: &mut StdRng,
-    kind: DeviceKind,
-    firmware: &str,
-) -> (Map<String, Value>, Map<String, Value>) {
+fn kind_properties(rng: &mut StdRng, kind: DeviceKind, firmware: &str) -> (Map<String, Value>, Map<String, Value>) {
     let battery = rng.random_range(8..=100);
     let rssi = -rng.random_range(40..=90);
-    let connectivity =
-        json!({"type": if rng.random_bool(0.8) { "wifi" } else { "ethernet" }, "rssi": rssi});
+    let connectivity = json!({"type": if rng.random_bool(0.8) { "wifi" } else { "ethernet" }, "rssi": rssi});
     match kind {
         DeviceKind::DoorLock => {
             let auto_lock = [15, 30, 60][rng.random_range(0..3)];
@@ -184,14 +142,11 @@ fn kind_properties(
         DeviceKind::Thermostat => {
             let target = f64::from(rng.random_range(38..=46_u32)) / 2.0;
             // Within ±2 °C of the target, one decimal.
-            let temperature =
-                (target * 10.0 + f64::from(rng.random_range(-20..=20_i32))).round() / 10.0;
+            let temperature = (target * 10.0 + f64::from(rng.random_range(-20..=20_i32))).round() / 10.0;
             (
                 object(json!({"targetTemperature": target, "mode": "auto"})),
-                object(
-                    json!({"firmware": firmware, "temperature": temperature, "targetTemperature": target, "mode": "auto",
-                    "humidity": rng.random_range(25..=60), "connectivity": connectivity}),
-                ),
+                object(json!({"firmware": firmware, "temperature": temperature, "targetTemperature": target, "mode": "auto",
+                    "humidity": rng.random_range(25..=60), "connectivity": connectivity})),
             )
         }
         DeviceKind::LightSwitch => (
@@ -202,10 +157,8 @@ fn kind_properties(
         ),
         DeviceKind::AirQuality => (
             object(json!({"sampleIntervalSeconds": 60})),
-            object(
-                json!({"firmware": firmware, "co2ppm": rng.random_range(380..=1400), "pm25": rng.random_range(1..=40),
-                "battery": battery, "sampleIntervalSeconds": 60, "connectivity": connectivity}),
-            ),
+            object(json!({"firmware": firmware, "co2ppm": rng.random_range(380..=1400), "pm25": rng.random_range(1..=40),
+                "battery": battery, "sampleIntervalSeconds": 60, "connectivity": connectivity})),
         ),
     }
 }
@@ -228,31 +181,13 @@ mod tests {
         let a = demo_fleet(500, 7, 1_000 * TICKS_PER_SEC * 1_000_000);
         let b = demo_fleet(500, 7, 1_000 * TICKS_PER_SEC * 1_000_000);
         let ids: Vec<&str> = a.iter().map(|record| record.device_id.as_str()).collect();
-        assert_eq!(
-            ids,
-            b.iter()
-                .map(|record| record.device_id.as_str())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(ids, b.iter().map(|record| record.device_id.as_str()).collect::<Vec<_>>());
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 500);
-        let kinds: HashSet<String> = a
-            .iter()
-            .map(|record| {
-                record.twin.tags.to_values()["deviceType"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let kinds: HashSet<String> =
+            a.iter().map(|record| record.twin.tags.to_values()["deviceType"].as_str().unwrap().to_owned()).collect();
         assert_eq!(kinds.len(), 4);
-        let connected = a
-            .iter()
-            .filter(|record| record.connection_state == ConnectionState::Connected)
-            .count();
+        let connected = a.iter().filter(|record| record.connection_state == ConnectionState::Connected).count();
         assert!((350..480).contains(&connected), "{connected}");
-        assert!(
-            a.iter()
-                .all(|record| record.twin.reported.to_values().contains_key("firmware"))
-        );
+        assert!(a.iter().all(|record| record.twin.reported.to_values().contains_key("firmware")));
     }
 }

@@ -69,8 +69,7 @@ impl Default for SimConfig {
 
 /// The default state directory (platform data dir).
 pub fn default_state_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("dev", "hubdeck", "hubdeck")
-        .map(|dirs| dirs.data_dir().join("sim"))
+    directories::ProjectDirs::from("dev", "hubdeck", "hubdeck").map(|dirs| dirs.data_dir().join("sim"))
 }
 
 const POLICIES_FILE: &str = "policies.json";
@@ -110,14 +109,11 @@ impl Simulator {
         let (dir, temp_dir) = match &config.state {
             StateLocation::Dir(dir) => (dir.clone(), None),
             StateLocation::Ephemeral => {
-                let temp = tempfile::Builder::new()
-                    .prefix("hubdeck-sim-")
-                    .tempdir()
-                    .map_err(|source| SimError::Io {
-                        action: "cannot create a temporary state directory in",
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
+                let temp = tempfile::Builder::new().prefix("hubdeck-sim-").tempdir().map_err(|source| SimError::Io {
+                    action: "cannot create a temporary state directory in",
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
                 (temp.path().to_owned(), Some(temp))
             }
         };
@@ -131,68 +127,34 @@ impl Simulator {
                     remove_if_present(&path)?;
                 }
                 let config = config.clone();
-                let (store, registry) =
-                    tokio::task::spawn_blocking(move || load_and_seed(&path, &config))
-                        .await
-                        .map_err(|error| {
-                            SimError::Config(format!("startup task failed: {error}"))
-                        })??;
+                let (store, registry) = tokio::task::spawn_blocking(move || load_and_seed(&path, &config))
+                    .await
+                    .map_err(|error| SimError::Config(format!("startup task failed: {error}")))??;
                 (Some(store), registry)
             }
-            StateLocation::Ephemeral => (
-                None,
-                Registry::from_records(demo_fleet(config.fleet_size, config.seed, now_ticks())),
-            ),
+            StateLocation::Ephemeral => (None, Registry::from_records(demo_fleet(config.fleet_size, config.seed, now_ticks()))),
         };
-        let host_names = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-            "[::1]".to_owned(),
-        ];
-        let hub = Arc::new(Hub::new(
-            registry,
-            store,
-            policies,
-            FaultInjector::new(config.faults.clone(), config.seed),
-            host_names,
-        ));
+        let host_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), "[::1]".to_owned()];
+        let hub = Arc::new(Hub::new(registry, store, policies, FaultInjector::new(config.faults.clone(), config.seed), host_names));
         let address = SocketAddr::new(config.bind, config.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| SimError::Bind {
-                address: address.to_string(),
-                hint: match source.kind() {
-                    std::io::ErrorKind::PermissionDenied => {
-                        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                    }
-                    std::io::ErrorKind::AddrInUse => {
-                        " (another program uses this port; pick another with --port)"
-                    }
-                    _ => "",
-                },
-                source,
-            })?;
+        let listener = TcpListener::bind(address).await.map_err(|source| SimError::Bind {
+            address: address.to_string(),
+            hint: match source.kind() {
+                std::io::ErrorKind::PermissionDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+                std::io::ErrorKind::AddrInUse => " (another program uses this port; pick another with --port)",
+                _ => "",
+            },
+            source,
+        })?;
         let address = listener.local_addr().map_err(|source| SimError::Io {
             action: "cannot read the address of",
             path: PathBuf::from(address.to_string()),
             source,
         })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let accept_task = tokio::spawn(accept_loop(
-            listener,
-            tokio_rustls::TlsAcceptor::from(tls.server_config),
-            Arc::clone(&hub),
-            shutdown_rx,
-        ));
-        Ok(Self {
-            hub,
-            address,
-            ca_path: tls.ca_path,
-            shutdown,
-            accept_task: Some(accept_task),
-            _temp_dir: temp_dir,
-        })
+        let accept_task =
+            tokio::spawn(accept_loop(listener, tokio_rustls::TlsAcceptor::from(tls.server_config), Arc::clone(&hub), shutdown_rx));
+        Ok(Self { hub, address, ca_path: tls.ca_path, shutdown, accept_task: Some(accept_task), _temp_dir: temp_dir })
     }
 
     /// The listening address.
@@ -221,25 +183,15 @@ impl Simulator {
     /// The service connection string of a built-in policy.
     pub fn connection_string(&self, policy_name: &str) -> Option<ServiceConnectionString> {
         let policy = self.hub.policies().get(policy_name)?;
-        Some(ServiceConnectionString::from_parts(
-            ServiceKind::Hub,
-            &self.host_name(),
-            &policy.name,
-            &policy.primary_key,
-        ))
+        Some(ServiceConnectionString::from_parts(ServiceKind::Hub, &self.host_name(), &policy.name, &policy.primary_key))
     }
 
     /// What `--ready-file` holds.
     pub fn ready_info(&self) -> ReadyInfo {
-        let connection_strings = [
-            "iothubowner",
-            "service",
-            "registryRead",
-            "registryReadWrite",
-        ]
-        .into_iter()
-        .filter_map(|name| Some((name.to_owned(), self.connection_string(name)?.expose())))
-        .collect();
+        let connection_strings = ["iothubowner", "service", "registryRead", "registryReadWrite"]
+            .into_iter()
+            .filter_map(|name| Some((name.to_owned(), self.connection_string(name)?.expose())))
+            .collect();
         ReadyInfo {
             host_name: self.host_name(),
             port: self.address.port(),
@@ -251,8 +203,7 @@ impl Simulator {
 
     /// Writes the ready file (0600: it holds keys).
     pub fn write_ready_file(&self, path: &Path) -> Result<(), SimError> {
-        let text = serde_json::to_vec_pretty(&self.ready_info())
-            .map_err(|error| SimError::Config(error.to_string()))?;
+        let text = serde_json::to_vec_pretty(&self.ready_info()).map_err(|error| SimError::Config(error.to_string()))?;
         write_private(path, &text)
     }
 
@@ -275,11 +226,7 @@ fn remove_if_present(path: &Path) -> Result<(), SimError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(SimError::Io {
-            action: "cannot remove",
-            path: path.to_owned(),
-            source,
-        }),
+        Err(source) => Err(SimError::Io { action: "cannot remove", path: path.to_owned(), source }),
     }
 }
 
@@ -287,42 +234,23 @@ fn load_or_create_policies(dir: &Path) -> Result<Policies, SimError> {
     let path = dir.join(POLICIES_FILE);
     if path.exists() {
         let text = read_text(&path)?;
-        return serde_json::from_str(&text).map_err(|error| SimError::Corrupt {
-            path,
-            detail: error.to_string(),
-        });
+        return serde_json::from_str(&text).map_err(|error| SimError::Corrupt { path, detail: error.to_string() });
     }
     let policies = Policies::generate();
-    let text = serde_json::to_vec_pretty(&policies)
-        .map_err(|error| SimError::Config(error.to_string()))?;
+    let text = serde_json::to_vec_pretty(&policies).map_err(|error| SimError::Config(error.to_string()))?;
     write_private(&path, &text)?;
     Ok(policies)
 }
 
 /// Opens the database; on first start seeds the demo fleet in one transaction.
-fn load_and_seed(
-    path: &Path,
-    config: &SimConfig,
-) -> Result<(super::store::Store, Registry), SimError> {
+fn load_and_seed(path: &Path, config: &SimConfig) -> Result<(super::store::Store, Registry), SimError> {
     let (store, registry) = open_store(path)?;
     if store.get_meta(SEEDED_KEY)?.is_some() {
         return Ok((store, registry));
     }
     let fleet = demo_fleet(config.fleet_size, config.seed, now_ticks());
-    let upserts = fleet
-        .iter()
-        .map(|record| {
-            (
-                record.device_id.clone(),
-                serde_json::to_vec(record).unwrap_or_default(),
-            )
-        })
-        .collect();
-    store.write(&Batch {
-        upserts,
-        deletes: Vec::new(),
-        meta: vec![(SEEDED_KEY.to_owned(), b"1".to_vec())],
-    })?;
+    let upserts = fleet.iter().map(|record| (record.device_id.clone(), serde_json::to_vec(record).unwrap_or_default())).collect();
+    store.write(&Batch { upserts, deletes: Vec::new(), meta: vec![(SEEDED_KEY.to_owned(), b"1".to_vec())] })?;
     let mut registry = registry;
     for record in fleet {
         registry.insert(record);
@@ -333,12 +261,7 @@ fn load_and_seed(
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    hub: Arc<Hub>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
     let app = http::router(hub);
     loop {
         let accepted = tokio::select! {

@@ -41,23 +41,16 @@ pub struct Store {
 impl Store {
     /// Opens or creates the database file.
     pub fn open(path: &Path) -> Result<Self, SimError> {
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|error| SimError::Store {
-                path: path.to_owned(),
-                detail: match error {
-                    redb::DatabaseError::DatabaseAlreadyOpen => {
-                        "it is in use by another hubdeck simulator (use another --state-dir)"
-                            .to_owned()
-                    }
-                    other => other.to_string(),
-                },
-            })?;
-        let store = Self {
-            db,
+        let db = Database::builder().set_cache_size(CACHE_BYTES).create(path).map_err(|error| SimError::Store {
             path: path.to_owned(),
-        };
+            detail: match error {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    "it is in use by another hubdeck simulator (use another --state-dir)".to_owned()
+                }
+                other => other.to_string(),
+            },
+        })?;
+        let store = Self { db, path: path.to_owned() };
         // Create the tables up front so readers never meet a missing table.
         store.write(&Batch::default())?;
         Ok(store)
@@ -69,26 +62,18 @@ impl Store {
     }
 
     fn error(&self, error: impl std::fmt::Display) -> SimError {
-        SimError::Store {
-            path: self.path.clone(),
-            detail: error.to_string(),
-        }
+        SimError::Store { path: self.path.clone(), detail: error.to_string() }
     }
 
     /// Every stored device.
     pub fn load_devices(&self) -> Result<Vec<DeviceRecord>, SimError> {
         let read = self.db.begin_read().map_err(|error| self.error(error))?;
-        let table = read
-            .open_table(DEVICES)
-            .map_err(|error| self.error(error))?;
+        let table = read.open_table(DEVICES).map_err(|error| self.error(error))?;
         let mut records = Vec::new();
         for entry in table.iter().map_err(|error| self.error(error))? {
             let (key, value) = entry.map_err(|error| self.error(error))?;
-            let record: DeviceRecord =
-                serde_json::from_slice(value.value()).map_err(|error| SimError::Corrupt {
-                    path: self.path.clone(),
-                    detail: format!("device '{}': {error}", key.value()),
-                })?;
+            let record: DeviceRecord = serde_json::from_slice(value.value())
+                .map_err(|error| SimError::Corrupt { path: self.path.clone(), detail: format!("device '{}': {error}", key.value()) })?;
             records.push(record);
         }
         Ok(records)
@@ -98,33 +83,23 @@ impl Store {
     pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, SimError> {
         let read = self.db.begin_read().map_err(|error| self.error(error))?;
         let table = read.open_table(META).map_err(|error| self.error(error))?;
-        Ok(table
-            .get(key)
-            .map_err(|error| self.error(error))?
-            .map(|value| value.value().to_vec()))
+        Ok(table.get(key).map_err(|error| self.error(error))?.map(|value| value.value().to_vec()))
     }
 
     /// Applies `batch` in one durable transaction.
     pub fn write(&self, batch: &Batch) -> Result<(), SimError> {
         let write = self.db.begin_write().map_err(|error| self.error(error))?;
         {
-            let mut devices = write
-                .open_table(DEVICES)
-                .map_err(|error| self.error(error))?;
+            let mut devices = write.open_table(DEVICES).map_err(|error| self.error(error))?;
             for (device_id, bytes) in &batch.upserts {
-                devices
-                    .insert(device_id.as_str(), bytes.as_slice())
-                    .map_err(|error| self.error(error))?;
+                devices.insert(device_id.as_str(), bytes.as_slice()).map_err(|error| self.error(error))?;
             }
             for device_id in &batch.deletes {
-                devices
-                    .remove(device_id.as_str())
-                    .map_err(|error| self.error(error))?;
+                devices.remove(device_id.as_str()).map_err(|error| self.error(error))?;
             }
             let mut meta = write.open_table(META).map_err(|error| self.error(error))?;
             for (key, bytes) in &batch.meta {
-                meta.insert(key.as_str(), bytes.as_slice())
-                    .map_err(|error| self.error(error))?;
+                meta.insert(key.as_str(), bytes.as_slice()).map_err(|error| self.error(error))?;
             }
         }
         write.commit().map_err(|error| self.error(error))
@@ -143,43 +118,19 @@ mod tests {
         let path = dir.path().join("hub.redb");
         let mut registry = Registry::default();
         for id in ["a", "b"] {
-            registry
-                .put_device(id, &Device::new_with_generated_keys(id), None, 1)
-                .unwrap();
+            registry.put_device(id, &Device::new_with_generated_keys(id), None, 1).unwrap();
         }
         {
             let store = Store::open(&path).unwrap();
-            let upserts = ["a", "b"]
-                .iter()
-                .map(|id| {
-                    (
-                        (*id).to_owned(),
-                        serde_json::to_vec(registry.get(id).unwrap()).unwrap(),
-                    )
-                })
-                .collect();
-            store
-                .write(&Batch {
-                    upserts,
-                    meta: vec![("seeded".into(), b"1".to_vec())],
-                    ..Batch::default()
-                })
-                .unwrap();
-            store
-                .write(&Batch {
-                    deletes: vec!["a".into()],
-                    ..Batch::default()
-                })
-                .unwrap();
+            let upserts = ["a", "b"].iter().map(|id| ((*id).to_owned(), serde_json::to_vec(registry.get(id).unwrap()).unwrap())).collect();
+            store.write(&Batch { upserts, meta: vec![("seeded".into(), b"1".to_vec())], ..Batch::default() }).unwrap();
+            store.write(&Batch { deletes: vec!["a".into()], ..Batch::default() }).unwrap();
         }
         let store = Store::open(&path).unwrap();
         let records = store.load_devices().unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(&records[0], registry.get("b").unwrap());
-        assert_eq!(
-            store.get_meta("seeded").unwrap().as_deref(),
-            Some(b"1".as_slice())
-        );
+        assert_eq!(store.get_meta("seeded").unwrap().as_deref(), Some(b"1".as_slice()));
     }
 
     #[test]
@@ -188,11 +139,6 @@ mod tests {
         let path = dir.path().join("hub.redb");
         let _first = Store::open(&path).unwrap();
         let error = Store::open(&path).err().unwrap();
-        assert!(
-            error
-                .to_string()
-                .contains("in use by another hubdeck simulator"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("in use by another hubdeck simulator"), "{error}");
     }
 }

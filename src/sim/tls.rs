@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -39,9 +38,8 @@ pub fn load_or_create(dir: &Path) -> Result<TlsMaterial, SimError> {
     let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| SimError::Tls(format!("{}: {error}", dir.join(SERVER_FILE).display())))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|error| {
-        SimError::Tls(format!("{}: {error}", dir.join(SERVER_KEY_FILE).display()))
-    })?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|error| SimError::Tls(format!("{}: {error}", dir.join(SERVER_KEY_FILE).display())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -50,10 +48,7 @@ pub fn load_or_create(dir: &Path) -> Result<TlsMaterial, SimError> {
         .with_single_cert(chain, key)
         .map_err(|error| SimError::Tls(error.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsMaterial {
-        ca_path: dir.join(CA_FILE),
-        server_config: Arc::new(config),
-    })
+    Ok(TlsMaterial { ca_path: dir.join(CA_FILE), server_config: Arc::new(config) })
 }
 
 fn generate(dir: &Path) -> Result<(), SimError> {
@@ -62,27 +57,15 @@ fn generate(dir: &Path) -> Result<(), SimError> {
     let mut ca_params = CertificateParams::default();
     ca_params.distinguished_name = name("hubdeck simulator CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     ca_params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     ca_params.not_after = rcgen::date_time_ymd(2049, 12, 31);
     let ca_cert = ca_params.self_signed(&ca_key).map_err(tls)?;
 
     let server_key = KeyPair::generate().map_err(tls)?;
-    let mut server_params = CertificateParams::new(vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ])
-    .map_err(tls)?;
+    let mut server_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()]).map_err(tls)?;
     server_params.distinguished_name = name("localhost");
-    server_params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     // OpenSSL's strict mode (Python 3.13+) wants an authority key identifier on the leaf.
     server_params.use_authority_key_identifier_extension = true;
@@ -92,14 +75,8 @@ fn generate(dir: &Path) -> Result<(), SimError> {
     let server_cert = server_params.signed_by(&server_key, &issuer).map_err(tls)?;
 
     write_private(&dir.join(CA_KEY_FILE), ca_key.serialize_pem().as_bytes())?;
-    write_private(
-        &dir.join(SERVER_KEY_FILE),
-        server_key.serialize_pem().as_bytes(),
-    )?;
-    write_public(
-        &dir.join(SERVER_FILE),
-        format!("{}{}", server_cert.pem(), ca_cert.pem()).as_bytes(),
-    )?;
+    write_private(&dir.join(SERVER_KEY_FILE), server_key.serialize_pem().as_bytes())?;
+    write_public(&dir.join(SERVER_FILE), format!("{}{}", server_cert.pem(), ca_cert.pem()).as_bytes())?;
     // Written last: its presence means the set is complete.
     write_public(&dir.join(CA_FILE), ca_cert.pem().as_bytes())?;
     Ok(())

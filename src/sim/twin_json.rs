@@ -37,16 +37,8 @@ impl Serialize for TwinJson<'_> {
         map.serialize_entry(
             "properties",
             &Properties {
-                desired: Section {
-                    tree: &twin.desired,
-                    version: twin.desired_version,
-                    with_versions: true,
-                },
-                reported: Section {
-                    tree: &twin.reported,
-                    version: twin.reported_version,
-                    with_versions: false,
-                },
+                desired: Section { tree: &twin.desired, version: twin.desired_version, with_versions: true },
+                reported: Section { tree: &twin.reported, version: twin.reported_version, with_versions: false },
             },
         )?;
         map.serialize_entry("capabilities", &Capabilities(record.iot_edge))?;
@@ -113,11 +105,7 @@ impl Serialize for Section<'_> {
         }
         map.serialize_entry(
             "$metadata",
-            &Metadata {
-                entries: &self.tree.entries,
-                meta: self.tree.meta,
-                with_versions: self.with_versions,
-            },
+            &Metadata { entries: &self.tree.entries, meta: self.tree.meta, with_versions: self.with_versions },
         )?;
         map.serialize_entry("$version", &self.version)?;
         map.end()
@@ -166,14 +154,7 @@ impl Serialize for Metadata<'_> {
                 PropValue::Object(children) => children,
                 PropValue::Leaf(_) => &[],
             };
-            map.serialize_entry(
-                &*entry.key,
-                &Metadata {
-                    entries: children,
-                    meta: entry.meta,
-                    with_versions: self.with_versions,
-                },
-            )?;
+            map.serialize_entry(&*entry.key, &Metadata { entries: children, meta: entry.meta, with_versions: self.with_versions })?;
         }
         map.end()
     }

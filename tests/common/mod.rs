@@ -7,9 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubdeck::azure::{
-    ClientEvent, ClientOptions, HubClient, ProxySetting, RetryPolicy, ServiceConnectionString,
-};
+use hubdeck::azure::{ClientEvent, ClientOptions, HubClient, ProxySetting, RetryPolicy, ServiceConnectionString};
 use hubdeck::sim::{SimConfig, Simulator, StateLocation};
 use parking_lot::Mutex;
 
@@ -33,21 +31,12 @@ pub fn fast_retry() -> RetryPolicy {
 
 /// Starts an ephemeral simulator with `fleet_size` demo devices.
 pub async fn start_hub(fleet_size: usize) -> TestHub {
-    let sim = Simulator::start(SimConfig {
-        port: 0,
-        state: StateLocation::Ephemeral,
-        fleet_size,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator starts");
+    let sim = Simulator::start(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() })
+        .await
+        .expect("simulator starts");
     let events = Arc::new(Mutex::new(Vec::new()));
     let client = client_with(&sim, "iothubowner", fast_retry(), Some(Arc::clone(&events)));
-    TestHub {
-        sim,
-        client,
-        events,
-    }
+    TestHub { sim, client, events }
 }
 
 /// Options trusting the simulator's CA, no proxy.
@@ -61,17 +50,11 @@ pub fn options_for(sim: &Simulator, retry: RetryPolicy) -> ClientOptions {
 }
 
 /// A client for one of the simulator's policies.
-pub fn client_with(
-    sim: &Simulator,
-    policy: &str,
-    retry: RetryPolicy,
-    events: Option<Arc<Mutex<Vec<ClientEvent>>>>,
-) -> HubClient {
+pub fn client_with(sim: &Simulator, policy: &str, retry: RetryPolicy, events: Option<Arc<Mutex<Vec<ClientEvent>>>>) -> HubClient {
     let mut options = options_for(sim, retry);
     if let Some(events) = events {
         options.events = Some(Arc::new(move |event| events.lock().push(event)));
     }
-    let connection: ServiceConnectionString =
-        sim.connection_string(policy).expect("built-in policy");
+    let connection: ServiceConnectionString = sim.connection_string(policy).expect("built-in policy");
     HubClient::new(&connection, &options).expect("client builds")
 }

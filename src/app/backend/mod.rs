@@ -65,19 +65,12 @@ pub struct BackendHandle {
 }
 
 /// Starts the backend on `runtime`; `wake` is called after every event.
-pub fn spawn(
-    runtime: &tokio::runtime::Handle,
-    options: BackendOptions,
-    wake: Waker,
-) -> BackendHandle {
+pub fn spawn(runtime: &tokio::runtime::Handle, options: BackendOptions, wake: Waker) -> BackendHandle {
     let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
     let sink = EventSink::new(event_tx, wake);
     runtime.spawn(supervise(command_rx, sink, options));
-    BackendHandle {
-        commands: command_tx,
-        events: event_rx,
-    }
+    BackendHandle { commands: command_tx, events: event_rx }
 }
 
 struct Worker {
@@ -93,11 +86,7 @@ struct Worker {
     active: ProfileId,
 }
 
-async fn supervise(
-    mut commands: mpsc::Receiver<Command>,
-    sink: EventSink,
-    options: BackendOptions,
-) {
+async fn supervise(mut commands: mpsc::Receiver<Command>, sink: EventSink, options: BackendOptions) {
     let mut worker = Worker::start(sink, options).await;
     while let Some(command) = commands.recv().await {
         worker.handle(command).await;
@@ -113,26 +102,17 @@ impl Worker {
         let use_keyring = options.use_keyring;
         let keyring = if use_keyring {
             // A session bus that never answers must not hold up the first connection.
-            match tokio::time::timeout(
-                KEYRING_PROBE_TIMEOUT,
-                tokio::task::spawn_blocking(secrets::probe_keyring),
-            )
-            .await
-            {
+            match tokio::time::timeout(KEYRING_PROBE_TIMEOUT, tokio::task::spawn_blocking(secrets::probe_keyring)).await {
                 Ok(Ok(Ok(()))) => KeyringStatus::Available,
                 Ok(Ok(Err(reason))) => KeyringStatus::Unavailable(reason),
                 Ok(Err(error)) => KeyringStatus::Unavailable(error.to_string()),
-                Err(_) => KeyringStatus::Unavailable(format!(
-                    "the keyring did not answer within {} s",
-                    KEYRING_PROBE_TIMEOUT.as_secs()
-                )),
+                Err(_) => KeyringStatus::Unavailable(format!("the keyring did not answer within {} s", KEYRING_PROBE_TIMEOUT.as_secs())),
             }
         } else {
             KeyringStatus::Unavailable("the OS keyring is turned off for this session".to_owned())
         };
         let stores = SecretStores::new(&options.config_dir, keyring == KeyringStatus::Available);
-        let (profiles, startup_notice) =
-            ProfileStore::open(&options.config_dir, stores, options.command_line.clone());
+        let (profiles, startup_notice) = ProfileStore::open(&options.config_dir, stores, options.command_line.clone());
         let initial = profiles.initial();
         let mut worker = Self {
             sink,
@@ -158,20 +138,13 @@ impl Worker {
                 match saved {
                     Ok((id, placement)) => {
                         self.send_profiles().await;
-                        self.sink
-                            .send(Event::ProfileSaved {
-                                id: id.clone(),
-                                placement,
-                            })
-                            .await;
+                        self.sink.send(Event::ProfileSaved { id: id.clone(), placement }).await;
                         if self.active_is(&id) {
                             self.activate(id).await; // new secrets: reconnect
                         }
                     }
                     Err(error) => {
-                        self.sink
-                            .send(Event::ProfileFailed(error.to_string()))
-                            .await;
+                        self.sink.send(Event::ProfileFailed(error.to_string())).await;
                     }
                 }
             }
@@ -185,85 +158,43 @@ impl Worker {
                         }
                     }
                     Err(error) => {
-                        self.sink
-                            .send(Event::ProfileFailed(error.to_string()))
-                            .await;
+                        self.sink.send(Event::ProfileFailed(error.to_string())).await;
                     }
                 }
             }
             Command::EditProfile(id) => {
                 let draft = tokio::task::block_in_place(|| self.profiles.draft_for(&id));
-                let event = draft.map_or_else(
-                    |error| Event::ProfileFailed(error.to_string()),
-                    Event::ProfileForEdit,
-                );
+                let event = draft.map_or_else(|error| Event::ProfileFailed(error.to_string()), Event::ProfileForEdit);
                 self.sink.send(event).await;
             }
-            Command::LoadDevices {
-                request,
-                query,
-                count_query,
-                returns_twins,
-            } => {
+            Command::LoadDevices { request, query, count_query, returns_twins } => {
                 if let Some(client) = self.client.clone() {
-                    let load = tokio::spawn(tasks::load_devices(
-                        client,
-                        self.sink.clone(),
-                        request,
-                        query,
-                        count_query,
-                        returns_twins,
-                    ));
+                    let load = tokio::spawn(tasks::load_devices(client, self.sink.clone(), request, query, count_query, returns_twins));
                     self.loads.insert(request, load);
                 } else {
-                    self.sink
-                        .send(Event::LoadFailed {
-                            request,
-                            status: None,
-                            message: "not connected to a hub".to_owned(),
-                        })
-                        .await;
+                    self.sink.send(Event::LoadFailed { request, status: None, message: "not connected to a hub".to_owned() }).await;
                 }
             }
             Command::CancelLoad(request) => {
                 if let Some(load) = self.loads.remove(&request) {
                     load.abort();
-                    self.sink
-                        .send(Event::LoadFinished {
-                            request,
-                            cancelled: true,
-                        })
-                        .await;
+                    self.sink.send(Event::LoadFinished { request, cancelled: true }).await;
                 }
             }
             Command::CreateDevice { device_id, keys } => {
-                self.spawn_action(move |client, sink| {
-                    tasks::create_device(client, sink, device_id, keys)
-                })
-                .await;
+                self.spawn_action(move |client, sink| tasks::create_device(client, sink, device_id, keys)).await;
             }
-            Command::SetEnabled {
-                device_ids,
-                enabled,
-            } => {
-                self.spawn_action(move |client, sink| {
-                    tasks::set_enabled(client, sink, device_ids, enabled)
-                })
-                .await;
+            Command::SetEnabled { device_ids, enabled } => {
+                self.spawn_action(move |client, sink| tasks::set_enabled(client, sink, device_ids, enabled)).await;
             }
             Command::DeleteDevices(targets) => {
-                self.spawn_action(move |client, sink| tasks::delete_devices(client, sink, targets))
-                    .await;
+                self.spawn_action(move |client, sink| tasks::delete_devices(client, sink, targets)).await;
             }
             Command::LoadDetails(device_id) => {
-                self.spawn_action(move |client, sink| tasks::load_details(client, sink, device_id))
-                    .await;
+                self.spawn_action(move |client, sink| tasks::load_details(client, sink, device_id)).await;
             }
             Command::CopyConnectionString(device_id) => {
-                self.spawn_action(move |client, sink| {
-                    tasks::connection_string(client, sink, device_id)
-                })
-                .await;
+                self.spawn_action(move |client, sink| tasks::connection_string(client, sink, device_id)).await;
             }
         }
     }
@@ -279,10 +210,7 @@ impl Worker {
             }
             None => {
                 self.sink
-                    .send(Event::ActionDone {
-                        summary: "Nothing was done".to_owned(),
-                        failures: vec!["not connected to a hub".to_owned()],
-                    })
+                    .send(Event::ActionDone { summary: "Nothing was done".to_owned(), failures: vec!["not connected to a hub".to_owned()] })
                     .await;
             }
         }
@@ -295,13 +223,7 @@ impl Worker {
     async fn send_profiles(&self) {
         let host = self.simulator.as_ref().map(Simulator::host_name);
         let profiles = self.profiles.summaries(host.as_deref());
-        self.sink
-            .send(Event::Profiles {
-                profiles,
-                active: self.active.clone(),
-                keyring: self.keyring.clone(),
-            })
-            .await;
+        self.sink.send(Event::Profiles { profiles, active: self.active.clone(), keyring: self.keyring.clone() }).await;
     }
 
     /// Connects with a profile: starts the simulator if needed, builds the client, reports.
@@ -313,36 +235,20 @@ impl Worker {
         }
         self.client = None;
         let mut notice = self.startup_notice.take();
-        let connected = if id == ProfileId::simulator() {
-            self.connect_simulator(&mut notice).await
-        } else {
-            self.connect_saved(&id)
-        };
+        let connected = if id == ProfileId::simulator() { self.connect_simulator(&mut notice).await } else { self.connect_saved(&id) };
         match connected {
             Ok(client) => {
                 if let Err(error) = tokio::task::block_in_place(|| self.profiles.set_active(&id)) {
-                    notice = Some(format!(
-                        "the active profile could not be remembered: {error}"
-                    ));
+                    notice = Some(format!("the active profile could not be remembered: {error}"));
                 }
                 self.send_profiles().await;
-                let event = Event::Connected {
-                    profile: id,
-                    host: client.host_name().to_owned(),
-                    in_flight: client.in_flight(),
-                    notice,
-                };
+                let event = Event::Connected { profile: id, host: client.host_name().to_owned(), in_flight: client.in_flight(), notice };
                 self.client = Some(client);
                 self.sink.send(event).await;
             }
             Err(message) => {
                 self.send_profiles().await;
-                self.sink
-                    .send(Event::ConnectionFailed {
-                        profile: id,
-                        message,
-                    })
-                    .await;
+                self.sink.send(Event::ConnectionFailed { profile: id, message }).await;
             }
         }
     }
@@ -356,18 +262,10 @@ impl Worker {
         }
     }
 
-    async fn connect_simulator(
-        &mut self,
-        notice: &mut Option<String>,
-    ) -> Result<HubClient, String> {
+    async fn connect_simulator(&mut self, notice: &mut Option<String>) -> Result<HubClient, String> {
         if self.simulator.is_none() {
             let settings = &self.options.simulator;
-            let config = SimConfig {
-                port: 0,
-                state: settings.state.clone(),
-                fleet_size: settings.fleet_size,
-                ..SimConfig::default()
-            };
+            let config = SimConfig { port: 0, state: settings.state.clone(), fleet_size: settings.fleet_size, ..SimConfig::default() };
             let started = match Simulator::start(config.clone()).await {
                 Ok(simulator) => simulator,
                 // Usually `hubdeck sim` holds the state directory: run on a temporary one.
@@ -375,40 +273,24 @@ impl Worker {
                     *notice = Some(format!(
                         "The simulator's saved state is unavailable ({error}); using a temporary simulator for this session."
                     ));
-                    Simulator::start(SimConfig {
-                        state: StateLocation::Ephemeral,
-                        ..config
-                    })
-                    .await
-                    .map_err(|error| error.to_string())?
+                    Simulator::start(SimConfig { state: StateLocation::Ephemeral, ..config }).await.map_err(|error| error.to_string())?
                 }
                 Err(error) => return Err(error.to_string()),
             };
             self.simulator = Some(started);
         }
-        let simulator = self
-            .simulator
-            .as_ref()
-            .ok_or("the simulator did not start")?;
-        let connection = simulator
-            .connection_string("iothubowner")
-            .ok_or("the simulator has no iothubowner policy")?;
-        let ca = std::fs::read(simulator.ca_path())
-            .map_err(|error| format!("cannot read {}: {error}", simulator.ca_path().display()))?;
-        HubClient::new(&connection, &self.client_options(Some(ca)))
-            .map_err(|error| error.to_string())
+        let simulator = self.simulator.as_ref().ok_or("the simulator did not start")?;
+        let connection = simulator.connection_string("iothubowner").ok_or("the simulator has no iothubowner policy")?;
+        let ca = std::fs::read(simulator.ca_path()).map_err(|error| format!("cannot read {}: {error}", simulator.ca_path().display()))?;
+        HubClient::new(&connection, &self.client_options(Some(ca))).map_err(|error| error.to_string())
     }
 
     fn connect_saved(&self, id: &ProfileId) -> Result<HubClient, String> {
-        let connection = tokio::task::block_in_place(|| self.profiles.connection(id))
-            .map_err(|error| error.to_string())?;
-        let ca =
-            match &connection.ca_file {
-                Some(path) => Some(std::fs::read(path).map_err(|error| {
-                    format!("cannot read the CA file {}: {error}", path.display())
-                })?),
-                None => None,
-            };
+        let connection = tokio::task::block_in_place(|| self.profiles.connection(id)).map_err(|error| error.to_string())?;
+        let ca = match &connection.ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|error| format!("cannot read the CA file {}: {error}", path.display()))?),
+            None => None,
+        };
         HubClient::new(&connection.hub, &self.client_options(ca)).map_err(|error| error.to_string())
     }
 }

@@ -43,18 +43,11 @@ const KEYRING_SERVICE: &str = "hubdeck";
 
 /// Tells whether the OS keyring works here, by writing, reading and deleting a probe entry.
 pub fn probe_keyring() -> Result<(), String> {
-    let entry =
-        keyring::Entry::new(KEYRING_SERVICE, "hubdeck-probe").map_err(|error| error.to_string())?;
-    entry
-        .set_password("probe")
-        .map_err(|error| error.to_string())?;
+    let entry = keyring::Entry::new(KEYRING_SERVICE, "hubdeck-probe").map_err(|error| error.to_string())?;
+    entry.set_password("probe").map_err(|error| error.to_string())?;
     let read = entry.get_password().map_err(|error| error.to_string())?;
     entry.delete_credential().ok();
-    if read == "probe" {
-        Ok(())
-    } else {
-        Err("the keyring returned something else than was stored".to_owned())
-    }
+    if read == "probe" { Ok(()) } else { Err("the keyring returned something else than was stored".to_owned()) }
 }
 
 /// The three places secrets can go.
@@ -67,11 +60,7 @@ pub struct SecretStores {
 impl SecretStores {
     /// Stores rooted at `config_dir`; the keyring is used only when `keyring_available`.
     pub fn new(config_dir: &Path, keyring_available: bool) -> Self {
-        Self {
-            keyring_available,
-            file: config_dir.join("secrets.json"),
-            memory: Mutex::new(BTreeMap::new()),
-        }
+        Self { keyring_available, file: config_dir.join("secrets.json"), memory: Mutex::new(BTreeMap::new()) }
     }
 
     /// Where a newly saved profile's secrets go.
@@ -89,19 +78,11 @@ impl SecretStores {
     }
 
     /// Stores a profile's secrets.
-    pub fn put(
-        &self,
-        placement: SecretPlacement,
-        id: &ProfileId,
-        secrets: &ProfileSecrets,
-    ) -> Result<(), SecretError> {
+    pub fn put(&self, placement: SecretPlacement, id: &ProfileId, secrets: &ProfileSecrets) -> Result<(), SecretError> {
         match placement {
             SecretPlacement::Keyring => {
-                let text = serde_json::to_string(secrets)
-                    .map_err(|error| SecretError::Keyring(error.to_string()))?;
-                keyring_entry(id)?
-                    .set_password(&text)
-                    .map_err(|error| SecretError::Keyring(error.to_string()))
+                let text = serde_json::to_string(secrets).map_err(|error| SecretError::Keyring(error.to_string()))?;
+                keyring_entry(id)?.set_password(&text).map_err(|error| SecretError::Keyring(error.to_string()))
             }
             SecretPlacement::File => {
                 let mut all = self.read_file()?;
@@ -117,11 +98,7 @@ impl SecretStores {
     }
 
     /// Reads a profile's secrets; `None` when they are not there.
-    pub fn get(
-        &self,
-        placement: SecretPlacement,
-        id: &ProfileId,
-    ) -> Result<Option<ProfileSecrets>, SecretError> {
+    pub fn get(&self, placement: SecretPlacement, id: &ProfileId) -> Result<Option<ProfileSecrets>, SecretError> {
         match placement {
             SecretPlacement::Keyring => match keyring_entry(id)?.get_password() {
                 Ok(text) => Ok(serde_json::from_str(&text).ok()),
@@ -164,11 +141,7 @@ impl SecretStores {
                 detail: error.to_string(),
             }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(error) => Err(SecretError::File {
-                path: self.file.clone(),
-                action: "read",
-                detail: error.to_string(),
-            }),
+            Err(error) => Err(SecretError::File { path: self.file.clone(), action: "read", detail: error.to_string() }),
         }
     }
 
@@ -187,6 +160,5 @@ impl SecretStores {
 }
 
 fn keyring_entry(id: &ProfileId) -> Result<keyring::Entry, SecretError> {
-    keyring::Entry::new(KEYRING_SERVICE, &id.0)
-        .map_err(|error| SecretError::Keyring(error.to_string()))
+    keyring::Entry::new(KEYRING_SERVICE, &id.0).map_err(|error| SecretError::Keyring(error.to_string()))
 }

@@ -22,11 +22,7 @@ pub struct EventSink {
 impl EventSink {
     /// A sink on `tx`.
     pub fn new(tx: mpsc::Sender<Event>, wake: Waker) -> Self {
-        Self {
-            tx,
-            wake,
-            dropped: Arc::new(AtomicU64::new(0)),
-        }
+        Self { tx, wake, dropped: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Sends a result; waits (without blocking a thread) when the UI is behind. Results of

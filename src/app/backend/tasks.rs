@@ -21,9 +21,7 @@ const PAGE_SIZE: u32 = 1000;
 const ACTION_CONCURRENCY: usize = 8;
 
 fn message_of(error: &AzureError) -> String {
-    error
-        .service()
-        .map_or_else(|| error.to_string(), |service| service.message.clone())
+    error.service().map_or_else(|| error.to_string(), |service| service.message.clone())
 }
 
 /// Pages through `query`, sending rows as they arrive; counts in parallel.
@@ -39,11 +37,7 @@ pub async fn load_devices(
         let (client, sink) = (client.clone(), sink.clone());
         tokio::spawn(async move {
             if let Ok(page) = client.query_page::<Value>(&count_query, None, None).await
-                && let Some(total) = page
-                    .items
-                    .first()
-                    .and_then(|row| row.get("total"))
-                    .and_then(Value::as_u64)
+                && let Some(total) = page.items.first().and_then(|row| row.get("total")).and_then(Value::as_u64)
             {
                 sink.send(Event::DevicesTotal { request, total }).await;
             }
@@ -53,30 +47,18 @@ pub async fn load_devices(
     let mut page_size = FIRST_PAGE_SIZE;
     loop {
         let event = if returns_twins {
-            match client
-                .query_page::<Twin>(&query, Some(page_size), continuation.as_deref())
-                .await
-            {
+            match client.query_page::<Twin>(&query, Some(page_size), continuation.as_deref()).await {
                 Ok(page) => {
                     continuation = page.continuation;
-                    Ok(Event::DevicesPage {
-                        request,
-                        rows: page.items.iter().map(DeviceRow::from_twin).collect(),
-                    })
+                    Ok(Event::DevicesPage { request, rows: page.items.iter().map(DeviceRow::from_twin).collect() })
                 }
                 Err(error) => Err(error),
             }
         } else {
-            match client
-                .query_page::<Value>(&query, Some(page_size), continuation.as_deref())
-                .await
-            {
+            match client.query_page::<Value>(&query, Some(page_size), continuation.as_deref()).await {
                 Ok(page) => {
                     continuation = page.continuation;
-                    Ok(Event::RawPage {
-                        request,
-                        rows: page.items,
-                    })
+                    Ok(Event::RawPage { request, rows: page.items })
                 }
                 Err(error) => Err(error),
             }
@@ -87,12 +69,7 @@ pub async fn load_devices(
                 if let Some(count) = count {
                     count.abort();
                 }
-                sink.send(Event::LoadFailed {
-                    request,
-                    status: error.status(),
-                    message: message_of(&error),
-                })
-                .await;
+                sink.send(Event::LoadFailed { request, status: error.status(), message: message_of(&error) }).await;
                 return;
             }
         }
@@ -104,59 +81,32 @@ pub async fn load_devices(
     if let Some(count) = count {
         count.await.ok();
     }
-    sink.send(Event::LoadFinished {
-        request,
-        cancelled: false,
-    })
-    .await;
+    sink.send(Event::LoadFinished { request, cancelled: false }).await;
 }
 
 /// Registers one device.
-pub async fn create_device(
-    client: HubClient,
-    sink: EventSink,
-    device_id: String,
-    keys: Option<(Secret, Secret)>,
-) {
+pub async fn create_device(client: HubClient, sink: EventSink, device_id: String, keys: Option<(Secret, Secret)>) {
     let device = match keys {
         Some((primary, secondary)) => Device::new_with_keys(&device_id, primary, secondary),
         None => Device::new_with_generated_keys(&device_id),
     };
     let event = match client.create_device(&device).await {
-        Ok(_) => Event::ActionDone {
-            summary: format!("Added device {device_id}"),
-            failures: Vec::new(),
-        },
-        Err(error) => Event::ActionDone {
-            summary: format!("Could not add {device_id}"),
-            failures: vec![message_of(&error)],
-        },
+        Ok(_) => Event::ActionDone { summary: format!("Added device {device_id}"), failures: Vec::new() },
+        Err(error) => Event::ActionDone { summary: format!("Could not add {device_id}"), failures: vec![message_of(&error)] },
     };
     sink.send(event).await;
 }
 
 /// Enables or disables devices: each is read (for its keys and etag) and written back with
 /// `If-Match`, so a concurrent change makes that device fail instead of being overwritten.
-pub async fn set_enabled(
-    client: HubClient,
-    sink: EventSink,
-    device_ids: Vec<Arc<str>>,
-    enabled: bool,
-) {
-    let status = if enabled {
-        DeviceStatus::Enabled
-    } else {
-        DeviceStatus::Disabled
-    };
+pub async fn set_enabled(client: HubClient, sink: EventSink, device_ids: Vec<Arc<str>>, enabled: bool) {
+    let status = if enabled { DeviceStatus::Enabled } else { DeviceStatus::Disabled };
     let total = device_ids.len();
     let failures: Vec<String> = futures_util::stream::iter(device_ids)
         .map(|device_id| {
             let client = client.clone();
             async move {
-                let mut device = client
-                    .get_device(&device_id)
-                    .await
-                    .map_err(|error| format!("{device_id}: {}", message_of(&error)))?;
+                let mut device = client.get_device(&device_id).await.map_err(|error| format!("{device_id}: {}", message_of(&error)))?;
                 let etag = device.etag.clone().unwrap_or_default();
                 device.status = status;
                 if enabled {
@@ -175,11 +125,7 @@ pub async fn set_enabled(
         .await;
     let verb = if enabled { "Enabled" } else { "Disabled" };
     let done = total - failures.len();
-    sink.send(Event::ActionDone {
-        summary: format!("{verb} {done} of {total} device{}", plural(total)),
-        failures,
-    })
-    .await;
+    sink.send(Event::ActionDone { summary: format!("{verb} {done} of {total} device{}", plural(total)), failures }).await;
 }
 
 /// Deletes devices with the etags they were listed with: one DELETE, or bulk calls of 100.
@@ -187,10 +133,7 @@ pub async fn delete_devices(client: HubClient, sink: EventSink, targets: Vec<Del
     let total = targets.len();
     let mut failures = Vec::new();
     if let [single] = targets.as_slice() {
-        let if_match = single
-            .etag
-            .as_deref()
-            .map_or(IfMatch::Any, |etag| IfMatch::Etag(etag.to_owned()));
+        let if_match = single.etag.as_deref().map_or(IfMatch::Any, |etag| IfMatch::Etag(etag.to_owned()));
         if let Err(error) = client.delete_device(&single.device_id, if_match).await {
             failures.push(format!("{}: {}", single.device_id, message_of(&error)));
         }
@@ -199,37 +142,22 @@ pub async fn delete_devices(client: HubClient, sink: EventSink, targets: Vec<Del
             let items: Vec<ExportImportDevice> = chunk
                 .iter()
                 .map(|target| {
-                    let mode = if target.etag.is_some() {
-                        ImportMode::DeleteIfMatchETag
-                    } else {
-                        ImportMode::Delete
-                    };
+                    let mode = if target.etag.is_some() { ImportMode::DeleteIfMatchETag } else { ImportMode::Delete };
                     let mut item = ExportImportDevice::new(target.device_id.to_string(), mode);
                     item.e_tag = target.etag.as_deref().map(str::to_owned);
                     item
                 })
                 .collect();
             match client.bulk(&items).await {
-                Ok(result) => failures.extend(result.errors.into_iter().map(|error| {
-                    format!(
-                        "{}: {} {}",
-                        error.device_id, error.error_code, error.error_status
-                    )
-                })),
-                Err(error) => failures.extend(
-                    chunk
-                        .iter()
-                        .map(|target| format!("{}: {}", target.device_id, message_of(&error))),
+                Ok(result) => failures.extend(
+                    result.errors.into_iter().map(|error| format!("{}: {} {}", error.device_id, error.error_code, error.error_status)),
                 ),
+                Err(error) => failures.extend(chunk.iter().map(|target| format!("{}: {}", target.device_id, message_of(&error)))),
             }
         }
     }
     let done = total - failures.len();
-    sink.send(Event::ActionDone {
-        summary: format!("Deleted {done} of {total} device{}", plural(total)),
-        failures,
-    })
-    .await;
+    sink.send(Event::ActionDone { summary: format!("Deleted {done} of {total} device{}", plural(total)), failures }).await;
 }
 
 /// Identity (with keys) and twin for the details panel.
@@ -247,25 +175,15 @@ pub async fn connection_string(client: HubClient, sink: EventSink, device_id: Ar
     let event = match client.get_device(&device_id).await {
         Ok(device) => match device.primary_key() {
             Some(key) => Event::ConnectionString {
-                text: Secret::new(format!(
-                    "HostName={};DeviceId={};SharedAccessKey={}",
-                    client.host_name(),
-                    device_id,
-                    key.expose()
-                )),
+                text: Secret::new(format!("HostName={};DeviceId={};SharedAccessKey={}", client.host_name(), device_id, key.expose())),
                 device_id,
             },
             None => Event::ActionDone {
                 summary: format!("No connection string for {device_id}"),
-                failures: vec![
-                    "the device authenticates with X.509, not a shared access key".to_owned(),
-                ],
+                failures: vec!["the device authenticates with X.509, not a shared access key".to_owned()],
             },
         },
-        Err(error) => Event::ActionDone {
-            summary: format!("No connection string for {device_id}"),
-            failures: vec![message_of(&error)],
-        },
+        Err(error) => Event::ActionDone { summary: format!("No connection string for {device_id}"), failures: vec![message_of(&error)] },
     };
     sink.send(event).await;
 }

@@ -71,10 +71,7 @@ impl ActivityLog {
 
 fn matches_text(entry: &ActivityEntry, needle: &str) -> bool {
     let record = &entry.record;
-    let status = record
-        .status
-        .map(|status| status.to_string())
-        .unwrap_or_default();
+    let status = record.status.map(|status| status.to_string()).unwrap_or_default();
     [
         record.operation,
         record.target.as_str(),
@@ -92,12 +89,7 @@ mod tests {
 
     use super::*;
 
-    fn record(
-        operation: &'static str,
-        target: &str,
-        status: u16,
-        outcome: CallOutcome,
-    ) -> CallRecord {
+    fn record(operation: &'static str, target: &str, status: u16, outcome: CallOutcome) -> CallRecord {
         CallRecord {
             started_at: SystemTime::UNIX_EPOCH,
             host: "h".into(),
@@ -119,30 +111,14 @@ mod tests {
     #[test]
     fn filters_by_text_and_failure() {
         let mut log = ActivityLog::default();
-        log.push(record(
-            "get device",
-            "b43-f3-lock-00017",
-            200,
-            CallOutcome::Succeeded,
-        ));
+        log.push(record("get device", "b43-f3-lock-00017", 200, CallOutcome::Succeeded));
         let failed = log.push(record("get device", "missing", 404, CallOutcome::Failed));
-        log.push(record(
-            "query devices",
-            "SELECT * FROM devices",
-            429,
-            CallOutcome::WillRetry,
-        ));
+        log.push(record("query devices", "SELECT * FROM devices", 429, CallOutcome::WillRetry));
         assert_eq!(log.visible().len(), 3);
         log.failures_only = true;
         assert_eq!(log.visible().len(), 2);
         log.filter = "notfound".into();
-        assert_eq!(
-            log.visible()
-                .iter()
-                .map(|entry| entry.seq)
-                .collect::<Vec<_>>(),
-            vec![failed]
-        );
+        assert_eq!(log.visible().iter().map(|entry| entry.seq).collect::<Vec<_>>(), vec![failed]);
         log.failures_only = false;
         log.filter = "b43".into();
         assert_eq!(log.visible().len(), 1);

@@ -124,10 +124,7 @@ impl DeviceRow {
 
     /// The value at a dotted path, if the device has it.
     pub fn field(&self, path: &str) -> Option<&FieldValue> {
-        self.fields
-            .iter()
-            .find(|(name, _)| &**name == path)
-            .map(|(_, value)| value)
+        self.fields.iter().find(|(name, _)| &**name == path).map(|(_, value)| value)
     }
 }
 
@@ -173,47 +170,27 @@ mod tests {
             ]
         );
         assert_eq!(row.field("tags.building"), Some(&FieldValue::Number(43.0)));
-        assert_eq!(
-            row.field("properties.reported.list").unwrap().to_string(),
-            "[1,2]"
-        );
+        assert_eq!(row.field("properties.reported.list").unwrap().to_string(), "[1,2]");
         assert_eq!(row.connection_state, ConnectionState::Connected);
         assert_eq!(row.etag.as_deref(), Some("NzAw"));
         let again = DeviceRow::from_twin(&twin);
-        assert!(
-            Arc::ptr_eq(&row.fields[0].0, &again.fields[0].0),
-            "paths are shared between rows"
-        );
+        assert!(Arc::ptr_eq(&row.fields[0].0, &again.fields[0].0), "paths are shared between rows");
     }
 
     #[test]
     fn never_seen_devices_have_no_last_activity() {
-        let twin: Twin = serde_json::from_value(
-            json!({"deviceId": "d", "lastActivityTime": "0001-01-01T00:00:00Z"}),
-        )
-        .unwrap();
+        let twin: Twin = serde_json::from_value(json!({"deviceId": "d", "lastActivityTime": "0001-01-01T00:00:00Z"})).unwrap();
         assert_eq!(DeviceRow::from_twin(&twin).last_activity, None);
     }
 
     #[test]
     fn mixed_values_order_predictably() {
-        let mut values = vec![
-            FieldValue::Text("b".into()),
-            FieldValue::Number(2.0),
-            FieldValue::Null,
-            FieldValue::Number(-1.0),
-            FieldValue::Bool(true),
-        ];
+        let mut values =
+            vec![FieldValue::Text("b".into()), FieldValue::Number(2.0), FieldValue::Null, FieldValue::Number(-1.0), FieldValue::Bool(true)];
         values.sort_by(FieldValue::compare);
         assert_eq!(
             values,
-            vec![
-                FieldValue::Null,
-                FieldValue::Bool(true),
-                FieldValue::Number(-1.0),
-                FieldValue::Number(2.0),
-                FieldValue::Text("b".into())
-            ]
+            vec![FieldValue::Null, FieldValue::Bool(true), FieldValue::Number(-1.0), FieldValue::Number(2.0), FieldValue::Text("b".into())]
         );
     }
 }

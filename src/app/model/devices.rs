@@ -152,11 +152,7 @@ impl DevicesState {
         self.plan = QueryPlan::from_input(&self.query_input);
         self.query_error = None;
         self.total = None;
-        self.load = LoadState::Loading {
-            request,
-            received: 0,
-            replaced: false,
-        };
+        self.load = LoadState::Loading { request, received: 0, replaced: false };
         out.push(Command::LoadDevices {
             request,
             query: self.plan.query.clone(),
@@ -203,10 +199,8 @@ impl DevicesState {
         if self.view_stale {
             return; // rebuilt in full on the next read
         }
-        let mut fresh: Vec<u32> = (first_new..self.rows.len())
-            .filter_map(|index| u32::try_from(index).ok())
-            .filter(|index| self.passes_filter(*index))
-            .collect();
+        let mut fresh: Vec<u32> =
+            (first_new..self.rows.len()).filter_map(|index| u32::try_from(index).ok()).filter(|index| self.passes_filter(*index)).collect();
         if self.sort.is_some() {
             // Merge instead of re-sorting everything: pages arrive one by one, 100 of them for
             // 100 000 devices, and a full sort per page would stall frames.
@@ -245,12 +239,7 @@ impl DevicesState {
     /// Bookkeeping for an arriving page; `Some(true)` when it replaces the previous rows,
     /// `None` when it belongs to a superseded load.
     fn accept_page(&mut self, request: RequestId, count: usize) -> Option<bool> {
-        let LoadState::Loading {
-            request: current,
-            received,
-            replaced,
-        } = &mut self.load
-        else {
+        let LoadState::Loading { request: current, received, replaced } = &mut self.load else {
             return None;
         };
         if *current != request {
@@ -272,20 +261,11 @@ impl DevicesState {
             // An empty result: nothing arrived to replace the old rows.
             self.rows.clear();
             self.view.clear();
-            self.raw = if self.plan.returns_twins {
-                None
-            } else {
-                Some(RawResults::default())
-            };
+            self.raw = if self.plan.returns_twins { None } else { Some(RawResults::default()) };
         }
-        self.load = if cancelled {
-            LoadState::Cancelled
-        } else {
-            LoadState::Done
-        };
+        self.load = if cancelled { LoadState::Cancelled } else { LoadState::Done };
         if !cancelled {
-            let ids: std::collections::HashSet<&str> =
-                self.rows.iter().map(|row| &*row.device_id).collect();
+            let ids: std::collections::HashSet<&str> = self.rows.iter().map(|row| &*row.device_id).collect();
             self.selection.retain_existing(|id| ids.contains(id));
         }
     }
@@ -320,14 +300,8 @@ impl DevicesState {
     /// Sorts by `column`; the same column again flips the direction.
     pub fn sort_by(&mut self, column: SortColumn) {
         self.sort = Some(match self.sort.take() {
-            Some(sort) if sort.column == column => Sort {
-                column,
-                ascending: !sort.ascending,
-            },
-            _ => Sort {
-                column,
-                ascending: true,
-            },
+            Some(sort) if sort.column == column => Sort { column, ascending: !sort.ascending },
+            _ => Sort { column, ascending: true },
         });
         self.view_stale = true;
     }
@@ -357,10 +331,7 @@ impl DevicesState {
     /// Device ids in view order.
     pub fn view_ids(&mut self) -> Vec<Arc<str>> {
         self.view();
-        self.view
-            .iter()
-            .map(|index| Arc::clone(&self.rows[*index as usize].device_id))
-            .collect()
+        self.view.iter().map(|index| Arc::clone(&self.rows[*index as usize].device_id)).collect()
     }
 
     /// The row at `index` of `rows`.
@@ -379,10 +350,7 @@ impl DevicesState {
             .rows
             .iter()
             .filter(|row| self.selection.contains(&row.device_id))
-            .map(|row| DeleteTarget {
-                device_id: Arc::clone(&row.device_id),
-                etag: row.etag.clone(),
-            })
+            .map(|row| DeleteTarget { device_id: Arc::clone(&row.device_id), etag: row.etag.clone() })
             .collect();
         targets.sort_by(|a, b| a.device_id.cmp(&b.device_id));
         targets
@@ -391,18 +359,12 @@ impl DevicesState {
     /// Opens the details panel for a device and asks for its identity and twin.
     pub fn open_details(&mut self, device_id: Arc<str>, out: &mut Vec<Command>) {
         out.push(Command::LoadDetails(Arc::clone(&device_id)));
-        self.details = Some(DetailsState {
-            device_id,
-            loaded: None,
-            reveal_keys: false,
-        });
+        self.details = Some(DetailsState { device_id, loaded: None, reveal_keys: false });
     }
 
     fn rebuild_view(&mut self) {
-        let mut view: Vec<u32> = (0..self.rows.len())
-            .filter_map(|index| u32::try_from(index).ok())
-            .filter(|index| self.passes_filter(*index))
-            .collect();
+        let mut view: Vec<u32> =
+            (0..self.rows.len()).filter_map(|index| u32::try_from(index).ok()).filter(|index| self.passes_filter(*index)).collect();
         if self.sort.is_some() {
             view.sort_by(|a, b| self.compare(*a, *b));
         }
@@ -412,11 +374,7 @@ impl DevicesState {
 
     fn passes_filter(&self, index: u32) -> bool {
         let filter = self.id_filter.trim();
-        filter.is_empty()
-            || self.rows[index as usize]
-                .device_id
-                .to_lowercase()
-                .starts_with(&filter.to_lowercase())
+        filter.is_empty() || self.rows[index as usize].device_id.to_lowercase().starts_with(&filter.to_lowercase())
     }
 
     fn compare(&self, a: u32, b: u32) -> Ordering {
@@ -426,10 +384,7 @@ impl DevicesState {
         let ordering = match &sort.column {
             SortColumn::DeviceId => left.device_id.cmp(&right.device_id),
             SortColumn::Status => left.status.as_str().cmp(right.status.as_str()),
-            SortColumn::Connection => left
-                .connection_state
-                .as_str()
-                .cmp(right.connection_state.as_str()),
+            SortColumn::Connection => left.connection_state.as_str().cmp(right.connection_state.as_str()),
             SortColumn::LastActivity => left.last_activity.cmp(&right.last_activity),
             SortColumn::Field(path) => match (left.field(path), right.field(path)) {
                 (Some(x), Some(y)) => x.compare(y),
@@ -439,11 +394,7 @@ impl DevicesState {
                 (None, None) => Ordering::Equal,
             },
         };
-        let ordering = if sort.ascending {
-            ordering
-        } else {
-            ordering.reverse()
-        };
+        let ordering = if sort.ascending { ordering } else { ordering.reverse() };
         ordering.then_with(|| left.device_id.cmp(&right.device_id))
     }
 

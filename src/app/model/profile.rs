@@ -60,9 +60,7 @@ impl SecretPlacement {
         match self {
             Self::Keyring => "Secrets are stored in the OS keyring.",
             Self::File => "Secrets are stored in a file readable only by you.",
-            Self::Memory => {
-                "Secrets are kept in memory for this session only; they are gone when hubdeck exits."
-            }
+            Self::Memory => "Secrets are kept in memory for this session only; they are gone when hubdeck exits.",
             Self::None => "The simulator makes its own keys; nothing is stored.",
         }
     }
@@ -148,31 +146,20 @@ impl ProfileDraft {
         DraftProblems {
             name: if name.is_empty() {
                 Some("give the profile a name".to_owned())
-            } else if existing_names
-                .iter()
-                .any(|existing| existing.eq_ignore_ascii_case(name))
-            {
+            } else if existing_names.iter().any(|existing| existing.eq_ignore_ascii_case(name)) {
                 Some(format!("a profile named '{name}' already exists"))
             } else {
                 None
             },
-            hub: ServiceConnectionString::parse_hub(&self.hub)
-                .err()
-                .map(|error| error.to_string()),
+            hub: ServiceConnectionString::parse_hub(&self.hub).err().map(|error| error.to_string()),
             dps: if self.dps.trim().is_empty() {
                 None
             } else {
-                ServiceConnectionString::parse_dps(&self.dps)
-                    .err()
-                    .map(|error| error.to_string())
+                ServiceConnectionString::parse_dps(&self.dps).err().map(|error| error.to_string())
             },
             ca_file: {
                 let path = self.ca_file.trim();
-                if path.is_empty() || std::path::Path::new(path).is_file() {
-                    None
-                } else {
-                    Some(format!("no file at {path}"))
-                }
+                if path.is_empty() || std::path::Path::new(path).is_file() { None } else { Some(format!("no file at {path}")) }
             },
         }
     }
@@ -182,7 +169,8 @@ impl ProfileDraft {
 mod tests {
     use super::*;
 
-    const HUB: &str = "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY=";
+    const HUB: &str =
+        "HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY=";
 
     #[test]
     fn problems_name_each_field() {
@@ -198,21 +186,13 @@ mod tests {
         assert!(problems.hub.unwrap().contains("no SharedAccessKeyName"));
         assert!(problems.dps.unwrap().contains("DPS"));
         assert!(problems.ca_file.unwrap().contains("/nope.pem"));
-        let good = ProfileDraft {
-            name: "Prod".into(),
-            hub: HUB.into(),
-            ..ProfileDraft::default()
-        };
+        let good = ProfileDraft { name: "Prod".into(), hub: HUB.into(), ..ProfileDraft::default() };
         assert!(good.problems(&["Staging"]).is_empty());
     }
 
     #[test]
     fn debug_masks_connection_strings() {
-        let draft = ProfileDraft {
-            name: "Prod".into(),
-            hub: HUB.into(),
-            ..ProfileDraft::default()
-        };
+        let draft = ProfileDraft { name: "Prod".into(), hub: HUB.into(), ..ProfileDraft::default() };
         assert!(!format!("{draft:?}").contains("c2VjcmV0"));
     }
 }

@@ -41,28 +41,16 @@ impl QueryPlan {
                 "" => "SELECT COUNT() AS total FROM devices".to_owned(),
                 condition => format!("SELECT COUNT() AS total FROM devices WHERE {condition}"),
             });
-            return Self {
-                input: input.to_owned(),
-                query: trimmed.to_owned(),
-                count_query,
-                returns_twins,
-                column_offset: 0,
-            };
+            return Self { input: input.to_owned(), query: trimmed.to_owned(), count_query, returns_twins, column_offset: 0 };
         }
-        let condition = if starts_with_word(trimmed, "WHERE") {
-            trimmed[5..].trim_start()
-        } else {
-            trimmed
-        };
+        let condition = if starts_with_word(trimmed, "WHERE") { trimmed[5..].trim_start() } else { trimmed };
         let prefix = format!("{BASE} WHERE ");
-        let condition_start = input.chars().count() - input.trim_start().chars().count()
-            + (trimmed.chars().count() - condition.chars().count());
+        let condition_start =
+            input.chars().count() - input.trim_start().chars().count() + (trimmed.chars().count() - condition.chars().count());
         Self {
             input: input.to_owned(),
             query: format!("{prefix}{condition}"),
-            count_query: Some(format!(
-                "SELECT COUNT() AS total FROM devices WHERE {condition}"
-            )),
+            count_query: Some(format!("SELECT COUNT() AS total FROM devices WHERE {condition}")),
             returns_twins: true,
             column_offset: to_isize(condition_start) - to_isize(prefix.chars().count()),
         }
@@ -76,9 +64,7 @@ impl QueryPlan {
         let column: isize = digits.parse().ok()?;
         let in_input = column + self.column_offset;
         let limit = to_isize(self.input.chars().count()) + 1;
-        usize::try_from(in_input)
-            .ok()
-            .filter(|column| (1..=limit).contains(&to_isize(*column)))
+        usize::try_from(in_input).ok().filter(|column| (1..=limit).contains(&to_isize(*column)))
     }
 }
 
@@ -89,10 +75,7 @@ fn to_isize(count: usize) -> isize {
 fn starts_with_word(text: &str, word: &str) -> bool {
     text.len() >= word.len()
         && text[..word.len()].eq_ignore_ascii_case(word)
-        && text[word.len()..]
-            .chars()
-            .next()
-            .is_none_or(char::is_whitespace)
+        && text[word.len()..].chars().next().is_none_or(char::is_whitespace)
 }
 
 /// For `SELECT * FROM devices [WHERE cond]` (no TOP, no GROUP BY), the condition ("" without
@@ -101,11 +84,7 @@ fn select_star_condition(query: &str) -> Option<&str> {
     let mut words = query.split_whitespace();
     let shape = [words.next()?, words.next()?, words.next()?, words.next()?];
     let expected = ["SELECT", "*", "FROM", "devices"];
-    if !shape
-        .iter()
-        .zip(expected)
-        .all(|(word, want)| word.eq_ignore_ascii_case(want))
-    {
+    if !shape.iter().zip(expected).all(|(word, want)| word.eq_ignore_ascii_case(want)) {
         return None;
     }
     let after_from = query.to_ascii_lowercase().find("devices")? + "devices".len();
@@ -127,29 +106,16 @@ mod tests {
     fn empty_means_all_devices() {
         let plan = QueryPlan::from_input("  ");
         assert_eq!(plan.query, "SELECT * FROM devices");
-        assert_eq!(
-            plan.count_query.as_deref(),
-            Some("SELECT COUNT() AS total FROM devices")
-        );
+        assert_eq!(plan.count_query.as_deref(), Some("SELECT COUNT() AS total FROM devices"));
         assert!(plan.returns_twins);
     }
 
     #[test]
     fn a_condition_becomes_a_where_clause() {
-        for input in [
-            "tags.building = 43",
-            "WHERE tags.building = 43",
-            "where  tags.building = 43",
-        ] {
+        for input in ["tags.building = 43", "WHERE tags.building = 43", "where  tags.building = 43"] {
             let plan = QueryPlan::from_input(input);
-            assert_eq!(
-                plan.query, "SELECT * FROM devices WHERE tags.building = 43",
-                "{input}"
-            );
-            assert_eq!(
-                plan.count_query.as_deref(),
-                Some("SELECT COUNT() AS total FROM devices WHERE tags.building = 43")
-            );
+            assert_eq!(plan.query, "SELECT * FROM devices WHERE tags.building = 43", "{input}");
+            assert_eq!(plan.count_query.as_deref(), Some("SELECT COUNT() AS total FROM devices WHERE tags.building = 43"));
         }
     }
 
@@ -157,22 +123,14 @@ mod tests {
     fn full_selects_are_kept() {
         let star = QueryPlan::from_input("SELECT * FROM devices WHERE status = 'disabled'");
         assert!(star.returns_twins);
-        assert_eq!(
-            star.count_query.as_deref(),
-            Some("SELECT COUNT() AS total FROM devices WHERE status = 'disabled'")
-        );
-        let grouped = QueryPlan::from_input(
-            "SELECT tags.building, COUNT() AS n FROM devices GROUP BY tags.building",
-        );
+        assert_eq!(star.count_query.as_deref(), Some("SELECT COUNT() AS total FROM devices WHERE status = 'disabled'"));
+        let grouped = QueryPlan::from_input("SELECT tags.building, COUNT() AS n FROM devices GROUP BY tags.building");
         assert!(!grouped.returns_twins);
         assert_eq!(grouped.count_query, None);
         assert!(!QueryPlan::from_input("SELECT TOP 5 * FROM devices").returns_twins);
         assert!(QueryPlan::from_input("select * from devices").returns_twins);
         let selection = QueryPlan::from_input("SELECTED = 1");
-        assert_eq!(
-            selection.query, "SELECT * FROM devices WHERE SELECTED = 1",
-            "a condition on a field named like a keyword"
-        );
+        assert_eq!(selection.query, "SELECT * FROM devices WHERE SELECTED = 1", "a condition on a field named like a keyword");
     }
 
     #[test]
@@ -182,22 +140,12 @@ mod tests {
         let message = "syntax error at line 1, column 45: expected a value";
         assert_eq!(plan.input_column(message), Some(17));
         let accented = QueryPlan::from_input("tags.café = = 43");
-        assert_eq!(
-            accented.input_column("syntax error at line 1, column 41: x"),
-            Some(13),
-            "columns count characters"
-        );
+        assert_eq!(accented.input_column("syntax error at line 1, column 41: x"), Some(13), "columns count characters");
         let with_where = QueryPlan::from_input("  WHERE tags.building = = 43");
         assert_eq!(with_where.input_column(message), Some(25));
         let full = QueryPlan::from_input("SELECT * FORM devices");
-        assert_eq!(
-            full.input_column("syntax error at line 1, column 10: expected FROM"),
-            Some(10)
-        );
+        assert_eq!(full.input_column("syntax error at line 1, column 10: expected FROM"), Some(10));
         assert_eq!(plan.input_column("no position here"), None);
-        assert_eq!(
-            plan.input_column("syntax error at line 1, column 3: inside the prefix"),
-            None
-        );
+        assert_eq!(plan.input_column("syntax error at line 1, column 3: inside the prefix"), None);
     }
 }

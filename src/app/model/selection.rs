@@ -51,10 +51,7 @@ impl Selection {
     /// Shift-click: everything between the anchor and this device, in view order.
     pub fn extend_to(&mut self, device_id: &Arc<str>, view_ids: &[Arc<str>]) {
         let target = view_ids.iter().position(|id| id == device_id);
-        let anchor = self
-            .anchor
-            .as_ref()
-            .and_then(|anchor| view_ids.iter().position(|id| id == anchor));
+        let anchor = self.anchor.as_ref().and_then(|anchor| view_ids.iter().position(|id| id == anchor));
         match (anchor, target) {
             (Some(anchor), Some(target)) => {
                 let (from, to) = (anchor.min(target), anchor.max(target));
@@ -76,19 +73,11 @@ impl Selection {
 
     /// Arrow keys: move the cursor by `delta` rows; with Shift the range grows from the anchor.
     /// Returns the new cursor's position in the view.
-    pub fn move_cursor(
-        &mut self,
-        delta: isize,
-        extend: bool,
-        view_ids: &[Arc<str>],
-    ) -> Option<usize> {
+    pub fn move_cursor(&mut self, delta: isize, extend: bool, view_ids: &[Arc<str>]) -> Option<usize> {
         if view_ids.is_empty() {
             return None;
         }
-        let current = self
-            .cursor
-            .as_ref()
-            .and_then(|cursor| view_ids.iter().position(|id| id == cursor));
+        let current = self.cursor.as_ref().and_then(|cursor| view_ids.iter().position(|id| id == cursor));
         let last = view_ids.len() - 1;
         let next = match current {
             None => 0,
@@ -137,11 +126,7 @@ mod tests {
         selection.toggle(&view[3]);
         assert_eq!(sorted(&selection), ["b", "d"]);
         selection.extend_to(&view[0], &view);
-        assert_eq!(
-            sorted(&selection),
-            ["a", "b", "c", "d"],
-            "from the anchor d up to a"
-        );
+        assert_eq!(sorted(&selection), ["a", "b", "c", "d"], "from the anchor d up to a");
         selection.toggle(&view[2]);
         assert_eq!(sorted(&selection), ["a", "b", "d"]);
         selection.select_all(&view);
@@ -152,21 +137,13 @@ mod tests {
     fn arrows_move_and_shift_arrows_extend() {
         let view = ids(&["a", "b", "c", "d"]);
         let mut selection = Selection::default();
-        assert_eq!(
-            selection.move_cursor(1, false, &view),
-            Some(0),
-            "first press lands on the first row"
-        );
+        assert_eq!(selection.move_cursor(1, false, &view), Some(0), "first press lands on the first row");
         assert_eq!(selection.move_cursor(1, false, &view), Some(1));
         assert_eq!(sorted(&selection), ["b"]);
         selection.move_cursor(1, true, &view);
         selection.move_cursor(1, true, &view);
         assert_eq!(sorted(&selection), ["b", "c", "d"]);
-        assert_eq!(
-            selection.move_cursor(5, false, &view),
-            Some(3),
-            "clamped at the end"
-        );
+        assert_eq!(selection.move_cursor(5, false, &view), Some(3), "clamped at the end");
         assert_eq!(selection.move_cursor(-9, false, &view), Some(0));
     }
 

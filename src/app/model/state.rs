@@ -126,10 +126,7 @@ pub struct AddDeviceDraft {
 
 impl std::fmt::Debug for AddDeviceDraft {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AddDeviceDraft")
-            .field("device_id", &self.device_id)
-            .field("own_keys", &self.own_keys)
-            .finish_non_exhaustive()
+        f.debug_struct("AddDeviceDraft").field("device_id", &self.device_id).field("own_keys", &self.own_keys).finish_non_exhaustive()
     }
 }
 
@@ -148,12 +145,7 @@ pub struct ProfilesState {
 
 impl Default for ProfilesState {
     fn default() -> Self {
-        Self {
-            list: Vec::new(),
-            active: ProfileId::simulator(),
-            keyring: KeyringStatus::Available,
-            dialog: None,
-        }
+        Self { list: Vec::new(), active: ProfileId::simulator(), keyring: KeyringStatus::Available, dialog: None }
     }
 }
 
@@ -213,20 +205,13 @@ impl AppState {
     }
 
     fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
-        self.notices.push(Notice {
-            level,
-            text: text.into(),
-        });
+        self.notices.push(Notice { level, text: text.into() });
     }
 
     /// Applies one backend event; follow-up commands go to `out`.
     pub fn apply(&mut self, event: Event, out: &mut Vec<Command>) {
         match event {
-            Event::Profiles {
-                profiles,
-                active,
-                keyring,
-            } => {
+            Event::Profiles { profiles, active, keyring } => {
                 self.profiles.list = profiles;
                 self.profiles.active = active;
                 self.profiles.keyring = keyring;
@@ -258,12 +243,8 @@ impl AppState {
             }
             Event::Connecting(profile) => {
                 let switching = match &self.connection {
-                    ConnectionStatus::Connected {
-                        profile: current, ..
-                    }
-                    | ConnectionStatus::Failed {
-                        profile: current, ..
-                    }
+                    ConnectionStatus::Connected { profile: current, .. }
+                    | ConnectionStatus::Failed { profile: current, .. }
                     | ConnectionStatus::Connecting(current) => *current != profile,
                     ConnectionStatus::Starting => false,
                 };
@@ -278,27 +259,15 @@ impl AppState {
                 self.profiles.active = profile.clone();
                 self.connection = ConnectionStatus::Connecting(profile);
             }
-            Event::Connected {
-                profile,
-                host,
-                in_flight,
-                notice,
-            } => {
-                self.connection = ConnectionStatus::Connected {
-                    profile,
-                    host,
-                    in_flight,
-                };
+            Event::Connected { profile, host, in_flight, notice } => {
+                self.connection = ConnectionStatus::Connected { profile, host, in_flight };
                 if let Some(notice) = notice {
                     self.notify(NoticeLevel::Info, notice);
                 }
                 self.refresh(out);
             }
             Event::ConnectionFailed { profile, message } => {
-                self.notify(
-                    NoticeLevel::Error,
-                    format!("Cannot use profile '{profile}': {message}"),
-                );
+                self.notify(NoticeLevel::Error, format!("Cannot use profile '{profile}': {message}"));
                 self.connection = ConnectionStatus::Failed { profile, message };
             }
             Event::DevicesPage { request, rows } => self.devices.add_rows(request, rows),
@@ -307,11 +276,7 @@ impl AppState {
             Event::LoadFinished { request, cancelled } => {
                 self.devices.finish_load(request, cancelled);
             }
-            Event::LoadFailed {
-                request,
-                status,
-                message,
-            } => self.devices.fail_load(request, message, status),
+            Event::LoadFailed { request, status, message } => self.devices.fail_load(request, message, status),
             Event::Details { device_id, result } => {
                 if let Some(details) = &mut self.devices.details
                     && details.device_id == device_id
@@ -325,15 +290,8 @@ impl AppState {
                 } else {
                     let shown: Vec<&str> = failures.iter().take(3).map(String::as_str).collect();
                     let more = failures.len().saturating_sub(shown.len());
-                    let tail = if more > 0 {
-                        format!(" (and {more} more)")
-                    } else {
-                        String::new()
-                    };
-                    self.notify(
-                        NoticeLevel::Error,
-                        format!("{summary}: {}{tail}", shown.join("; ")),
-                    );
+                    let tail = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+                    self.notify(NoticeLevel::Error, format!("{summary}: {}{tail}", shown.join("; ")));
                 }
                 if let Some(details) = &self.devices.details {
                     let device_id = Arc::clone(&details.device_id);
@@ -343,10 +301,7 @@ impl AppState {
             }
             Event::ConnectionString { device_id, text } => {
                 self.clipboard = Some(text);
-                self.notify(
-                    NoticeLevel::Info,
-                    format!("Connection string of {device_id} copied to the clipboard"),
-                );
+                self.notify(NoticeLevel::Info, format!("Connection string of {device_id} copied to the clipboard"));
             }
             Event::Client(ClientEvent::Call(record)) => self.log_call(record),
             Event::Client(ClientEvent::RetryWaiting(notice)) => self.status.retry = Some(notice),
@@ -354,9 +309,8 @@ impl AppState {
     }
 
     fn log_call(&mut self, record: crate::azure::events::CallRecord) {
-        let ends_retry = self.status.retry.as_ref().is_some_and(|waiting| {
-            waiting.operation == record.operation && waiting.target == record.target
-        });
+        let ends_retry =
+            self.status.retry.as_ref().is_some_and(|waiting| waiting.operation == record.operation && waiting.target == record.target);
         if ends_retry && record.outcome != CallOutcome::WillRetry {
             self.status.retry = None;
         }
@@ -365,9 +319,7 @@ impl AppState {
             "{} {} failed: {}{}",
             record.operation,
             record.target,
-            record
-                .status
-                .map_or_else(String::new, |status| format!("HTTP {status} ")),
+            record.status.map_or_else(String::new, |status| format!("HTTP {status} ")),
             record.error_message.as_deref().unwrap_or("")
         );
         let seq = self.activity.push(record);

@@ -45,12 +45,7 @@ fn current_request(out: &[Command]) -> RequestId {
 }
 
 fn ids(state: &mut AppState) -> Vec<String> {
-    state
-        .devices
-        .view_ids()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    state.devices.view_ids().iter().map(ToString::to_string).collect()
 }
 
 #[test]
@@ -63,9 +58,7 @@ fn connecting_loads_the_query_bar_and_counts() {
         vec![Command::LoadDevices {
             request: RequestId(1),
             query: "SELECT * FROM devices WHERE tags.building = 43".into(),
-            count_query: Some(
-                "SELECT COUNT() AS total FROM devices WHERE tags.building = 43".into()
-            ),
+            count_query: Some("SELECT COUNT() AS total FROM devices WHERE tags.building = 43".into()),
             returns_twins: true,
         }]
     );
@@ -75,73 +68,20 @@ fn connecting_loads_the_query_bar_and_counts() {
 fn pages_arrive_progressively_and_replace_old_rows_only_when_the_first_comes() {
     let mut state = AppState::default();
     let first = current_request(&connected(&mut state));
-    state.apply(
-        Event::DevicesPage {
-            request: first,
-            rows: vec![row("a", 40, "1.0"), row("b", 41, "1.0")],
-        },
-        &mut Vec::new(),
-    );
-    state.apply(
-        Event::LoadFinished {
-            request: first,
-            cancelled: false,
-        },
-        &mut Vec::new(),
-    );
+    state.apply(Event::DevicesPage { request: first, rows: vec![row("a", 40, "1.0"), row("b", 41, "1.0")] }, &mut Vec::new());
+    state.apply(Event::LoadFinished { request: first, cancelled: false }, &mut Vec::new());
     let mut out = Vec::new();
     state.refresh(&mut out);
     let second = current_request(&out);
-    assert_eq!(
-        ids(&mut state),
-        ["a", "b"],
-        "old rows stay visible until the new first page"
-    );
-    state.apply(
-        Event::DevicesTotal {
-            request: second,
-            total: 3,
-        },
-        &mut Vec::new(),
-    );
-    state.apply(
-        Event::DevicesPage {
-            request: second,
-            rows: vec![row("c", 43, "2.0")],
-        },
-        &mut Vec::new(),
-    );
+    assert_eq!(ids(&mut state), ["a", "b"], "old rows stay visible until the new first page");
+    state.apply(Event::DevicesTotal { request: second, total: 3 }, &mut Vec::new());
+    state.apply(Event::DevicesPage { request: second, rows: vec![row("c", 43, "2.0")] }, &mut Vec::new());
     assert_eq!(ids(&mut state), ["c"]);
-    assert_eq!(
-        (state.devices.received(), state.devices.total),
-        (1, Some(3))
-    );
-    state.apply(
-        Event::DevicesPage {
-            request: first,
-            rows: vec![row("stale", 1, "x")],
-        },
-        &mut Vec::new(),
-    );
-    assert_eq!(
-        ids(&mut state),
-        ["c"],
-        "pages of a superseded load are ignored"
-    );
-    state.apply(
-        Event::DevicesPage {
-            request: second,
-            rows: vec![row("d", 43, "2.0"), row("e", 43, "1.0")],
-        },
-        &mut Vec::new(),
-    );
-    state.apply(
-        Event::LoadFinished {
-            request: second,
-            cancelled: false,
-        },
-        &mut Vec::new(),
-    );
+    assert_eq!((state.devices.received(), state.devices.total), (1, Some(3)));
+    state.apply(Event::DevicesPage { request: first, rows: vec![row("stale", 1, "x")] }, &mut Vec::new());
+    assert_eq!(ids(&mut state), ["c"], "pages of a superseded load are ignored");
+    state.apply(Event::DevicesPage { request: second, rows: vec![row("d", 43, "2.0"), row("e", 43, "1.0")] }, &mut Vec::new());
+    state.apply(Event::LoadFinished { request: second, cancelled: false }, &mut Vec::new());
     assert_eq!(ids(&mut state), ["c", "d", "e"]);
     assert_eq!(state.devices.load, LoadState::Done);
 }
@@ -150,36 +90,18 @@ fn pages_arrive_progressively_and_replace_old_rows_only_when_the_first_comes() {
 fn sorting_while_pages_arrive_matches_a_full_sort() {
     let mut state = AppState::default();
     let request = current_request(&connected(&mut state));
-    state
-        .devices
-        .sort_by(SortColumn::Field("tags.building".into()));
-    state
-        .devices
-        .sort_by(SortColumn::Field("tags.building".into())); // descending
-    let pages = [
-        vec![row("d1", 40, "1"), row("d2", 45, "1")],
-        vec![row("d3", 42, "1"), row("d4", 45, "1")],
-        vec![row("d5", 41, "1")],
-    ];
+    state.devices.sort_by(SortColumn::Field("tags.building".into()));
+    state.devices.sort_by(SortColumn::Field("tags.building".into())); // descending
+    let pages = [vec![row("d1", 40, "1"), row("d2", 45, "1")], vec![row("d3", 42, "1"), row("d4", 45, "1")], vec![row("d5", 41, "1")]];
     for page in pages {
-        state.apply(
-            Event::DevicesPage {
-                request,
-                rows: page,
-            },
-            &mut Vec::new(),
-        );
+        state.apply(Event::DevicesPage { request, rows: page }, &mut Vec::new());
         let _ = state.devices.view();
     }
     assert_eq!(ids(&mut state), ["d2", "d4", "d3", "d5", "d1"]);
     state.devices.sort_by(SortColumn::DeviceId);
     assert_eq!(ids(&mut state), ["d1", "d2", "d3", "d4", "d5"]);
     state.devices.set_id_filter("D4".into());
-    assert_eq!(
-        ids(&mut state),
-        ["d4"],
-        "the id filter is a case-insensitive prefix"
-    );
+    assert_eq!(ids(&mut state), ["d4"], "the id filter is a case-insensitive prefix");
 }
 
 #[test]
@@ -188,7 +110,11 @@ fn a_bad_query_puts_the_error_under_the_bar_at_the_right_column() {
     state.devices.query_input = "tags.building = = 43".into();
     let request = current_request(&connected(&mut state));
     state.apply(
-        Event::LoadFailed { request, status: Some(400), message: "syntax error at line 1, column 45: expected a value, a property path or '(', found '='".into() },
+        Event::LoadFailed {
+            request,
+            status: Some(400),
+            message: "syntax error at line 1, column 45: expected a value, a property path or '(', found '='".into(),
+        },
         &mut Vec::new(),
     );
     let error = state.devices.query_error.clone().unwrap();
@@ -200,80 +126,31 @@ fn a_bad_query_puts_the_error_under_the_bar_at_the_right_column() {
 fn refresh_keeps_the_selection_of_devices_that_still_exist() {
     let mut state = AppState::default();
     let first = current_request(&connected(&mut state));
-    state.apply(
-        Event::DevicesPage {
-            request: first,
-            rows: vec![row("a", 1, "1"), row("b", 1, "1"), row("c", 1, "1")],
-        },
-        &mut Vec::new(),
-    );
-    state.apply(
-        Event::LoadFinished {
-            request: first,
-            cancelled: false,
-        },
-        &mut Vec::new(),
-    );
+    state.apply(Event::DevicesPage { request: first, rows: vec![row("a", 1, "1"), row("b", 1, "1"), row("c", 1, "1")] }, &mut Vec::new());
+    state.apply(Event::LoadFinished { request: first, cancelled: false }, &mut Vec::new());
     let view = state.devices.view_ids();
     state.devices.selection.select_all(&view);
     let mut out = Vec::new();
     state.refresh(&mut out);
     let second = current_request(&out);
-    state.apply(
-        Event::DevicesPage {
-            request: second,
-            rows: vec![row("b", 1, "1"), row("c", 1, "1")],
-        },
-        &mut Vec::new(),
-    );
-    state.apply(
-        Event::LoadFinished {
-            request: second,
-            cancelled: false,
-        },
-        &mut Vec::new(),
-    );
-    let mut selected: Vec<String> = state
-        .devices
-        .selection
-        .ids
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    state.apply(Event::DevicesPage { request: second, rows: vec![row("b", 1, "1"), row("c", 1, "1")] }, &mut Vec::new());
+    state.apply(Event::LoadFinished { request: second, cancelled: false }, &mut Vec::new());
+    let mut selected: Vec<String> = state.devices.selection.ids.iter().map(ToString::to_string).collect();
     selected.sort();
     assert_eq!(selected, ["b", "c"]);
     let targets = state.devices.delete_targets();
-    assert_eq!(
-        targets[0].etag.as_deref(),
-        Some("etag-b"),
-        "deletes carry the listed etag"
-    );
+    assert_eq!(targets[0].etag.as_deref(), Some("etag-b"), "deletes carry the listed etag");
 }
 
 #[test]
 fn raw_queries_fill_a_plain_table() {
     let mut state = AppState::default();
-    state.devices.query_input =
-        "SELECT tags.building AS building, COUNT() AS n FROM devices GROUP BY tags.building".into();
+    state.devices.query_input = "SELECT tags.building AS building, COUNT() AS n FROM devices GROUP BY tags.building".into();
     let out = connected(&mut state);
-    let Command::LoadDevices {
-        request,
-        returns_twins,
-        count_query,
-        ..
-    } = out[0].clone()
-    else {
-        panic!()
-    };
+    let Command::LoadDevices { request, returns_twins, count_query, .. } = out[0].clone() else { panic!() };
     assert!(!returns_twins);
     assert_eq!(count_query, None);
-    state.apply(
-        Event::RawPage {
-            request,
-            rows: vec![json!({"building": 43, "n": 2}), json!({"n": 1})],
-        },
-        &mut Vec::new(),
-    );
+    state.apply(Event::RawPage { request, rows: vec![json!({"building": 43, "n": 2}), json!({"n": 1})] }, &mut Vec::new());
     let raw = state.devices.raw.clone().unwrap();
     assert_eq!(raw.columns, vec!["building", "n"]);
     assert_eq!(raw.rows.len(), 2);
@@ -297,51 +174,15 @@ fn call(operation: &'static str, target: &str, status: u16, outcome: CallOutcome
 #[test]
 fn failures_are_logged_toasted_once_and_shown_in_the_status_bar() {
     let mut state = AppState::default();
-    state.apply(
-        Event::Client(ClientEvent::Call(call(
-            "get device",
-            "a",
-            200,
-            CallOutcome::Succeeded,
-        ))),
-        &mut Vec::new(),
-    );
-    state.apply(
-        Event::Client(ClientEvent::Call(call(
-            "get device",
-            "b",
-            429,
-            CallOutcome::WillRetry,
-        ))),
-        &mut Vec::new(),
-    );
-    assert!(
-        state.notices.is_empty(),
-        "a retried attempt is not a failure yet"
-    );
-    state.apply(
-        Event::Client(ClientEvent::Call(call(
-            "delete device",
-            "c",
-            412,
-            CallOutcome::Failed,
-        ))),
-        &mut Vec::new(),
-    );
+    state.apply(Event::Client(ClientEvent::Call(call("get device", "a", 200, CallOutcome::Succeeded))), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("get device", "b", 429, CallOutcome::WillRetry))), &mut Vec::new());
+    assert!(state.notices.is_empty(), "a retried attempt is not a failure yet");
+    state.apply(Event::Client(ClientEvent::Call(call("delete device", "c", 412, CallOutcome::Failed))), &mut Vec::new());
     assert_eq!(state.activity.len(), 3);
     assert_eq!(state.notices.len(), 1);
     assert_eq!(state.notices[0].level, NoticeLevel::Error);
-    assert!(
-        state.notices[0]
-            .text
-            .contains("delete device c failed: HTTP 412 it broke (Activity #2)"),
-        "{}",
-        state.notices[0].text
-    );
-    assert_eq!(
-        state.status.last_error.as_ref().map(|(seq, _)| *seq),
-        Some(2)
-    );
+    assert!(state.notices[0].text.contains("delete device c failed: HTTP 412 it broke (Activity #2)"), "{}", state.notices[0].text);
+    assert_eq!(state.status.last_error.as_ref().map(|(seq, _)| *seq), Some(2));
 }
 
 #[test]
@@ -356,20 +197,9 @@ fn a_retry_wait_shows_until_the_call_ends() {
         resume_at: SystemTime::now() + Duration::from_secs(3),
         reason: RetryReason::Throttled,
     };
-    state.apply(
-        Event::Client(ClientEvent::RetryWaiting(notice)),
-        &mut Vec::new(),
-    );
+    state.apply(Event::Client(ClientEvent::RetryWaiting(notice)), &mut Vec::new());
     assert!(state.status.retry.is_some());
-    state.apply(
-        Event::Client(ClientEvent::Call(call(
-            "query devices",
-            "q",
-            200,
-            CallOutcome::Succeeded,
-        ))),
-        &mut Vec::new(),
-    );
+    state.apply(Event::Client(ClientEvent::Call(call("query devices", "q", 200, CallOutcome::Succeeded))), &mut Vec::new());
     assert!(state.status.retry.is_none());
 }
 
@@ -377,20 +207,11 @@ fn a_retry_wait_shows_until_the_call_ends() {
 fn switching_profiles_clears_the_other_hubs_devices() {
     let mut state = AppState::default();
     let request = current_request(&connected(&mut state));
-    state.apply(
-        Event::DevicesPage {
-            request,
-            rows: vec![row("a", 1, "1")],
-        },
-        &mut Vec::new(),
-    );
+    state.apply(Event::DevicesPage { request, rows: vec![row("a", 1, "1")] }, &mut Vec::new());
     state.devices.query_input = "tags.building = 1".into();
     state.apply(Event::Connecting(ProfileId("prod".into())), &mut Vec::new());
     assert!(state.devices.rows.is_empty());
-    assert_eq!(
-        state.devices.query_input, "tags.building = 1",
-        "the query bar is kept"
-    );
+    assert_eq!(state.devices.query_input, "tags.building = 1", "the query bar is kept");
     assert_eq!(state.profiles.active, ProfileId("prod".into()));
 }
 
@@ -399,28 +220,9 @@ fn an_action_refreshes_and_reports() {
     let mut state = AppState::default();
     connected(&mut state);
     let mut out = Vec::new();
-    state.apply(
-        Event::ActionDone {
-            summary: "Deleted 2 devices".into(),
-            failures: vec![],
-        },
-        &mut out,
-    );
+    state.apply(Event::ActionDone { summary: "Deleted 2 devices".into(), failures: vec![] }, &mut out);
     assert!(matches!(out.last(), Some(Command::LoadDevices { .. })));
     assert_eq!(state.notices.last().unwrap().level, NoticeLevel::Success);
-    state.apply(
-        Event::ActionDone {
-            summary: "Deleted 1 of 2 devices".into(),
-            failures: vec!["x: PreconditionFailed".into()],
-        },
-        &mut out,
-    );
-    assert!(
-        state
-            .notices
-            .last()
-            .unwrap()
-            .text
-            .contains("x: PreconditionFailed")
-    );
+    state.apply(Event::ActionDone { summary: "Deleted 1 of 2 devices".into(), failures: vec!["x: PreconditionFailed".into()] }, &mut out);
+    assert!(state.notices.last().unwrap().text.contains("x: PreconditionFailed"));
 }

@@ -14,14 +14,10 @@ pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
     let log = &mut state.activity;
     ui.horizontal(|ui| {
         ui.add(
-            egui::TextEdit::singleline(&mut log.filter)
-                .hint_text("Filter calls (operation, device, status, error)")
-                .desired_width(360.0),
+            egui::TextEdit::singleline(&mut log.filter).hint_text("Filter calls (operation, device, status, error)").desired_width(360.0),
         );
         ui.checkbox(&mut log.failures_only, "Failures only");
-        ui.label(
-            RichText::new(format!("{} calls logged", log.len())).color(theme::muted(ui.visuals())),
-        );
+        ui.label(RichText::new(format!("{} calls logged", log.len())).color(theme::muted(ui.visuals())));
     });
     ui.separator();
     let highlight = log.highlight;
@@ -50,16 +46,7 @@ pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
     }
     table
         .header(theme::ROW_HEIGHT, |mut header| {
-            for title in [
-                "#",
-                "Time",
-                "Operation",
-                "Target",
-                "Status",
-                "Latency",
-                "Attempt",
-                "Error",
-            ] {
+            for title in ["#", "Time", "Operation", "Target", "Status", "Latency", "Attempt", "Error"] {
                 header.col(|ui| {
                     ui.strong(title);
                 });
@@ -84,23 +71,15 @@ pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
                     RichText::new(time.format("%H:%M:%S%.3f").to_string()).monospace(),
                     RichText::new(record.operation),
                     RichText::new(&record.target),
-                    RichText::new(
-                        record
-                            .status
-                            .map_or_else(|| "—".to_owned(), |status| status.to_string()),
-                    )
-                    .color(status_color),
+                    RichText::new(record.status.map_or_else(|| "—".to_owned(), |status| status.to_string())).color(status_color),
                     RichText::new(format!("{} ms", record.latency.as_millis())),
                     RichText::new(record.attempt.to_string()),
                     RichText::new(
-                        [
-                            record.error_code.as_deref(),
-                            record.error_message.as_deref(),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(": "),
+                        [record.error_code.as_deref(), record.error_message.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(": "),
                     )
                     .color(theme::bad(&visuals)),
                 ];

@@ -34,23 +34,17 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             ui.label(RichText::new(message).color(theme::bad(ui.visuals())));
         }
         Some(Ok((device, twin))) => {
-            egui::ScrollArea::vertical()
-                .auto_shrink([false, false])
-                .show(ui, |ui| {
-                    identity_ui(ui, device, &mut details.reveal_keys, &mut copy_connection);
-                    ui.separator();
-                    ui.add_enabled(false, egui::Button::new("Edit twin…"))
-                        .on_disabled_hover_text(
-                            "The visual twin editor arrives in the next release of hubdeck.",
-                        );
-                    twin_ui(ui, twin);
-                });
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                identity_ui(ui, device, &mut details.reveal_keys, &mut copy_connection);
+                ui.separator();
+                ui.add_enabled(false, egui::Button::new("Edit twin…"))
+                    .on_disabled_hover_text("The visual twin editor arrives in the next release of hubdeck.");
+                twin_ui(ui, twin);
+            });
         }
     }
     if copy_connection {
-        out.push(Command::CopyConnectionString(Arc::clone(
-            &details.device_id,
-        )));
+        out.push(Command::CopyConnectionString(Arc::clone(&details.device_id)));
     }
     if close {
         state.devices.details = None;
@@ -59,82 +53,40 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
 
 fn identity_ui(ui: &mut Ui, device: &Device, reveal: &mut bool, copy_connection: &mut bool) {
     let visuals = ui.visuals().clone();
-    egui::Grid::new("identity-grid")
-        .num_columns(2)
-        .spacing([12.0, 4.0])
-        .show(ui, |ui| {
-            row(ui, "Status", device.status.as_str());
-            if let Some(reason) = &device.status_reason {
-                row(ui, "Status reason", reason);
+    egui::Grid::new("identity-grid").num_columns(2).spacing([12.0, 4.0]).show(ui, |ui| {
+        row(ui, "Status", device.status.as_str());
+        if let Some(reason) = &device.status_reason {
+            row(ui, "Status reason", reason);
+        }
+        let connection = device.connection_state.unwrap_or_default();
+        ui.label(RichText::new("Connection").color(theme::muted(&visuals)));
+        let color =
+            if connection == crate::azure::wire::ConnectionState::Connected { theme::good(&visuals) } else { theme::muted(&visuals) };
+        ui.label(RichText::new(connection.as_str()).color(color));
+        ui.end_row();
+        let time = |value: Option<crate::azure::wire::Timestamp>| {
+            value.filter(|time| !time.is_never()).map_or_else(|| "never".to_owned(), crate::azure::wire::Timestamp::to_wire)
+        };
+        row(ui, "Last activity", &time(device.last_activity_time));
+        row(ui, "Status updated", &time(device.status_updated_time));
+        row(ui, "Authentication", device.authentication.as_ref().map_or("sas", |auth| auth.kind.as_str()));
+        row(ui, "Generation", device.generation_id.as_deref().unwrap_or(""));
+        row(ui, "Etag", device.etag.as_deref().unwrap_or(""));
+        row(ui, "IoT Edge", if device.capabilities.is_some_and(|capabilities| capabilities.iot_edge) { "yes" } else { "no" });
+        for (label, key) in [("Primary key", device.primary_key()), ("Secondary key", device.secondary_key())] {
+            if let Some(key) = key {
+                ui.label(RichText::new(label).color(theme::muted(&visuals)));
+                ui.horizontal(|ui| {
+                    let shown = if *reveal { key.expose().to_owned() } else { "•".repeat(16) };
+                    ui.add(egui::Label::new(RichText::new(shown).monospace()).truncate());
+                    if ui.small_button("Copy").on_hover_text(format!("Copy the {}", label.to_lowercase())).clicked() {
+                        ui.ctx().copy_text(key.expose().to_owned());
+                    }
+                });
+                ui.end_row();
             }
-            let connection = device.connection_state.unwrap_or_default();
-            ui.label(RichText::new("Connection").color(theme::muted(&visuals)));
-            let color = if connection == crate::azure::wire::ConnectionState::Connected {
-                theme::good(&visuals)
-            } else {
-                theme::muted(&visuals)
-            };
-            ui.label(RichText::new(connection.as_str()).color(color));
-            ui.end_row();
-            let time = |value: Option<crate::azure::wire::Timestamp>| {
-                value.filter(|time| !time.is_never()).map_or_else(
-                    || "never".to_owned(),
-                    crate::azure::wire::Timestamp::to_wire,
-                )
-            };
-            row(ui, "Last activity", &time(device.last_activity_time));
-            row(ui, "Status updated", &time(device.status_updated_time));
-            row(
-                ui,
-                "Authentication",
-                device
-                    .authentication
-                    .as_ref()
-                    .map_or("sas", |auth| auth.kind.as_str()),
-            );
-            row(
-                ui,
-                "Generation",
-                device.generation_id.as_deref().unwrap_or(""),
-            );
-            row(ui, "Etag", device.etag.as_deref().unwrap_or(""));
-            row(
-                ui,
-                "IoT Edge",
-                if device
-                    .capabilities
-                    .is_some_and(|capabilities| capabilities.iot_edge)
-                {
-                    "yes"
-                } else {
-                    "no"
-                },
-            );
-            for (label, key) in [
-                ("Primary key", device.primary_key()),
-                ("Secondary key", device.secondary_key()),
-            ] {
-                if let Some(key) = key {
-                    ui.label(RichText::new(label).color(theme::muted(&visuals)));
-                    ui.horizontal(|ui| {
-                        let shown = if *reveal {
-                            key.expose().to_owned()
-                        } else {
-                            "•".repeat(16)
-                        };
-                        ui.add(egui::Label::new(RichText::new(shown).monospace()).truncate());
-                        if ui
-                            .small_button("Copy")
-                            .on_hover_text(format!("Copy the {}", label.to_lowercase()))
-                            .clicked()
-                        {
-                            ui.ctx().copy_text(key.expose().to_owned());
-                        }
-                    });
-                    ui.end_row();
-                }
-            }
-        });
+        }
+    });
     ui.horizontal(|ui| {
         ui.checkbox(reveal, "Reveal keys");
         if device.primary_key().is_some() && ui.button("Copy connection string").clicked() {
@@ -152,27 +104,12 @@ fn row(ui: &mut Ui, label: &str, value: &str) {
 fn twin_ui(ui: &mut Ui, twin: &Twin) {
     ui.add_space(6.0);
     ui.label(
-        RichText::new(format!(
-            "Twin  (version {}, etag {})",
-            twin.version.unwrap_or(0),
-            twin.etag.as_deref().unwrap_or("?")
-        ))
-        .strong(),
+        RichText::new(format!("Twin  (version {}, etag {})", twin.version.unwrap_or(0), twin.etag.as_deref().unwrap_or("?"))).strong(),
     );
     let empty = Map::new();
     section_ui(ui, "Tags", twin.tags.as_ref().unwrap_or(&empty), None);
-    section_ui(
-        ui,
-        "Desired properties",
-        twin.desired().unwrap_or(&empty),
-        twin.desired_version(),
-    );
-    section_ui(
-        ui,
-        "Reported properties",
-        twin.reported().unwrap_or(&empty),
-        twin.reported_version(),
-    );
+    section_ui(ui, "Desired properties", twin.desired().unwrap_or(&empty), twin.desired_version());
+    section_ui(ui, "Reported properties", twin.reported().unwrap_or(&empty), twin.reported_version());
 }
 
 fn section_ui(ui: &mut Ui, title: &str, content: &Map<String, Value>, version: Option<u64>) {
@@ -181,15 +118,12 @@ fn section_ui(ui: &mut Ui, title: &str, content: &Map<String, Value>, version: O
         Some(version) => format!("{title}  ({keys}, $version {version})"),
         None => format!("{title}  ({keys})"),
     };
-    egui::CollapsingHeader::new(heading)
-        .id_salt(title)
-        .default_open(true)
-        .show(ui, |ui| {
-            if keys == 0 {
-                ui.label(RichText::new("none").color(theme::muted(ui.visuals())));
-            }
-            object_ui(ui, content, title);
-        });
+    egui::CollapsingHeader::new(heading).id_salt(title).default_open(true).show(ui, |ui| {
+        if keys == 0 {
+            ui.label(RichText::new("none").color(theme::muted(ui.visuals())));
+        }
+        object_ui(ui, content, title);
+    });
 }
 
 fn object_ui(ui: &mut Ui, object: &Map<String, Value>, path: &str) {

@@ -20,23 +20,14 @@ struct RowClick {
 }
 
 /// Draws the table.
-pub fn device_table_ui(
-    ui: &mut Ui,
-    state: &mut AppState,
-    view_state: &mut ViewState,
-    out: &mut Vec<Command>,
-) {
+pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewState, out: &mut Vec<Command>) {
     let devices = &mut state.devices;
     devices.view();
     if devices.prepared_view().is_empty() {
         empty_ui(ui, devices);
         return;
     }
-    let extra_columns: Vec<Arc<str>> = devices
-        .columns
-        .iter()
-        .map(|column| DevicesState::column_path(column))
-        .collect();
+    let extra_columns: Vec<Arc<str>> = devices.columns.iter().map(|column| DevicesState::column_path(column)).collect();
     let mut sort_click = None;
     let mut row_click = None;
     let mut table = TableBuilder::new(ui)
@@ -45,12 +36,7 @@ pub fn device_table_ui(
         .resizable(true)
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(
-            Column::initial(230.0)
-                .at_least(120.0)
-                .resizable(true)
-                .clip(true),
-        )
+        .column(Column::initial(230.0).at_least(120.0).resizable(true).clip(true))
         .column(Column::initial(80.0).resizable(true).clip(true))
         .column(Column::initial(105.0).resizable(true).clip(true))
         .column(Column::initial(120.0).resizable(true).clip(true));
@@ -76,13 +62,7 @@ pub fn device_table_ui(
             for path in &extra_columns {
                 let label = path.strip_prefix("properties.").unwrap_or(path);
                 header.col(|ui| {
-                    sort_header_ui(
-                        ui,
-                        label,
-                        &SortColumn::Field(path.to_string()),
-                        sort.as_ref(),
-                        &mut sort_click,
-                    );
+                    sort_header_ui(ui, label, &SortColumn::Field(path.to_string()), sort.as_ref(), &mut sort_click);
                 });
             }
             header.col(|_| {});
@@ -90,18 +70,13 @@ pub fn device_table_ui(
         .body(|body| {
             let view = devices.prepared_view();
             body.rows(theme::ROW_HEIGHT, view.len(), |mut row| {
-                let Some(device) = view.get(row.index()).and_then(|index| devices.row(*index))
-                else {
+                let Some(device) = view.get(row.index()).and_then(|index| devices.row(*index)) else {
                     return;
                 };
                 row.set_selected(devices.selection.contains(&device.device_id));
                 row.col(|ui| {
                     let focused = devices.selection.cursor.as_deref() == Some(&*device.device_id);
-                    let text = if focused {
-                        RichText::new(&*device.device_id).strong()
-                    } else {
-                        RichText::new(&*device.device_id)
-                    };
+                    let text = if focused { RichText::new(&*device.device_id).strong() } else { RichText::new(&*device.device_id) };
                     ui.add(egui::Label::new(text).selectable(false));
                 });
                 row.col(|ui| {
@@ -115,23 +90,12 @@ pub fn device_table_ui(
                 row.col(|ui| {
                     let visuals = ui.visuals().clone();
                     let connected = device.connection_state == ConnectionState::Connected;
-                    let color = if connected {
-                        theme::good(&visuals)
-                    } else {
-                        theme::muted(&visuals)
-                    };
+                    let color = if connected { theme::good(&visuals) } else { theme::muted(&visuals) };
                     theme::dot_ui(ui, color, connected);
-                    ui.add(
-                        egui::Label::new(
-                            RichText::new(device.connection_state.as_str()).color(color),
-                        )
-                        .selectable(false),
-                    );
+                    ui.add(egui::Label::new(RichText::new(device.connection_state.as_str()).color(color)).selectable(false));
                 });
                 row.col(|ui| {
-                    let text = device
-                        .last_activity
-                        .map_or_else(|| "never".to_owned(), |time| ago(time, now));
+                    let text = device.last_activity.map_or_else(|| "never".to_owned(), |time| ago(time, now));
                     let response = ui.add(egui::Label::new(text).selectable(false));
                     if let Some(time) = device.last_activity {
                         response.on_hover_text(time.to_wire());
@@ -139,10 +103,7 @@ pub fn device_table_ui(
                 });
                 for path in &extra_columns {
                     row.col(|ui| {
-                        let text = device
-                            .field(path)
-                            .map(ToString::to_string)
-                            .unwrap_or_default();
+                        let text = device.field(path).map(ToString::to_string).unwrap_or_default();
                         ui.add(egui::Label::new(text).selectable(false));
                     });
                 }
@@ -186,13 +147,7 @@ fn apply_click(state: &mut AppState, click: &RowClick, out: &mut Vec<Command>) {
     }
 }
 
-fn sort_header_ui(
-    ui: &mut Ui,
-    label: &str,
-    column: &SortColumn,
-    sort: Option<&Sort>,
-    clicked: &mut Option<SortColumn>,
-) {
+fn sort_header_ui(ui: &mut Ui, label: &str, column: &SortColumn, sort: Option<&Sort>, clicked: &mut Option<SortColumn>) {
     let arrow = match sort {
         Some(sort) if sort.column == *column => {
             if sort.ascending {
@@ -203,12 +158,8 @@ fn sort_header_ui(
         }
         _ => "",
     };
-    let response =
-        ui.add(egui::Button::new(RichText::new(format!("{label}{arrow}")).strong()).frame(false));
-    if response
-        .on_hover_text("Sort by this column (click again to reverse)")
-        .clicked()
-    {
+    let response = ui.add(egui::Button::new(RichText::new(format!("{label}{arrow}")).strong()).frame(false));
+    if response.on_hover_text("Sort by this column (click again to reverse)").clicked() {
         *clicked = Some(column.clone());
     }
 }
@@ -219,9 +170,7 @@ fn empty_ui(ui: &mut Ui, devices: &DevicesState) {
         let text = match devices.load {
             crate::app::model::LoadState::Loading { .. } => "Loading devices…",
             crate::app::model::LoadState::Idle => "Waiting for the connection…",
-            _ if !devices.id_filter.trim().is_empty() && !devices.rows.is_empty() => {
-                "No loaded device id starts with that prefix."
-            }
+            _ if !devices.id_filter.trim().is_empty() && !devices.rows.is_empty() => "No loaded device id starts with that prefix.",
             crate::app::model::LoadState::Failed => "The query failed; see the message above.",
             _ => "No devices match this query.",
         };

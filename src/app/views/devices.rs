@@ -11,12 +11,7 @@ use crate::app::model::state::AddDeviceDraft;
 use crate::app::model::{AppState, Command, LoadState};
 
 /// The whole device page (the details panel is drawn by the caller).
-pub fn devices_page_ui(
-    ui: &mut Ui,
-    state: &mut AppState,
-    view: &mut ViewState,
-    out: &mut Vec<Command>,
-) {
+pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
     query_bar_ui(ui, state, view, out);
     summary_row_ui(ui, state, out);
     toolbar_ui(ui, state, out);
@@ -70,44 +65,21 @@ fn query_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &m
 fn summary_row_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         let mut filter = state.devices.id_filter.clone();
-        let edit = egui::TextEdit::singleline(&mut filter)
-            .hint_text("Filter by device id prefix")
-            .desired_width(220.0);
+        let edit = egui::TextEdit::singleline(&mut filter).hint_text("Filter by device id prefix").desired_width(220.0);
         if ui.add(edit).changed() {
             state.devices.set_id_filter(filter);
         }
         let shown = state.devices.view().len();
         let text = match (state.devices.total, state.devices.raw.as_ref()) {
-            (_, Some(raw)) => format!(
-                "{} result row{}",
-                raw.rows.len(),
-                if raw.rows.len() == 1 { "" } else { "s" }
-            ),
+            (_, Some(raw)) => format!("{} result row{}", raw.rows.len(), if raw.rows.len() == 1 { "" } else { "s" }),
             (Some(total), None) => format!("Showing {shown} of {total} devices"),
             (None, None) => format!("Showing {shown} devices"),
         };
         ui.label(text);
-        if let LoadState::Loading {
-            request, received, ..
-        } = state.devices.load
-        {
-            let fraction = state.devices.total.map_or(0.0, |total| {
-                if total == 0 {
-                    1.0
-                } else {
-                    fraction_of(received, total)
-                }
-            });
-            ui.add(
-                egui::ProgressBar::new(fraction.min(1.0))
-                    .desired_width(160.0)
-                    .text(format!("loading {received}…")),
-            );
-            if ui
-                .button("Cancel")
-                .on_hover_text("Stop loading; keep what arrived")
-                .clicked()
-            {
+        if let LoadState::Loading { request, received, .. } = state.devices.load {
+            let fraction = state.devices.total.map_or(0.0, |total| if total == 0 { 1.0 } else { fraction_of(received, total) });
+            ui.add(egui::ProgressBar::new(fraction.min(1.0)).desired_width(160.0).text(format!("loading {received}…")));
+            if ui.button("Cancel").on_hover_text("Stop loading; keep what arrived").clicked() {
                 out.push(Command::CancelLoad(request));
             }
         } else if state.devices.load == LoadState::Cancelled {
@@ -126,20 +98,14 @@ fn columns_menu_ui(ui: &mut Ui, state: &mut AppState) {
         if fields.is_empty() {
             ui.label("No properties loaded yet.");
         }
-        egui::ScrollArea::vertical()
-            .max_height(360.0)
-            .show(ui, |ui| {
-                for field in fields {
-                    let mut shown = state
-                        .devices
-                        .columns
-                        .iter()
-                        .any(|column| **column == *field);
-                    if ui.checkbox(&mut shown, &*field).changed() {
-                        state.devices.toggle_column(&field);
-                    }
+        egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
+            for field in fields {
+                let mut shown = state.devices.columns.iter().any(|column| **column == *field);
+                if ui.checkbox(&mut shown, &*field).changed() {
+                    state.devices.toggle_column(&field);
                 }
-            });
+            }
+        });
     });
 }
 
@@ -155,76 +121,44 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             state.add_device = Some(AddDeviceDraft::default());
         }
         ui.add_enabled_ui(selected > 0, |ui| {
-            if ui
-                .button("Enable")
-                .on_hover_text("Enable the selected devices")
-                .clicked()
-            {
-                out.push(Command::SetEnabled {
-                    device_ids: selected_ids.clone(),
-                    enabled: true,
-                });
+            if ui.button("Enable").on_hover_text("Enable the selected devices").clicked() {
+                out.push(Command::SetEnabled { device_ids: selected_ids.clone(), enabled: true });
             }
-            if ui
-                .button("Disable")
-                .on_hover_text("Disable the selected devices")
-                .clicked()
-            {
-                out.push(Command::SetEnabled {
-                    device_ids: selected_ids.clone(),
-                    enabled: false,
-                });
+            if ui.button("Disable").on_hover_text("Disable the selected devices").clicked() {
+                out.push(Command::SetEnabled { device_ids: selected_ids.clone(), enabled: false });
             }
-            let label = if selected > 1 {
-                format!("Delete {selected} devices…")
-            } else {
-                "Delete…".to_owned()
-            };
+            let label = if selected > 1 { format!("Delete {selected} devices…") } else { "Delete…".to_owned() };
             if ui.button(label).clicked() {
                 state.confirm_delete = Some(state.devices.delete_targets());
             }
         });
         ui.add_enabled_ui(selected == 1, |ui| {
-            if ui
-                .button("Copy connection string")
-                .on_hover_text("Device connection string with its primary key")
-                .clicked()
+            if ui.button("Copy connection string").on_hover_text("Device connection string with its primary key").clicked()
                 && let Some(device_id) = selected_ids.first()
             {
                 out.push(Command::CopyConnectionString(Arc::clone(device_id)));
             }
-            if ui
-                .button("Details")
-                .on_hover_text("Identity and twin (Enter)")
-                .clicked()
+            if ui.button("Details").on_hover_text("Identity and twin (Enter)").clicked()
                 && let Some(device_id) = selected_ids.first()
             {
                 state.devices.open_details(Arc::clone(device_id), out);
             }
         });
         if selected > 0 {
-            ui.label(
-                RichText::new(format!("{selected} selected")).color(theme::muted(ui.visuals())),
-            );
+            ui.label(RichText::new(format!("{selected} selected")).color(theme::muted(ui.visuals())));
         }
     });
 }
 
 /// Arrows, Shift+arrows, Enter and Ctrl+A on the list (unless a text field has the keyboard).
 fn keyboard_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
-    if ui.ctx().text_edit_focused()
-        || state.add_device.is_some()
-        || state.confirm_delete.is_some()
-        || state.profiles.dialog.is_some()
-    {
+    if ui.ctx().text_edit_focused() || state.add_device.is_some() || state.confirm_delete.is_some() || state.profiles.dialog.is_some() {
         return;
     }
     let (down, up, page_down, page_up, enter, select_all, shift) = ui.input_mut(|input| {
         (
-            input.count_and_consume_key(Modifiers::NONE, Key::ArrowDown)
-                + input.count_and_consume_key(Modifiers::SHIFT, Key::ArrowDown),
-            input.count_and_consume_key(Modifiers::NONE, Key::ArrowUp)
-                + input.count_and_consume_key(Modifiers::SHIFT, Key::ArrowUp),
+            input.count_and_consume_key(Modifiers::NONE, Key::ArrowDown) + input.count_and_consume_key(Modifiers::SHIFT, Key::ArrowDown),
+            input.count_and_consume_key(Modifiers::NONE, Key::ArrowUp) + input.count_and_consume_key(Modifiers::SHIFT, Key::ArrowUp),
             input.consume_key(Modifiers::NONE, Key::PageDown),
             input.consume_key(Modifiers::NONE, Key::PageUp),
             input.consume_key(Modifiers::NONE, Key::Enter),
@@ -232,8 +166,7 @@ fn keyboard_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Ve
             input.modifiers.shift,
         )
     });
-    let delta = isize::try_from(down).unwrap_or(0) - isize::try_from(up).unwrap_or(0)
-        + if page_down { 20 } else { 0 }
+    let delta = isize::try_from(down).unwrap_or(0) - isize::try_from(up).unwrap_or(0) + if page_down { 20 } else { 0 }
         - if page_up { 20 } else { 0 };
     if delta != 0 || select_all {
         let ids = state.devices.view_ids();
@@ -257,10 +190,7 @@ fn raw_table_ui(ui: &mut Ui, raw: &RawResults) {
         ui.label("The query returned no rows.");
         return;
     }
-    let mut table = TableBuilder::new(ui)
-        .striped(true)
-        .resizable(true)
-        .cell_layout(Layout::left_to_right(Align::Center));
+    let mut table = TableBuilder::new(ui).striped(true).resizable(true).cell_layout(Layout::left_to_right(Align::Center));
     for _ in &raw.columns {
         table = table.column(Column::initial(160.0).resizable(true).clip(true));
     }

@@ -19,40 +19,22 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
         ui.set_width(460.0);
         ui.heading("Add device");
         ui.add_space(4.0);
-        let id_problem = check_device_id(draft.device_id.trim())
-            .err()
-            .map(|error| error.to_string());
+        let id_problem = check_device_id(draft.device_id.trim()).err().map(|error| error.to_string());
         ui.label("Device ID");
-        let id_edit = ui.add(
-            egui::TextEdit::singleline(&mut draft.device_id)
-                .hint_text("Device ID")
-                .desired_width(f32::INFINITY),
-        );
+        let id_edit = ui.add(egui::TextEdit::singleline(&mut draft.device_id).hint_text("Device ID").desired_width(f32::INFINITY));
         if draft.device_id.is_empty() {
             id_edit.request_focus();
         } else if let Some(problem) = &id_problem {
             ui.label(RichText::new(problem).color(theme::bad(ui.visuals())));
         }
         ui.add_space(4.0);
-        ui.radio_value(
-            &mut draft.own_keys,
-            false,
-            "Let IoT Hub generate the symmetric keys",
-        );
+        ui.radio_value(&mut draft.own_keys, false, "Let IoT Hub generate the symmetric keys");
         ui.radio_value(&mut draft.own_keys, true, "Enter the keys");
         let mut key_problem = None;
         if draft.own_keys {
-            for (label, key) in [
-                ("Primary key", &mut draft.primary_key),
-                ("Secondary key", &mut draft.secondary_key),
-            ] {
+            for (label, key) in [("Primary key", &mut draft.primary_key), ("Secondary key", &mut draft.secondary_key)] {
                 ui.label(label);
-                ui.add(
-                    egui::TextEdit::singleline(key)
-                        .password(true)
-                        .hint_text(label)
-                        .desired_width(f32::INFINITY),
-                );
+                ui.add(egui::TextEdit::singleline(key).password(true).hint_text(label).desired_width(f32::INFINITY));
                 if let Some(problem) = key_problem_of(key) {
                     key_problem.get_or_insert(format!("{label}: {problem}"));
                 }
@@ -76,16 +58,8 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
         }
     });
     if submit {
-        let keys = draft.own_keys.then(|| {
-            (
-                Secret::new(draft.primary_key.trim()),
-                Secret::new(draft.secondary_key.trim()),
-            )
-        });
-        out.push(Command::CreateDevice {
-            device_id: draft.device_id.trim().to_owned(),
-            keys,
-        });
+        let keys = draft.own_keys.then(|| (Secret::new(draft.primary_key.trim()), Secret::new(draft.secondary_key.trim())));
+        out.push(Command::CreateDevice { device_id: draft.device_id.trim().to_owned(), keys });
         state.add_device = None;
     } else if cancel || modal.should_close() {
         state.add_device = None;
@@ -99,10 +73,7 @@ fn key_problem_of(key: &str) -> Option<String> {
     }
     match base64::engine::general_purpose::STANDARD.decode(key) {
         Ok(bytes) if (16..=64).contains(&bytes.len()) => None,
-        Ok(bytes) => Some(format!(
-            "decodes to {} bytes; 16 to 64 are allowed",
-            bytes.len()
-        )),
+        Ok(bytes) => Some(format!("decodes to {} bytes; 16 to 64 are allowed", bytes.len())),
         Err(_) => Some("not valid base64".to_owned()),
     }
 }
@@ -119,9 +90,7 @@ pub fn confirm_delete_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) 
         ui.set_width(420.0);
         let noun = if count == 1 { "device" } else { "devices" };
         ui.heading(format!("Delete {count} {noun}?"));
-        ui.label(
-            "Their twins are deleted too. A device changed since it was listed is not deleted.",
-        );
+        ui.label("Their twins are deleted too. A device changed since it was listed is not deleted.");
         ui.add_space(4.0);
         for target in targets.iter().take(8) {
             ui.label(RichText::new(&*target.device_id).monospace());
@@ -131,9 +100,7 @@ pub fn confirm_delete_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) 
         }
         ui.add_space(8.0);
         ui.horizontal(|ui| {
-            let button = egui::Button::new(
-                RichText::new(format!("Delete {count} {noun}")).color(theme::bad(ui.visuals())),
-            );
+            let button = egui::Button::new(RichText::new(format!("Delete {count} {noun}")).color(theme::bad(ui.visuals())));
             if ui.add(button).clicked() {
                 confirmed = true;
             }

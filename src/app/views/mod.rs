@@ -30,12 +30,7 @@ pub struct ViewState {
 
 impl Default for ViewState {
     fn default() -> Self {
-        Self {
-            theme: egui::ThemePreference::System,
-            focus_query: false,
-            scroll_to_row: None,
-            ca_pick: None,
-        }
+        Self { theme: egui::ThemePreference::System, focus_query: false, scroll_to_row: None, ca_pick: None }
     }
 }
 
@@ -48,10 +43,7 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
         ui.add_space(2.0);
     });
     egui::Panel::bottom("status-bar").show(ui, |ui| shell::status_bar_ui(ui, state));
-    egui::Panel::left("navigation")
-        .exact_size(130.0)
-        .resizable(false)
-        .show(ui, |ui| shell::navigation_ui(ui, state));
+    egui::Panel::left("navigation").exact_size(130.0).resizable(false).show(ui, |ui| shell::navigation_ui(ui, state));
     if state.page == Page::Devices && state.devices.details.is_some() {
         egui::Panel::right("details")
             .default_size(380.0)
@@ -76,9 +68,6 @@ fn coming_ui(ui: &mut Ui, title: &str, text: &str) {
         ui.heading(title);
         ui.add_space(8.0);
         ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
-        ui.label(
-            RichText::new("Nothing is shown here until it works against the real service.")
-                .color(theme::muted(ui.visuals())),
-        );
+        ui.label(RichText::new("Nothing is shown here until it works against the real service.").color(theme::muted(ui.visuals())));
     });
 }

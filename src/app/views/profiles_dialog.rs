@@ -8,17 +8,10 @@ use poll_promise::Promise;
 
 use super::{ViewState, theme};
 use crate::app::model::state::ProfileDialog;
-use crate::app::model::{
-    AppState, Command, KeyringStatus, ProfileDraft, ProfileId, ProfileKind, ProfileSummary,
-};
+use crate::app::model::{AppState, Command, KeyringStatus, ProfileDraft, ProfileId, ProfileKind, ProfileSummary};
 
 /// Draws the dialog when open.
-pub fn profiles_dialog_ui(
-    ui: &Ui,
-    state: &mut AppState,
-    view: &mut ViewState,
-    out: &mut Vec<Command>,
-) {
+pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
     if state.profiles.dialog.is_none() {
         return;
     }
@@ -48,12 +41,7 @@ pub fn profiles_dialog_ui(
             ui.vertical(|ui| {
                 ui.set_min_width(480.0);
                 match dialog.viewing.clone() {
-                    Some(id) => builtin_ui(
-                        ui,
-                        list.iter().find(|profile| profile.id == id),
-                        &active,
-                        out,
-                    ),
+                    Some(id) => builtin_ui(ui, list.iter().find(|profile| profile.id == id), &active, out),
                     None => form_ui(ui, dialog, &list, &active, &keyring, view, out),
                 }
             });
@@ -71,23 +59,13 @@ pub fn profiles_dialog_ui(
     }
 }
 
-fn profile_list_ui(
-    ui: &mut Ui,
-    list: &[ProfileSummary],
-    active: &ProfileId,
-    dialog: &mut ProfileDialog,
-    out: &mut Vec<Command>,
-) {
+fn profile_list_ui(ui: &mut Ui, list: &[ProfileSummary], active: &ProfileId, dialog: &mut ProfileDialog, out: &mut Vec<Command>) {
     for profile in list {
-        let selected = dialog.viewing.as_ref() == Some(&profile.id)
-            || (dialog.viewing.is_none() && dialog.draft.id.as_ref() == Some(&profile.id));
+        let selected =
+            dialog.viewing.as_ref() == Some(&profile.id) || (dialog.viewing.is_none() && dialog.draft.id.as_ref() == Some(&profile.id));
         let marker = if profile.id == *active { "✔ " } else { "" };
         let response = ui.selectable_label(selected, format!("{marker}{}", profile.name));
-        let response = if profile.hub_host.is_empty() {
-            response
-        } else {
-            response.on_hover_text(&profile.hub_host)
-        };
+        let response = if profile.hub_host.is_empty() { response } else { response.on_hover_text(&profile.hub_host) };
         if response.clicked() && !selected {
             *dialog = ProfileDialog::default();
             match profile.kind {
@@ -105,12 +83,7 @@ fn profile_list_ui(
     }
 }
 
-fn builtin_ui(
-    ui: &mut Ui,
-    profile: Option<&ProfileSummary>,
-    active: &ProfileId,
-    out: &mut Vec<Command>,
-) {
+fn builtin_ui(ui: &mut Ui, profile: Option<&ProfileSummary>, active: &ProfileId, out: &mut Vec<Command>) {
     let Some(profile) = profile else {
         return;
     };
@@ -118,16 +91,9 @@ fn builtin_ui(
     let text = match profile.kind {
         ProfileKind::Simulator => format!(
             "The embedded IoT Hub simulator, started by hubdeck on {}. It keeps its devices between runs and makes its own keys; nothing needs configuring.",
-            if profile.hub_host.is_empty() {
-                "localhost".to_owned()
-            } else {
-                profile.hub_host.clone()
-            }
+            if profile.hub_host.is_empty() { "localhost".to_owned() } else { profile.hub_host.clone() }
         ),
-        _ => format!(
-            "From --hub or IOTHUB_CONNECTION_STRING for this session only ({}). It is not saved.",
-            profile.hub_host
-        ),
+        _ => format!("From --hub or IOTHUB_CONNECTION_STRING for this session only ({}). It is not saved.", profile.hub_host),
     };
     ui.label(text);
     ui.add_space(6.0);
@@ -146,19 +112,9 @@ fn form_ui(
     out: &mut Vec<Command>,
 ) {
     let editing = dialog.draft.id.clone();
-    ui.label(
-        RichText::new(if editing.is_some() {
-            "Edit profile"
-        } else {
-            "New profile"
-        })
-        .strong(),
-    );
-    let other_names: Vec<&str> = list
-        .iter()
-        .filter(|profile| Some(&profile.id) != editing.as_ref())
-        .map(|profile| profile.name.as_str())
-        .collect();
+    ui.label(RichText::new(if editing.is_some() { "Edit profile" } else { "New profile" }).strong());
+    let other_names: Vec<&str> =
+        list.iter().filter(|profile| Some(&profile.id) != editing.as_ref()).map(|profile| profile.name.as_str()).collect();
     let problems = dialog.draft.problems(&other_names);
     let error_color = theme::bad(ui.visuals());
     let show = |ui: &mut Ui, problem: &Option<String>, touched: bool| {
@@ -168,11 +124,7 @@ fn form_ui(
     };
     let draft = &mut dialog.draft;
     ui.label("Name");
-    ui.add(
-        egui::TextEdit::singleline(&mut draft.name)
-            .hint_text("Profile name")
-            .desired_width(f32::INFINITY),
-    );
+    ui.add(egui::TextEdit::singleline(&mut draft.name).hint_text("Profile name").desired_width(f32::INFINITY));
     show(ui, &problems.name, !draft.name.is_empty());
     ui.label("IoT Hub service connection string");
     ui.add(
@@ -184,34 +136,19 @@ fn form_ui(
     show(ui, &problems.hub, !draft.hub.is_empty());
     ui.label("DPS service connection string (optional)");
     ui.add(
-        egui::TextEdit::singleline(&mut draft.dps)
-            .password(!dialog.reveal)
-            .hint_text("DPS connection string")
-            .desired_width(f32::INFINITY),
+        egui::TextEdit::singleline(&mut draft.dps).password(!dialog.reveal).hint_text("DPS connection string").desired_width(f32::INFINITY),
     );
     show(ui, &problems.dps, true);
     ui.horizontal(|ui| {
         ui.checkbox(&mut dialog.reveal, "Reveal");
-        if ui
-            .button("Copy hub string")
-            .on_hover_text("Copy the IoT Hub connection string")
-            .clicked()
-            && !draft.hub.is_empty()
-        {
+        if ui.button("Copy hub string").on_hover_text("Copy the IoT Hub connection string").clicked() && !draft.hub.is_empty() {
             ui.ctx().copy_text(draft.hub.clone());
         }
     });
     ui.label("Extra CA certificate (optional, PEM)");
     ui.horizontal(|ui| {
-        ui.add(
-            egui::TextEdit::singleline(&mut draft.ca_file)
-                .hint_text("CA certificate file")
-                .desired_width(360.0),
-        );
-        if ui
-            .add_enabled(view.ca_pick.is_none(), egui::Button::new("Browse…"))
-            .clicked()
-        {
+        ui.add(egui::TextEdit::singleline(&mut draft.ca_file).hint_text("CA certificate file").desired_width(360.0));
+        if ui.add_enabled(view.ca_pick.is_none(), egui::Button::new("Browse…")).clicked() {
             view.ca_pick = Some(pick_file(ui.ctx().clone()));
         }
     });
@@ -219,21 +156,12 @@ fn form_ui(
     ui.add_space(4.0);
     match keyring {
         KeyringStatus::Available => {
-            ui.label(
-                RichText::new("Secrets are stored in the OS keyring.")
-                    .color(theme::muted(ui.visuals())),
-            );
+            ui.label(RichText::new("Secrets are stored in the OS keyring.").color(theme::muted(ui.visuals())));
         }
         KeyringStatus::Unavailable(reason) => {
-            ui.label(
-                RichText::new(format!("No OS keyring is available ({reason})."))
-                    .color(theme::warn(ui.visuals())),
-            );
-            ui.checkbox(
-                &mut draft.store_in_file,
-                "Save the connection strings to a file readable only by me",
-            )
-            .on_hover_text("Otherwise they stay in memory and are gone when hubdeck exits");
+            ui.label(RichText::new(format!("No OS keyring is available ({reason}).")).color(theme::warn(ui.visuals())));
+            ui.checkbox(&mut draft.store_in_file, "Save the connection strings to a file readable only by me")
+                .on_hover_text("Otherwise they stay in memory and are gone when hubdeck exits");
         }
     }
     if let Some(message) = &dialog.message {
@@ -241,25 +169,16 @@ fn form_ui(
     }
     ui.add_space(6.0);
     ui.horizontal(|ui| {
-        if ui
-            .add_enabled(problems.is_empty(), egui::Button::new("Save"))
-            .clicked()
-        {
+        if ui.add_enabled(problems.is_empty(), egui::Button::new("Save")).clicked() {
             out.push(Command::SaveProfile(dialog.draft.clone()));
         }
         if let Some(id) = &editing {
             if *id != *active && ui.button("Use this profile").clicked() {
                 out.push(Command::ActivateProfile(id.clone()));
             }
-            if ui
-                .button(RichText::new("Delete profile").color(error_color))
-                .clicked()
-            {
+            if ui.button(RichText::new("Delete profile").color(error_color)).clicked() {
                 out.push(Command::DeleteProfile(id.clone()));
-                *dialog = ProfileDialog {
-                    draft: ProfileDraft::default(),
-                    ..ProfileDialog::default()
-                };
+                *dialog = ProfileDialog { draft: ProfileDraft::default(), ..ProfileDialog::default() };
             }
         }
     });

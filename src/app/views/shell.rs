@@ -15,31 +15,18 @@ pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: 
     ui.horizontal(|ui| {
         ui.label(RichText::new("hubdeck").strong().size(16.0));
         ui.separator();
-        let active_name = state.profiles.active_summary().map_or_else(
-            || state.profiles.active.to_string(),
-            |profile| profile.name.clone(),
-        );
-        egui::ComboBox::from_id_salt("profile-switcher")
-            .selected_text(format!("Profile: {active_name}"))
-            .width(220.0)
-            .show_ui(ui, |ui| {
-                for profile in state.profiles.list.clone() {
-                    let selected = profile.id == state.profiles.active;
-                    let label = if profile.hub_host.is_empty() {
-                        profile.name.clone()
-                    } else {
-                        format!("{}  ({})", profile.name, profile.hub_host)
-                    };
-                    if ui.selectable_label(selected, label).clicked() && !selected {
-                        out.push(Command::ActivateProfile(profile.id.clone()));
-                    }
+        let active_name = state.profiles.active_summary().map_or_else(|| state.profiles.active.to_string(), |profile| profile.name.clone());
+        egui::ComboBox::from_id_salt("profile-switcher").selected_text(format!("Profile: {active_name}")).width(220.0).show_ui(ui, |ui| {
+            for profile in state.profiles.list.clone() {
+                let selected = profile.id == state.profiles.active;
+                let label =
+                    if profile.hub_host.is_empty() { profile.name.clone() } else { format!("{}  ({})", profile.name, profile.hub_host) };
+                if ui.selectable_label(selected, label).clicked() && !selected {
+                    out.push(Command::ActivateProfile(profile.id.clone()));
                 }
-            });
-        if ui
-            .button("Profiles…")
-            .on_hover_text("Add, edit, delete and switch connection profiles")
-            .clicked()
-        {
+            }
+        });
+        if ui.button("Profiles…").on_hover_text("Add, edit, delete and switch connection profiles").clicked() {
             open_profiles_dialog(state, out);
         }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -56,36 +43,22 @@ pub fn open_profiles_dialog(state: &mut AppState, out: &mut Vec<Command>) {
         state.profiles.dialog = Some(ProfileDialog::default());
         out.push(Command::EditProfile(active));
     } else {
-        state.profiles.dialog = Some(ProfileDialog {
-            viewing: Some(active),
-            ..ProfileDialog::default()
-        });
+        state.profiles.dialog = Some(ProfileDialog { viewing: Some(active), ..ProfileDialog::default() });
     }
 }
 
 fn theme_switch_ui(ui: &mut Ui, view: &mut ViewState) {
-    let choices = [
-        (egui::ThemePreference::System, "System"),
-        (egui::ThemePreference::Light, "Light"),
-        (egui::ThemePreference::Dark, "Dark"),
-    ];
-    let current = choices
-        .iter()
-        .find(|(preference, _)| *preference == view.theme)
-        .map_or("System", |(_, label)| *label);
-    egui::ComboBox::from_id_salt("theme")
-        .selected_text(format!("Theme: {current}"))
-        .show_ui(ui, |ui| {
-            for (preference, label) in choices {
-                if ui
-                    .selectable_label(view.theme == preference, label)
-                    .clicked()
-                {
-                    view.theme = preference;
-                    ui.ctx().set_theme(preference);
-                }
+    let choices =
+        [(egui::ThemePreference::System, "System"), (egui::ThemePreference::Light, "Light"), (egui::ThemePreference::Dark, "Dark")];
+    let current = choices.iter().find(|(preference, _)| *preference == view.theme).map_or("System", |(_, label)| *label);
+    egui::ComboBox::from_id_salt("theme").selected_text(format!("Theme: {current}")).show_ui(ui, |ui| {
+        for (preference, label) in choices {
+            if ui.selectable_label(view.theme == preference, label).clicked() {
+                view.theme = preference;
+                ui.ctx().set_theme(preference);
             }
-        });
+        }
+    });
 }
 
 /// The left navigation.
@@ -93,14 +66,8 @@ pub fn navigation_ui(ui: &mut Ui, state: &mut AppState) {
     ui.add_space(4.0);
     for (index, page) in Page::ALL.into_iter().enumerate() {
         let label = RichText::new(page.label()).size(14.0);
-        let response = ui.add_sized(
-            [ui.available_width(), 28.0],
-            egui::Button::selectable(state.page == page, label),
-        );
-        if response
-            .on_hover_text(format!("Ctrl+{}", index + 1))
-            .clicked()
-        {
+        let response = ui.add_sized([ui.available_width(), 28.0], egui::Button::selectable(state.page == page, label));
+        if response.on_hover_text(format!("Ctrl+{}", index + 1)).clicked() {
             state.page = page;
         }
     }
@@ -112,47 +79,30 @@ pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState) {
     ui.horizontal(|ui| {
         let (dot, text) = match &state.connection {
             ConnectionStatus::Starting => (theme::muted(&visuals), "starting…".to_owned()),
-            ConnectionStatus::Connecting(profile) => {
-                (theme::warn(&visuals), format!("connecting to {profile}…"))
-            }
+            ConnectionStatus::Connecting(profile) => (theme::warn(&visuals), format!("connecting to {profile}…")),
             ConnectionStatus::Connected { host, .. } => {
-                let name = state
-                    .profiles
-                    .active_summary()
-                    .map_or_else(String::new, |profile| profile.name.clone());
+                let name = state.profiles.active_summary().map_or_else(String::new, |profile| profile.name.clone());
                 (theme::good(&visuals), format!("{name} — {host}"))
             }
-            ConnectionStatus::Failed { profile, message } => {
-                (theme::bad(&visuals), format!("{profile}: {message}"))
-            }
+            ConnectionStatus::Failed { profile, message } => (theme::bad(&visuals), format!("{profile}: {message}")),
         };
         let filled = matches!(state.connection, ConnectionStatus::Connected { .. });
         theme::dot_ui(ui, dot, filled);
         ui.label(text);
         ui.separator();
         let in_flight = state.in_flight();
-        ui.label(format!(
-            "{in_flight} request{} in flight",
-            if in_flight == 1 { "" } else { "s" }
-        ));
+        ui.label(format!("{in_flight} request{} in flight", if in_flight == 1 { "" } else { "s" }));
         if let Some(retry) = &state.status.retry {
-            let remaining = retry
-                .resume_at
-                .duration_since(SystemTime::now())
-                .map_or(0, |left| left.as_secs() + 1);
+            let remaining = retry.resume_at.duration_since(SystemTime::now()).map_or(0, |left| left.as_secs() + 1);
             let what = match retry.reason {
                 crate::azure::RetryReason::Throttled => "throttled",
                 crate::azure::RetryReason::ServerError(_) => "service error",
                 crate::azure::RetryReason::Transport => "connection problem",
             };
             ui.separator();
-            ui.label(
-                RichText::new(format!("{what} — retrying in {remaining} s"))
-                    .color(theme::warn(&visuals)),
-            );
+            ui.label(RichText::new(format!("{what} — retrying in {remaining} s")).color(theme::warn(&visuals)));
             // The countdown needs a tick, but only while a wait is on.
-            ui.ctx()
-                .request_repaint_after(std::time::Duration::from_millis(500));
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(500));
         }
         if let Some((seq, message)) = state.status.last_error.clone() {
             ui.separator();
@@ -170,9 +120,7 @@ pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState) {
 
 /// Global shortcuts. Returns true when Ctrl+F asked for the query bar.
 pub fn shortcuts(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
-    let dialog_open = state.profiles.dialog.is_some()
-        || state.add_device.is_some()
-        || state.confirm_delete.is_some();
+    let dialog_open = state.profiles.dialog.is_some() || state.add_device.is_some() || state.confirm_delete.is_some();
     if dialog_open {
         return; // modals take Esc and Enter themselves
     }
@@ -184,12 +132,9 @@ pub fn shortcuts(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut 
             state.page = Page::Devices;
             view.focus_query = true;
         }
-        for (key, page) in [
-            (Key::Num1, Page::Devices),
-            (Key::Num2, Page::Jobs),
-            (Key::Num3, Page::Enrollments),
-            (Key::Num4, Page::Activity),
-        ] {
+        for (key, page) in
+            [(Key::Num1, Page::Devices), (Key::Num2, Page::Jobs), (Key::Num3, Page::Enrollments), (Key::Num4, Page::Activity)]
+        {
             if input.consume_key(Modifiers::COMMAND, key) {
                 state.page = page;
             }

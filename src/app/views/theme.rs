@@ -5,20 +5,12 @@ use egui::{Color32, Visuals};
 
 /// Green for healthy states (connected, enabled).
 pub fn good(visuals: &Visuals) -> Color32 {
-    if visuals.dark_mode {
-        Color32::from_rgb(87, 190, 120)
-    } else {
-        Color32::from_rgb(22, 128, 60)
-    }
+    if visuals.dark_mode { Color32::from_rgb(87, 190, 120) } else { Color32::from_rgb(22, 128, 60) }
 }
 
 /// Amber for warnings (throttling, disabled).
 pub fn warn(visuals: &Visuals) -> Color32 {
-    if visuals.dark_mode {
-        Color32::from_rgb(230, 180, 80)
-    } else {
-        Color32::from_rgb(170, 110, 0)
-    }
+    if visuals.dark_mode { Color32::from_rgb(230, 180, 80) } else { Color32::from_rgb(170, 110, 0) }
 }
 
 /// Red for failures.

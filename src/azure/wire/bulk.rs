@@ -53,9 +53,7 @@ impl ImportMode {
 
     /// Parses any casing.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|mode| mode.as_str().eq_ignore_ascii_case(text))
+        Self::ALL.into_iter().find(|mode| mode.as_str().eq_ignore_ascii_case(text))
     }
 }
 
@@ -74,8 +72,7 @@ impl Serialize for ImportMode {
 impl<'de> Deserialize<'de> for ImportMode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown importMode '{text}'")))
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown importMode '{text}'")))
     }
 }
 
@@ -90,13 +87,7 @@ pub struct ExportImportDevice {
     pub module_id: Option<String>,
     /// Identity etag for the `…IfMatchETag` modes. The service reads property names
     /// case-insensitively, and Node sends the device's own `etag` field.
-    #[serde(
-        rename = "eTag",
-        alias = "etag",
-        alias = "ETag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "eTag", alias = "etag", alias = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// What to do.
     pub import_mode: ImportMode,
@@ -110,12 +101,7 @@ pub struct ExportImportDevice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<AuthenticationMechanism>,
     /// Twin etag for `updateTwinIfMatchETag`.
-    #[serde(
-        rename = "twinETag",
-        alias = "twinEtag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "twinETag", alias = "twinEtag", default, skip_serializing_if = "Option::is_none")]
     pub twin_e_tag: Option<String>,
     /// Tags to set with the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,13 +191,10 @@ mod tests {
 
     #[test]
     fn import_mode_is_case_insensitive_both_ways() {
-        for (text, mode) in [
-            ("create", ImportMode::Create),
-            ("Update", ImportMode::Update),
-            ("DeleteIfMatchETag", ImportMode::DeleteIfMatchETag),
-        ] {
-            let parsed: ImportMode =
-                serde_json::from_value(Value::String(text.to_owned())).unwrap();
+        for (text, mode) in
+            [("create", ImportMode::Create), ("Update", ImportMode::Update), ("DeleteIfMatchETag", ImportMode::DeleteIfMatchETag)]
+        {
+            let parsed: ImportMode = serde_json::from_value(Value::String(text.to_owned())).unwrap();
             assert_eq!(parsed, mode);
         }
         let err = serde_json::from_str::<ImportMode>("\"upsert\"").unwrap_err();
@@ -222,14 +205,9 @@ mod tests {
     fn uses_id_and_capital_t_etag() {
         let mut item = ExportImportDevice::new("d1", ImportMode::DeleteIfMatchETag);
         item.e_tag = Some("abc".to_owned());
-        assert_eq!(
-            serde_json::to_value(&item).unwrap(),
-            serde_json::json!({"id":"d1","eTag":"abc","importMode":"deleteIfMatchETag"})
-        );
-        let from_node: ExportImportDevice = serde_json::from_value(
-            serde_json::json!({"id":"d1","etag":"abc","importMode":"UpdateIfMatchETag"}),
-        )
-        .unwrap();
+        assert_eq!(serde_json::to_value(&item).unwrap(), serde_json::json!({"id":"d1","eTag":"abc","importMode":"deleteIfMatchETag"}));
+        let from_node: ExportImportDevice =
+            serde_json::from_value(serde_json::json!({"id":"d1","etag":"abc","importMode":"UpdateIfMatchETag"})).unwrap();
         assert_eq!(from_node.e_tag.as_deref(), Some("abc"));
     }
 }

@@ -176,19 +176,12 @@ impl Device {
     }
 
     /// A new SAS device with the given base64 keys.
-    pub fn new_with_keys(
-        device_id: impl Into<String>,
-        primary_key: Secret,
-        secondary_key: Secret,
-    ) -> Self {
+    pub fn new_with_keys(device_id: impl Into<String>, primary_key: Secret, secondary_key: Secret) -> Self {
         Self {
             device_id: device_id.into(),
             status: DeviceStatus::Enabled,
             authentication: Some(AuthenticationMechanism {
-                symmetric_key: Some(SymmetricKey {
-                    primary_key: Some(primary_key),
-                    secondary_key: Some(secondary_key),
-                }),
+                symmetric_key: Some(SymmetricKey { primary_key: Some(primary_key), secondary_key: Some(secondary_key) }),
                 x509_thumbprint: None,
                 kind: AuthenticationType::Sas,
             }),
@@ -199,18 +192,12 @@ impl Device {
 
     /// The primary symmetric key, if the device has one.
     pub fn primary_key(&self) -> Option<&Secret> {
-        self.symmetric_key()?
-            .primary_key
-            .as_ref()
-            .filter(|key| !key.is_empty())
+        self.symmetric_key()?.primary_key.as_ref().filter(|key| !key.is_empty())
     }
 
     /// The secondary symmetric key, if the device has one.
     pub fn secondary_key(&self) -> Option<&Secret> {
-        self.symmetric_key()?
-            .secondary_key
-            .as_ref()
-            .filter(|key| !key.is_empty())
+        self.symmetric_key()?.secondary_key.as_ref().filter(|key| !key.is_empty())
     }
 
     fn symmetric_key(&self) -> Option<&SymmetricKey> {

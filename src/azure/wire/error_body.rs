@@ -50,27 +50,14 @@ pub struct ParsedError {
 
 /// Reads an error response. `header_code` is `iothub-errorcode` or `x-ms-error-code`.
 pub fn parse_error(status: u16, header_code: Option<&str>, body: &[u8]) -> ParsedError {
-    let mut parsed = ParsedError {
-        code: header_code.map(str::to_owned),
-        ..ParsedError::default()
-    };
+    let mut parsed = ParsedError { code: header_code.map(str::to_owned), ..ParsedError::default() };
     let value: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(message) = value
-        .as_ref()
-        .and_then(|v| v.get("Message"))
-        .and_then(Value::as_str)
-    {
+    if let Some(message) = value.as_ref().and_then(|v| v.get("Message")).and_then(Value::as_str) {
         read_hub_message(message, &mut parsed);
-    } else if let Some(structured) =
-        value.and_then(|v| serde_json::from_value::<StructuredError>(v).ok())
-    {
+    } else if let Some(structured) = value.and_then(|v| serde_json::from_value::<StructuredError>(v).ok()) {
         read_structured(&structured, &mut parsed);
     } else {
-        let text = String::from_utf8_lossy(body)
-            .trim()
-            .chars()
-            .take(500)
-            .collect::<String>();
+        let text = String::from_utf8_lossy(body).trim().chars().take(500).collect::<String>();
         parsed.message = text;
     }
     if parsed.message.is_empty() {
@@ -98,8 +85,7 @@ fn read_hub_message(message: &str, parsed: &mut ParsedError) {
 fn read_structured(structured: &StructuredError, parsed: &mut ParsedError) {
     parsed.number = Some(structured.error_code);
     if parsed.code.is_none() {
-        parsed.code =
-            ErrorCode::from_number(structured.error_code).map(|code| code.name().to_owned());
+        parsed.code = ErrorCode::from_number(structured.error_code).map(|code| code.name().to_owned());
     }
     parsed.message.clone_from(&structured.message);
 }
@@ -110,7 +96,8 @@ mod tests {
 
     #[test]
     fn classic_body_with_header() {
-        let body = br#"{"Message":"ErrorCode:DeviceNotFound;dev1","ExceptionMessage":"Tracking ID:06e0-G:0-TimeStamp:10/24/2023 16:57:00"}"#;
+        let body =
+            br#"{"Message":"ErrorCode:DeviceNotFound;dev1","ExceptionMessage":"Tracking ID:06e0-G:0-TimeStamp:10/24/2023 16:57:00"}"#;
         let parsed = parse_error(404, Some("DeviceNotFound"), body);
         assert_eq!(parsed.code.as_deref(), Some("DeviceNotFound"));
         assert_eq!(parsed.message, "dev1");
@@ -121,10 +108,7 @@ mod tests {
         let body = br#"{"Message":"ErrorCode:DeviceAlreadyExists;A device with ID 'dev1' is already registered.","ExceptionMessage":""}"#;
         let parsed = parse_error(409, None, body);
         assert_eq!(parsed.code.as_deref(), Some("DeviceAlreadyExists"));
-        assert_eq!(
-            parsed.message,
-            "A device with ID 'dev1' is already registered."
-        );
+        assert_eq!(parsed.message, "A device with ID 'dev1' is already registered.");
     }
 
     #[test]
@@ -147,13 +131,7 @@ mod tests {
 
     #[test]
     fn non_json_and_empty_bodies_still_say_something() {
-        assert_eq!(
-            parse_error(502, None, b"Bad gateway from proxy").message,
-            "Bad gateway from proxy"
-        );
-        assert_eq!(
-            parse_error(503, None, b"").message,
-            "HTTP 503 with no error message"
-        );
+        assert_eq!(parse_error(502, None, b"Bad gateway from proxy").message, "Bad gateway from proxy");
+        assert_eq!(parse_error(503, None, b"").message, "HTTP 503 with no error message");
     }
 }

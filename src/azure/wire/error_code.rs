@@ -109,9 +109,7 @@ impl ErrorCode {
             Self::MessageTooLarge => ("MessageTooLarge", 413_001),
             Self::TooManyDevices => ("TooManyDevices", 413_002),
             Self::ThrottlingException => ("ThrottlingException", 429_001),
-            Self::ThrottlingMaxActiveJobCountExceeded => {
-                ("ThrottlingMaxActiveJobCountExceeded", 429_004)
-            }
+            Self::ThrottlingMaxActiveJobCountExceeded => ("ThrottlingMaxActiveJobCountExceeded", 429_004),
             Self::ServerError => ("ServerError", 500_001),
             Self::ServiceUnavailable => ("ServiceUnavailable", 503_001),
             Self::GatewayTimeout => ("GatewayTimeout", 504_101),

@@ -10,19 +10,13 @@ mod statistics;
 mod timestamp;
 mod twin;
 
-pub use bulk::{
-    BulkRegistryOperationResult, DeviceRegistryOperationError, DeviceRegistryOperationWarning,
-    ExportImportDevice, ImportMode,
-};
+pub use bulk::{BulkRegistryOperationResult, DeviceRegistryOperationError, DeviceRegistryOperationWarning, ExportImportDevice, ImportMode};
 pub use device::{
-    AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities,
-    DeviceStatus, SymmetricKey, X509Thumbprint,
+    AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, X509Thumbprint,
 };
 pub use error_body::{HubErrorBody, ParsedError, StructuredError, parse_error};
 pub use error_code::ErrorCode;
-pub use query::{
-    CONTINUATION_HEADER, ITEM_TYPE_HEADER, MAX_ITEM_COUNT_HEADER, QueryItemType, QueryPage,
-};
+pub use query::{CONTINUATION_HEADER, ITEM_TYPE_HEADER, MAX_ITEM_COUNT_HEADER, QueryItemType, QueryPage};
 pub use statistics::{RegistryStatistics, ServiceStatistics};
 pub use timestamp::Timestamp;
 pub use twin::{Twin, TwinProperties};

@@ -44,8 +44,6 @@ impl QueryItemType {
 
     /// Parses any casing.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Twin, Self::Raw, Self::DeviceJob, Self::JobResponse]
-            .into_iter()
-            .find(|kind| kind.as_str().eq_ignore_ascii_case(text))
+        [Self::Twin, Self::Raw, Self::DeviceJob, Self::JobResponse].into_iter().find(|kind| kind.as_str().eq_ignore_ascii_case(text))
     }
 }

@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use chrono::{
-    DateTime, Datelike as _, NaiveDateTime, SecondsFormat, TimeZone as _, Timelike as _, Utc,
-};
+use chrono::{DateTime, Datelike as _, NaiveDateTime, SecondsFormat, TimeZone as _, Timelike as _, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UTC instant as `IoT` Hub and DPS write it (`2019-12-29T00:58:49.9315265Z`).
@@ -35,9 +33,7 @@ impl Timestamp {
             return Some(Self(with_offset.with_timezone(&Utc)));
         }
         let naive_text = text.strip_suffix('Z').unwrap_or(text);
-        NaiveDateTime::parse_from_str(naive_text, "%Y-%m-%dT%H:%M:%S%.f")
-            .ok()
-            .map(|naive| Self(Utc.from_utc_datetime(&naive)))
+        NaiveDateTime::parse_from_str(naive_text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|naive| Self(Utc.from_utc_datetime(&naive)))
     }
 
     /// The wire form: seven fractional digits and `Z`, or `0001-01-01T00:00:00Z` for never.
@@ -93,8 +89,7 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("not an ISO-8601 timestamp: {text:?}")))
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not an ISO-8601 timestamp: {text:?}")))
     }
 }
 

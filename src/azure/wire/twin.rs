@@ -3,10 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{
-    AuthenticationType, ConnectionState, DeviceCapabilities, DeviceStatus, Timestamp,
-    X509Thumbprint,
-};
+use super::{AuthenticationType, ConnectionState, DeviceCapabilities, DeviceStatus, Timestamp, X509Thumbprint};
 
 /// `properties` of a twin: `desired` and `reported`, each with `$metadata` and `$version`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

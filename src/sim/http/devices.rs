@@ -7,8 +7,7 @@ use serde::Deserialize;
 use super::response::{empty, json, with_body};
 use super::{Call, Route};
 use crate::azure::wire::{
-    CONTINUATION_HEADER, Device, ErrorCode, ExportImportDevice, ITEM_TYPE_HEADER,
-    MAX_ITEM_COUNT_HEADER, ServiceStatistics,
+    CONTINUATION_HEADER, Device, ErrorCode, ExportImportDevice, ITEM_TYPE_HEADER, MAX_ITEM_COUNT_HEADER, ServiceStatistics,
 };
 use crate::sim::clock::now_ticks;
 use crate::sim::error::HubError;
@@ -23,31 +22,20 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
     match route {
         Route::ListDevices => {
             let top = match call.query.get("top") {
-                Some(top) => Some(top.parse::<usize>().map_err(|_| {
-                    HubError::invalid(format!("top must be a number, not '{top}'"))
-                })?),
+                Some(top) => Some(top.parse::<usize>().map_err(|_| HubError::invalid(format!("top must be a number, not '{top}'")))?),
                 None => None,
             };
-            Ok(json(
-                StatusCode::OK,
-                &hub.read(|registry| registry.list(top)),
-            ))
+            Ok(json(StatusCode::OK, &hub.read(|registry| registry.list(top))))
         }
-        Route::GetDevice(device_id) => Ok(json(
-            StatusCode::OK,
-            &hub.read(|registry| {
-                registry
-                    .get(&device_id)
-                    .map(super::super::record::DeviceRecord::to_device)
-            })?,
-        )),
+        Route::GetDevice(device_id) => {
+            Ok(json(StatusCode::OK, &hub.read(|registry| registry.get(&device_id).map(super::super::record::DeviceRecord::to_device))?))
+        }
         Route::PutDevice(device_id) => {
             let body: Device = call.json("a Device object")?;
             let now = now_ticks();
             let device = hub
                 .write(|registry| {
-                    let record =
-                        registry.put_device(&device_id, &body, precondition.as_ref(), now)?;
+                    let record = registry.put_device(&device_id, &body, precondition.as_ref(), now)?;
                     Ok((record.to_device(), Changes::upsert(&device_id)))
                 })
                 .await?;
@@ -56,48 +44,28 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
         Route::DeleteDevice(device_id) => {
             hub.write(|registry| {
                 registry.delete(&device_id, precondition.as_ref())?;
-                Ok((
-                    (),
-                    Changes {
-                        upserted: Vec::new(),
-                        deleted: vec![device_id.clone()],
-                    },
-                ))
+                Ok(((), Changes { upserted: Vec::new(), deleted: vec![device_id.clone()] }))
             })
             .await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Route::BulkDevices => {
-            let items: Vec<ExportImportDevice> =
-                call.json("an array of ExportImportDevice objects")?;
+            let items: Vec<ExportImportDevice> = call.json("an array of ExportImportDevice objects")?;
             let now = now_ticks();
             let result = hub.write(|registry| registry.bulk(&items, now)).await?;
-            let status = if result.is_successful {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            let status = if result.is_successful { StatusCode::OK } else { StatusCode::BAD_REQUEST };
             Ok(json(status, &result))
         }
         Route::GetTwin(device_id) => {
             let bytes = hub
-                .read(|registry| {
-                    registry
-                        .get(&device_id)
-                        .map(|record| serde_json::to_vec(&TwinJson(record)))
-                })?
+                .read(|registry| registry.get(&device_id).map(|record| serde_json::to_vec(&TwinJson(record))))?
                 .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
             Ok(with_body(StatusCode::OK, bytes))
         }
-        Route::DeviceStatistics => Ok(json(
-            StatusCode::OK,
-            &hub.read(super::super::registry::Registry::statistics),
-        )),
+        Route::DeviceStatistics => Ok(json(StatusCode::OK, &hub.read(super::super::registry::Registry::statistics))),
         Route::ServiceStatistics => Ok(json(
             StatusCode::OK,
-            &ServiceStatistics {
-                connected_device_count: hub.read(super::super::registry::Registry::connected_count),
-            },
+            &ServiceStatistics { connected_device_count: hub.read(super::super::registry::Registry::connected_count) },
         )),
         Route::QueryDevices => query(hub, &call),
     }
@@ -115,10 +83,7 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
             Ok(0) => None,
             Ok(size) => Some(size),
             Err(_) => {
-                return Err(HubError::new(
-                    ErrorCode::ArgumentInvalid,
-                    format!("{MAX_ITEM_COUNT_HEADER} must be a number, not '{text}'"),
-                ));
+                return Err(HubError::new(ErrorCode::ArgumentInvalid, format!("{MAX_ITEM_COUNT_HEADER} must be a number, not '{text}'")));
             }
         },
         None => None,
@@ -132,10 +97,7 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
     .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
     let mut response = with_body(StatusCode::OK, bytes);
     let headers = response.headers_mut();
-    headers.insert(
-        ITEM_TYPE_HEADER,
-        header::HeaderValue::from_static(page.item_type.as_str()),
-    );
+    headers.insert(ITEM_TYPE_HEADER, header::HeaderValue::from_static(page.item_type.as_str()));
     if let Some(token) = page.continuation
         && let Ok(value) = header::HeaderValue::from_str(&token)
     {

@@ -50,21 +50,11 @@ impl Call {
     /// The body as JSON of type `T`, with an error that says what is wrong.
     pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, HubError> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(HubError::new(
-                ErrorCode::ArgumentNull,
-                format!("the request has no body; it must be {what}"),
-            ));
+            return Err(HubError::new(ErrorCode::ArgumentNull, format!("the request has no body; it must be {what}")));
         }
         serde_json::from_slice(&self.body).map_err(|error| {
-            let kind = if error.is_syntax() || error.is_eof() {
-                "is not valid JSON"
-            } else {
-                "does not match the expected shape"
-            };
-            HubError::new(
-                ErrorCode::IotHubFormatError,
-                format!("the request body {kind} ({what}): {error}"),
-            )
+            let kind = if error.is_syntax() || error.is_eof() { "is not valid JSON" } else { "does not match the expected shape" };
+            HubError::new(ErrorCode::IotHubFormatError, format!("the request body {kind} ({what}): {error}"))
         })
     }
 }
@@ -86,16 +76,8 @@ async fn handle(hub: &Hub, request: Request) -> Result<Response, HubError> {
     let query = parse_query_string(parts.uri.query());
     check_api_version(query.get("api-version").map(String::as_str))?;
     let route = Route::parse(&parts.method, parts.uri.path())?;
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    hub.policies().authorize(
-        authorization,
-        route.permission(),
-        hub.host_names(),
-        unix_now(),
-    )?;
+    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    hub.policies().authorize(authorization, route.permission(), hub.host_names(), unix_now())?;
     let latency = hub.faults().latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -104,31 +86,18 @@ async fn handle(hub: &Hub, request: Request) -> Result<Response, HubError> {
         return Err(fault);
     }
     let body = read_body(body).await?;
-    let call = Call {
-        headers: parts.headers,
-        query,
-        body,
-    };
+    let call = Call { headers: parts.headers, query, body };
     devices::run(hub, route, call).await
 }
 
 async fn read_body(body: Body) -> Result<Bytes, HubError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
-            HubError::new(
-                ErrorCode::MessageTooLarge,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        })
+        .map_err(|_| HubError::new(ErrorCode::MessageTooLarge, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))
 }
 
 fn parse_query_string(query: Option<&str>) -> HashMap<String, String> {
-    let decode = |text: &str| {
-        percent_decode_str(&text.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
+    let decode = |text: &str| percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
     query
         .unwrap_or("")
         .split('&')
@@ -149,22 +118,16 @@ fn check_api_version(version: Option<&str>) -> Result<(), HubError> {
         ));
     };
     let date = version.strip_suffix("-preview").unwrap_or(version);
-    let valid = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
-        && ("2016-02-03"..="2024-12-31").contains(&date);
+    let valid = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && ("2016-02-03"..="2024-12-31").contains(&date);
     if valid {
         Ok(())
     } else {
-        Err(HubError::new(
-            ErrorCode::InvalidProtocolVersion,
-            format!("api-version '{version}' is not supported; use 2021-04-12"),
-        ))
+        Err(HubError::new(ErrorCode::InvalidProtocolVersion, format!("api-version '{version}' is not supported; use 2021-04-12")))
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]
@@ -175,26 +138,14 @@ mod tests {
     fn api_version_rules() {
         assert!(check_api_version(Some("2021-04-12")).is_ok());
         assert!(check_api_version(Some("2018-08-30-preview")).is_ok());
-        assert!(
-            check_api_version(None)
-                .unwrap_err()
-                .message
-                .contains("required")
-        );
-        assert!(
-            check_api_version(Some("2099-01-01"))
-                .unwrap_err()
-                .message
-                .contains("'2099-01-01' is not supported")
-        );
+        assert!(check_api_version(None).unwrap_err().message.contains("required"));
+        assert!(check_api_version(Some("2099-01-01")).unwrap_err().message.contains("'2099-01-01' is not supported"));
         assert!(check_api_version(Some("latest")).is_err());
     }
 
     #[test]
     fn query_string_is_decoded_in_any_order() {
-        let query = parse_query_string(Some(
-            "jobType=scheduleDeviceMethod&api-version=2021-04-12&q=a%20b+c",
-        ));
+        let query = parse_query_string(Some("jobType=scheduleDeviceMethod&api-version=2021-04-12&q=a%20b+c"));
         assert_eq!(query["api-version"], "2021-04-12");
         assert_eq!(query["q"], "a b c");
     }

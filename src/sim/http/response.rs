@@ -16,10 +16,7 @@ pub const JSON: &str = "application/json; charset=utf-8";
 pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => with_body(status, bytes),
-        Err(error) => error_response(&HubError::new(
-            crate::azure::wire::ErrorCode::ServerError,
-            error.to_string(),
-        )),
+        Err(error) => error_response(&HubError::new(crate::azure::wire::ErrorCode::ServerError, error.to_string())),
     }
 }
 
@@ -27,9 +24,7 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
 pub fn with_body(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     response
 }
 
@@ -58,26 +53,15 @@ pub fn error_response(error: &HubError) -> Response {
     let exception_message = if error.structured_info.is_some() {
         String::new()
     } else {
-        format!(
-            "Tracking ID:{tracking_id}-G:0-TimeStamp:{}",
-            now.format("%m/%d/%Y %H:%M:%S")
-        )
+        format!("Tracking ID:{tracking_id}-G:0-TimeStamp:{}", now.format("%m/%d/%Y %H:%M:%S"))
     };
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json(
-        status,
-        &HubErrorBody {
-            message,
-            exception_message,
-        },
-    );
+    let mut response = json(status, &HubErrorBody { message, exception_message });
     if let Ok(code) = HeaderValue::from_str(error.code.name()) {
         response.headers_mut().insert("iothub-errorcode", code);
     }
     if let Some(seconds) = error.retry_after_secs {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -40,17 +40,11 @@ impl Route {
             .split('/')
             .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
             .collect();
-        let words: Vec<String> = segments
-            .iter()
-            .map(|segment| segment.to_ascii_lowercase())
-            .collect();
+        let words: Vec<String> = segments.iter().map(|segment| segment.to_ascii_lowercase()).collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         let not_allowed = |allowed: &str| HubError {
             status_override: Some(405),
-            ..HubError::new(
-                ErrorCode::InvalidOperation,
-                format!("{method} is not allowed on {raw_path}; use {allowed}"),
-            )
+            ..HubError::new(ErrorCode::InvalidOperation, format!("{method} is not allowed on {raw_path}; use {allowed}"))
         };
         let id = |index: usize| segments[index].clone();
         let route = match words.as_slice() {
@@ -74,10 +68,7 @@ impl Route {
             ["statistics", "service"] if *method == Method::GET => Self::ServiceStatistics,
             ["statistics", "devices" | "service"] => return Err(not_allowed("GET")),
             _ => {
-                return Err(HubError::new(
-                    ErrorCode::ResourceNotFound,
-                    format!("there is no IoT Hub service API at {method} {raw_path}"),
-                ));
+                return Err(HubError::new(ErrorCode::ResourceNotFound, format!("there is no IoT Hub service API at {method} {raw_path}")));
             }
         };
         Ok(route)
@@ -86,15 +77,9 @@ impl Route {
     /// The permission the operation needs.
     pub fn permission(&self) -> Permission {
         match self {
-            Self::ListDevices | Self::GetDevice(_) | Self::DeviceStatistics => {
-                Permission::RegistryRead
-            }
-            Self::BulkDevices | Self::PutDevice(_) | Self::DeleteDevice(_) => {
-                Permission::RegistryWrite
-            }
-            Self::QueryDevices | Self::GetTwin(_) | Self::ServiceStatistics => {
-                Permission::ServiceConnect
-            }
+            Self::ListDevices | Self::GetDevice(_) | Self::DeviceStatistics => Permission::RegistryRead,
+            Self::BulkDevices | Self::PutDevice(_) | Self::DeleteDevice(_) => Permission::RegistryWrite,
+            Self::QueryDevices | Self::GetTwin(_) | Self::ServiceStatistics => Permission::ServiceConnect,
         }
     }
 }
@@ -105,34 +90,13 @@ mod tests {
 
     #[test]
     fn resolves_sdk_paths() {
-        assert_eq!(
-            Route::parse(&Method::GET, "/devices/").unwrap(),
-            Route::ListDevices
-        );
-        assert_eq!(
-            Route::parse(&Method::POST, "/devices").unwrap(),
-            Route::BulkDevices
-        );
-        assert_eq!(
-            Route::parse(&Method::POST, "/devices/query").unwrap(),
-            Route::QueryDevices
-        );
-        assert_eq!(
-            Route::parse(&Method::GET, "/devices/query").unwrap(),
-            Route::GetDevice("query".into())
-        );
-        assert_eq!(
-            Route::parse(&Method::PUT, "/devices/a%23b%3Fc%2Bd").unwrap(),
-            Route::PutDevice("a#b?c+d".into())
-        );
-        assert_eq!(
-            Route::parse(&Method::GET, "/Twins/dev-1").unwrap(),
-            Route::GetTwin("dev-1".into())
-        );
-        assert_eq!(
-            Route::parse(&Method::GET, "/statistics/service").unwrap(),
-            Route::ServiceStatistics
-        );
+        assert_eq!(Route::parse(&Method::GET, "/devices/").unwrap(), Route::ListDevices);
+        assert_eq!(Route::parse(&Method::POST, "/devices").unwrap(), Route::BulkDevices);
+        assert_eq!(Route::parse(&Method::POST, "/devices/query").unwrap(), Route::QueryDevices);
+        assert_eq!(Route::parse(&Method::GET, "/devices/query").unwrap(), Route::GetDevice("query".into()));
+        assert_eq!(Route::parse(&Method::PUT, "/devices/a%23b%3Fc%2Bd").unwrap(), Route::PutDevice("a#b?c+d".into()));
+        assert_eq!(Route::parse(&Method::GET, "/Twins/dev-1").unwrap(), Route::GetTwin("dev-1".into()));
+        assert_eq!(Route::parse(&Method::GET, "/statistics/service").unwrap(), Route::ServiceStatistics);
     }
 
     #[test]

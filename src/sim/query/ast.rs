@@ -187,9 +187,7 @@ impl Function {
 
     /// Finds a function by name, ignoring case.
     pub fn lookup(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|function| function.name().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().find(|function| function.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -244,13 +242,8 @@ impl BinaryOp {
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (index, segment) in self.0.iter().enumerate() {
-            let plain = segment
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
-                && segment
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            let plain = segment.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+                && segment.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
                 && !is_reserved(segment);
             match (index, plain) {
                 (0, true) => f.write_str(segment)?,
@@ -264,26 +257,9 @@ impl fmt::Display for Path {
 
 /// Words that cannot start a path without brackets.
 pub fn is_reserved(word: &str) -> bool {
-    [
-        "AND",
-        "OR",
-        "NOT",
-        "IN",
-        "NIN",
-        "AS",
-        "FROM",
-        "WHERE",
-        "GROUP",
-        "BY",
-        "SELECT",
-        "TOP",
-        "TRUE",
-        "FALSE",
-        "NULL",
-        "UNDEFINED",
-    ]
-    .iter()
-    .any(|reserved| reserved.eq_ignore_ascii_case(word))
+    ["AND", "OR", "NOT", "IN", "NIN", "AS", "FROM", "WHERE", "GROUP", "BY", "SELECT", "TOP", "TRUE", "FALSE", "NULL", "UNDEFINED"]
+        .iter()
+        .any(|reserved| reserved.eq_ignore_ascii_case(word))
 }
 
 fn quote(text: &str) -> String {
@@ -327,27 +303,14 @@ impl fmt::Display for Expr {
             Self::Not(inner) => write!(f, "(NOT {inner})"),
             Self::Negate(inner) => write!(f, "(-{inner})"),
             Self::Binary(op, left, right) => write!(f, "({left} {} {right})", op.symbol()),
-            Self::In {
-                value,
-                list,
-                negated,
-            } => write!(
-                f,
-                "({value} {} [{}])",
-                if *negated { "NIN" } else { "IN" },
-                join(list)
-            ),
+            Self::In { value, list, negated } => write!(f, "({value} {} [{}])", if *negated { "NIN" } else { "IN" }, join(list)),
             Self::Call(function, args) => write!(f, "{}({})", function.name(), join(args)),
         }
     }
 }
 
 fn join(items: &[Expr]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl fmt::Display for Aggregate {

@@ -29,10 +29,7 @@ impl Row for DeviceRecord {
             }
             "deviceid" => QValue::Str(Cow::Borrowed(&self.device_id)),
             "status" => QValue::Str(Cow::Borrowed(self.status.as_str())),
-            "statusreason" => self
-                .status_reason
-                .as_deref()
-                .map_or(QValue::Null, |reason| QValue::Str(Cow::Borrowed(reason))),
+            "statusreason" => self.status_reason.as_deref().map_or(QValue::Null, |reason| QValue::Str(Cow::Borrowed(reason))),
             "connectionstate" => QValue::Str(Cow::Borrowed(self.connection_state.as_str())),
             "lastactivitytime" => text(&timestamp(self.last_activity).to_wire()),
             "statusupdatetime" => text(&timestamp(self.status_updated).to_wire()),
@@ -44,11 +41,7 @@ impl Row for DeviceRecord {
             "modelid" => QValue::Str(Cow::Borrowed("")),
             _ => QValue::Undefined,
         };
-        if rest.is_empty() {
-            leaf
-        } else {
-            QValue::Undefined
-        }
+        if rest.is_empty() { leaf } else { QValue::Undefined }
     }
 }
 
@@ -60,12 +53,8 @@ impl DeviceRecord {
                 "desired": twin.desired.to_section(twin.desired_version, true),
                 "reported": twin.reported.to_section(twin.reported_version, false),
             }))),
-            Some((section, rest)) if section == "desired" => {
-                tree_value(&twin.desired, rest, Some((twin.desired_version, true)))
-            }
-            Some((section, rest)) if section == "reported" => {
-                tree_value(&twin.reported, rest, Some((twin.reported_version, false)))
-            }
+            Some((section, rest)) if section == "desired" => tree_value(&twin.desired, rest, Some((twin.desired_version, true))),
+            Some((section, rest)) if section == "reported" => tree_value(&twin.reported, rest, Some((twin.reported_version, false))),
             Some(_) => QValue::Undefined,
         }
     }
@@ -77,11 +66,7 @@ fn number(value: u64) -> QValue<'static> {
 }
 
 /// Reads inside a section; `versioned` sections also answer `$version` and `$metadata`.
-fn tree_value<'a>(
-    tree: &'a PropTree,
-    path: &[String],
-    versioned: Option<(u64, bool)>,
-) -> QValue<'a> {
+fn tree_value<'a>(tree: &'a PropTree, path: &[String], versioned: Option<(u64, bool)>) -> QValue<'a> {
     if let (Some((version, with_versions)), Some(first)) = (versioned, path.first()) {
         if first == "$version" && path.len() == 1 {
             return number(version);
@@ -89,10 +74,7 @@ fn tree_value<'a>(
         if first == "$metadata" {
             // Rare in queries: build the section once and walk it.
             let section = Value::Object(tree.to_section(version, with_versions));
-            let found = path
-                .iter()
-                .try_fold(&section, |node, key| node.get(key))
-                .cloned();
+            let found = path.iter().try_fold(&section, |node, key| node.get(key)).cloned();
             return found.map_or(QValue::Undefined, |value| match value {
                 Value::String(text) => QValue::Str(Cow::Owned(text)),
                 Value::Number(number) => number.as_f64().map_or(QValue::Undefined, QValue::Number),

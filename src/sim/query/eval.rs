@@ -83,13 +83,8 @@ pub fn eval<'a, R: Row>(expr: &'a Expr, row: &'a R) -> QValue<'a> {
         },
         Expr::Path(path) => row.resolve(&path.0),
         Expr::Array(items) => {
-            let values: Option<Vec<Value>> = items
-                .iter()
-                .map(|item| eval(item, row).into_json())
-                .collect();
-            values.map_or(QValue::Undefined, |values| {
-                QValue::Json(Cow::Owned(Value::Array(values)))
-            })
+            let values: Option<Vec<Value>> = items.iter().map(|item| eval(item, row).into_json()).collect();
+            values.map_or(QValue::Undefined, |values| QValue::Json(Cow::Owned(Value::Array(values))))
         }
         Expr::Not(inner) => match eval(inner, row) {
             QValue::Bool(flag) => QValue::Bool(!flag),
@@ -100,18 +95,12 @@ pub fn eval<'a, R: Row>(expr: &'a Expr, row: &'a R) -> QValue<'a> {
             _ => QValue::Undefined,
         },
         Expr::Binary(op, left, right) => binary(*op, left, right, row),
-        Expr::In {
-            value,
-            list,
-            negated,
-        } => {
+        Expr::In { value, list, negated } => {
             let value = eval(value, row);
             if matches!(value, QValue::Undefined | QValue::Json(_)) {
                 return QValue::Undefined;
             }
-            let found = list
-                .iter()
-                .any(|item| compare(&value, &eval(item, row)) == Some(Ordering::Equal));
+            let found = list.iter().any(|item| compare(&value, &eval(item, row)) == Some(Ordering::Equal));
             QValue::Bool(found != *negated)
         }
         Expr::Call(function, args) => call(*function, args, row),
@@ -132,16 +121,11 @@ fn binary<'a, R: Row>(op: BinaryOp, left: &'a Expr, right: &'a Expr, row: &'a R)
         },
         BinaryOp::Eq | BinaryOp::NotEq => {
             let ordering = compare(&eval(left, row), &eval(right, row));
-            ordering.map_or(QValue::Undefined, |ordering| {
-                QValue::Bool((ordering == Ordering::Equal) == (op == BinaryOp::Eq))
-            })
+            ordering.map_or(QValue::Undefined, |ordering| QValue::Bool((ordering == Ordering::Equal) == (op == BinaryOp::Eq)))
         }
         BinaryOp::Lt | BinaryOp::Gt | BinaryOp::LtEq | BinaryOp::GtEq => {
             let (left, right) = (eval(left, row), eval(right, row));
-            let orderable = matches!(
-                (&left, &right),
-                (QValue::Number(_), QValue::Number(_)) | (QValue::Str(_), QValue::Str(_))
-            );
+            let orderable = matches!((&left, &right), (QValue::Number(_), QValue::Number(_)) | (QValue::Str(_), QValue::Str(_)));
             match compare(&left, &right).filter(|_| orderable) {
                 Some(ordering) => QValue::Bool(match op {
                     BinaryOp::Lt => ordering == Ordering::Less,
@@ -163,11 +147,7 @@ fn binary<'a, R: Row>(op: BinaryOp, left: &'a Expr, right: &'a Expr, row: &'a R)
                 BinaryOp::Div => a / b,
                 _ => a % b,
             };
-            if result.is_finite() {
-                QValue::Number(result)
-            } else {
-                QValue::Undefined
-            }
+            if result.is_finite() { QValue::Number(result) } else { QValue::Undefined }
         }
     }
 }
@@ -242,20 +222,14 @@ mod tests {
         let row = json!({"n": 43, "s": "43", "b": true, "z": null, "o": {"x": 1}});
         assert!(check("n = 43", &row));
         assert!(!check("s = 43", &row), "string never equals number");
-        assert!(
-            !check("s != 43", &row),
-            "different types: undefined, so not selected either"
-        );
+        assert!(!check("s != 43", &row), "different types: undefined, so not selected either");
         assert!(check("s = '43'", &row));
         assert!(check("n >= 43 AND n < 44", &row));
         assert!(check("s > '4' AND s <= '5'", &row));
         assert!(!check("b > false", &row), "booleans are not ordered");
         assert!(check("b = true AND z = null", &row));
         assert!(!check("o = 1", &row));
-        assert!(check(
-            "n + 1 = 44 AND n * 2 = 86 AND n % 10 = 3 AND -n = -43",
-            &row
-        ));
+        assert!(check("n + 1 = 44 AND n * 2 = 86 AND n % 10 = 3 AND -n = -43", &row));
         assert!(!check("n / 0 = 1", &row));
     }
 
@@ -264,10 +238,7 @@ mod tests {
         let row = json!({"a": 1});
         assert!(!check("missing = 1", &row));
         assert!(!check("missing != 1", &row));
-        assert!(
-            !check("NOT (missing = 1)", &row),
-            "NOT undefined is undefined"
-        );
+        assert!(!check("NOT (missing = 1)", &row), "NOT undefined is undefined");
         assert!(check("a = 1 OR missing = 1", &row));
         assert!(!check("a = 1 AND missing = 1", &row));
         assert!(check("NOT IS_DEFINED(missing)", &row));
@@ -279,32 +250,16 @@ mod tests {
         assert!(check("c IN ['wired', 'wifi']", &row));
         assert!(!check("c NIN ['wired', 'wifi']", &row));
         assert!(check("n NIN [1, 2]", &row));
-        assert!(
-            !check("missing NIN [1, 2]", &row),
-            "undefined NIN is undefined"
-        );
+        assert!(!check("missing NIN [1, 2]", &row), "undefined NIN is undefined");
     }
 
     #[test]
     fn functions() {
-        let row =
-            json!({"id": "b43-f3-lock-0001", "z": null, "o": {}, "a": [1], "n": 1.5, "t": false});
-        assert!(check(
-            "IS_DEFINED(z) AND IS_NULL(z) AND NOT IS_NULL(id)",
-            &row
-        ));
-        assert!(check(
-            "IS_STRING(id) AND IS_NUMBER(n) AND IS_BOOL(t) AND IS_OBJECT(o) AND IS_ARRAY(a)",
-            &row
-        ));
-        assert!(check(
-            "STARTSWITH(id, 'b43-') AND ENDSWITH(id, '0001') AND CONTAINS(id, 'lock')",
-            &row
-        ));
+        let row = json!({"id": "b43-f3-lock-0001", "z": null, "o": {}, "a": [1], "n": 1.5, "t": false});
+        assert!(check("IS_DEFINED(z) AND IS_NULL(z) AND NOT IS_NULL(id)", &row));
+        assert!(check("IS_STRING(id) AND IS_NUMBER(n) AND IS_BOOL(t) AND IS_OBJECT(o) AND IS_ARRAY(a)", &row));
+        assert!(check("STARTSWITH(id, 'b43-') AND ENDSWITH(id, '0001') AND CONTAINS(id, 'lock')", &row));
         assert!(!check("STARTSWITH(n, '1')", &row));
-        assert!(
-            check("is_defined(o) and startswith(id, 'b')", &row),
-            "names are case-insensitive"
-        );
+        assert!(check("is_defined(o) and startswith(id, 'b')", &row), "names are case-insensitive");
     }
 }

@@ -158,10 +158,7 @@ pub fn tokenize(text: &str) -> Result<Vec<Spanned>, LexError> {
                     ('/', _) => (Token::Slash, false),
                     ('%', _) => (Token::Percent, false),
                     _ => {
-                        return Err(LexError {
-                            offset,
-                            message: format!("unexpected character '{}'", c.escape_debug()),
-                        });
+                        return Err(LexError { offset, message: format!("unexpected character '{}'", c.escape_debug()) });
                     }
                 };
                 if two_chars {
@@ -172,10 +169,7 @@ pub fn tokenize(text: &str) -> Result<Vec<Spanned>, LexError> {
         };
         tokens.push(Spanned { token, offset });
     }
-    tokens.push(Spanned {
-        token: Token::End,
-        offset: text.len(),
-    });
+    tokens.push(Spanned { token: Token::End, offset: text.len() });
     Ok(tokens)
 }
 
@@ -185,19 +179,13 @@ fn read_string(chars: &mut Chars<'_>, quote: char, start: usize) -> Result<Strin
     let mut text = String::new();
     loop {
         let Some((offset, c)) = chars.next() else {
-            return Err(LexError {
-                offset: start,
-                message: "this string is never closed".to_owned(),
-            });
+            return Err(LexError { offset: start, message: "this string is never closed".to_owned() });
         };
         match c {
             c if c == quote => return Ok(text),
             '\\' => {
                 let Some((_, escaped)) = chars.next() else {
-                    return Err(LexError {
-                        offset,
-                        message: "the string ends in the middle of an escape".to_owned(),
-                    });
+                    return Err(LexError { offset, message: "the string ends in the middle of an escape".to_owned() });
                 };
                 match escaped {
                     '\'' | '"' | '\\' | '/' => text.push(escaped),
@@ -205,23 +193,15 @@ fn read_string(chars: &mut Chars<'_>, quote: char, start: usize) -> Result<Strin
                     't' => text.push('\t'),
                     'r' => text.push('\r'),
                     'u' => {
-                        let hex: String = (0..4)
-                            .filter_map(|_| chars.next().map(|(_, c)| c))
-                            .collect();
+                        let hex: String = (0..4).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
                         let decoded = u32::from_str_radix(&hex, 16)
                             .ok()
                             .and_then(char::from_u32)
-                            .ok_or_else(|| LexError {
-                                offset,
-                                message: format!("'\\u{hex}' is not a valid unicode escape"),
-                            })?;
+                            .ok_or_else(|| LexError { offset, message: format!("'\\u{hex}' is not a valid unicode escape") })?;
                         text.push(decoded);
                     }
                     other => {
-                        return Err(LexError {
-                            offset,
-                            message: format!("'\\{other}' is not a known escape"),
-                        });
+                        return Err(LexError { offset, message: format!("'\\{other}' is not a known escape") });
                     }
                 }
             }
@@ -246,8 +226,7 @@ fn read_number(text: &str, chars: &mut Chars<'_>, start: usize) -> Result<f64, L
                 || c == '.'
                 || c == 'e'
                 || c == 'E'
-                || ((c == '+' || c == '-')
-                    && matches!(text[..offset].chars().last(), Some('e' | 'E')))
+                || ((c == '+' || c == '-') && matches!(text[..offset].chars().last(), Some('e' | 'E')))
         };
         if !part_of_number {
             break;
@@ -258,16 +237,11 @@ fn read_number(text: &str, chars: &mut Chars<'_>, start: usize) -> Result<f64, L
     let literal = &text[start..end];
     let parsed = if is_hex {
         #[allow(clippy::cast_precision_loss)] // hex literals beyond 2^53 lose precision, as in JSON
-        u64::from_str_radix(&literal[2..], 16)
-            .ok()
-            .map(|value| value as f64)
+        u64::from_str_radix(&literal[2..], 16).ok().map(|value| value as f64)
     } else {
         literal.parse::<f64>().ok()
     };
-    parsed.ok_or_else(|| LexError {
-        offset: start,
-        message: format!("'{literal}' is not a number"),
-    })
+    parsed.ok_or_else(|| LexError { offset: start, message: format!("'{literal}' is not a number") })
 }
 
 #[cfg(test)]
@@ -275,19 +249,13 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<Token> {
-        tokenize(text)
-            .unwrap()
-            .into_iter()
-            .map(|spanned| spanned.token)
-            .collect()
+        tokenize(text).unwrap().into_iter().map(|spanned| spanned.token).collect()
     }
 
     #[test]
     fn reads_every_token_kind() {
         assert_eq!(
-            kinds(
-                "SELECT * FROM devices WHERE tags.b >= 4.5 AND x <> 'it''s' OR y != \"a\\\"b\" AND z IN [0x1F, -2e3]"
-            ),
+            kinds("SELECT * FROM devices WHERE tags.b >= 4.5 AND x <> 'it''s' OR y != \"a\\\"b\" AND z IN [0x1F, -2e3]"),
             vec![
                 Token::Ident("SELECT".into()),
                 Token::Star,
@@ -324,26 +292,13 @@ mod tests {
 
     #[test]
     fn dollar_names_and_unicode_escapes() {
-        assert_eq!(
-            kinds("$version '\\u00e9'"),
-            vec![
-                Token::Ident("$version".into()),
-                Token::Str("é".into()),
-                Token::End
-            ]
-        );
+        assert_eq!(kinds("$version '\\u00e9'"), vec![Token::Ident("$version".into()), Token::Str("é".into()), Token::End]);
     }
 
     #[test]
     fn errors_carry_offsets() {
         assert_eq!(tokenize("a = 'open").unwrap_err().offset, 4);
-        assert_eq!(
-            tokenize("a = #").unwrap_err(),
-            LexError {
-                offset: 4,
-                message: "unexpected character '#'".into()
-            }
-        );
+        assert_eq!(tokenize("a = #").unwrap_err(), LexError { offset: 4, message: "unexpected character '#'".into() });
         assert!(tokenize("'\\q'").unwrap_err().message.contains("\\q"));
     }
 }

@@ -1,10 +1,7 @@
 //! A recursive-descent parser for the `IoT` Hub query language, with errors that name the
 //! line and column.
 
-use super::ast::{
-    Aggregate, BinaryOp, Expr, Function, Literal, Path, Query, Select, SelectItem, SelectValue,
-    Source, is_reserved,
-};
+use super::ast::{Aggregate, BinaryOp, Expr, Function, Literal, Path, Query, Select, SelectItem, SelectValue, Source, is_reserved};
 use super::lexer::{LexError, Spanned, Token, tokenize};
 
 /// A syntax error at a place in the query text.
@@ -22,23 +19,14 @@ pub struct ParseError {
 
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "syntax error at line {}, column {}: {}",
-            self.line, self.column, self.message
-        )
+        write!(f, "syntax error at line {}, column {}: {}", self.line, self.column, self.message)
     }
 }
 
 /// Parses a whole query.
 pub fn parse_query(text: &str) -> Result<Query, ParseError> {
-    let tokens =
-        tokenize(text).map_err(|LexError { offset, message }| located(text, offset, message))?;
-    let mut parser = Parser {
-        text,
-        tokens,
-        position: 0,
-    };
+    let tokens = tokenize(text).map_err(|LexError { offset, message }| located(text, offset, message))?;
+    let mut parser = Parser { text, tokens, position: 0 };
     let query = parser.query()?;
     parser.expect_end("after the end of the query")?;
     Ok(query)
@@ -46,13 +34,8 @@ pub fn parse_query(text: &str) -> Result<Query, ParseError> {
 
 /// Parses a bare condition (a job's `queryCondition`).
 pub fn parse_condition(text: &str) -> Result<Expr, ParseError> {
-    let tokens =
-        tokenize(text).map_err(|LexError { offset, message }| located(text, offset, message))?;
-    let mut parser = Parser {
-        text,
-        tokens,
-        position: 0,
-    };
+    let tokens = tokenize(text).map_err(|LexError { offset, message }| located(text, offset, message))?;
+    let mut parser = Parser { text, tokens, position: 0 };
     let condition = parser.expr()?;
     parser.expect_end("after the condition")?;
     Ok(condition)
@@ -61,17 +44,8 @@ pub fn parse_condition(text: &str) -> Result<Expr, ParseError> {
 fn located(text: &str, offset: usize, message: String) -> ParseError {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |tail| tail.chars().count())
-        + 1;
-    ParseError {
-        offset,
-        line,
-        column,
-        message,
-    }
+    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
+    ParseError { offset, line, column, message }
 }
 
 struct Parser<'a> {
@@ -84,21 +58,15 @@ const AGGREGATES: [&str; 5] = ["COUNT", "SUM", "AVG", "MIN", "MAX"];
 
 impl Parser<'_> {
     fn peek(&self) -> &Token {
-        self.tokens
-            .get(self.position)
-            .map_or(&Token::End, |spanned| &spanned.token)
+        self.tokens.get(self.position).map_or(&Token::End, |spanned| &spanned.token)
     }
 
     fn peek_at(&self, ahead: usize) -> &Token {
-        self.tokens
-            .get(self.position + ahead)
-            .map_or(&Token::End, |spanned| &spanned.token)
+        self.tokens.get(self.position + ahead).map_or(&Token::End, |spanned| &spanned.token)
     }
 
     fn offset(&self) -> usize {
-        self.tokens
-            .get(self.position)
-            .map_or(self.text.len(), |spanned| spanned.offset)
+        self.tokens.get(self.position).map_or(self.text.len(), |spanned| spanned.offset)
     }
 
     fn advance(&mut self) -> Token {
@@ -127,11 +95,7 @@ impl Parser<'_> {
     }
 
     fn expect_keyword(&mut self, keyword: &str) -> Result<(), ParseError> {
-        if self.eat_keyword(keyword) {
-            Ok(())
-        } else {
-            self.unexpected(keyword)
-        }
+        if self.eat_keyword(keyword) { Ok(()) } else { self.unexpected(keyword) }
     }
 
     fn eat(&mut self, token: &Token) -> bool {
@@ -144,40 +108,20 @@ impl Parser<'_> {
     }
 
     fn expect(&mut self, token: &Token, what: &str) -> Result<(), ParseError> {
-        if self.eat(token) {
-            Ok(())
-        } else {
-            self.unexpected(what)
-        }
+        if self.eat(token) { Ok(()) } else { self.unexpected(what) }
     }
 
     fn expect_end(&self, context: &str) -> Result<(), ParseError> {
-        if *self.peek() == Token::End {
-            Ok(())
-        } else {
-            self.error(format!("unexpected {} {context}", self.peek()))
-        }
+        if *self.peek() == Token::End { Ok(()) } else { self.error(format!("unexpected {} {context}", self.peek())) }
     }
 
     fn query(&mut self) -> Result<Query, ParseError> {
         self.expect_keyword("SELECT")?;
-        let top = if self.eat_keyword("TOP") {
-            Some(self.top_count()?)
-        } else {
-            None
-        };
-        let select = if self.eat(&Token::Star) {
-            Select::All
-        } else {
-            Select::Items(self.select_items()?)
-        };
+        let top = if self.eat_keyword("TOP") { Some(self.top_count()?) } else { None };
+        let select = if self.eat(&Token::Star) { Select::All } else { Select::Items(self.select_items()?) };
         self.expect_keyword("FROM")?;
         let from = self.source()?;
-        let filter = if self.eat_keyword("WHERE") {
-            Some(self.expr()?)
-        } else {
-            None
-        };
+        let filter = if self.eat_keyword("WHERE") { Some(self.expr()?) } else { None };
         let mut group_by = Vec::new();
         if self.eat_keyword("GROUP") {
             self.expect_keyword("BY")?;
@@ -188,20 +132,12 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(Query {
-            top,
-            select,
-            from,
-            filter,
-            group_by,
-        })
+        Ok(Query { top, select, from, filter, group_by })
     }
 
     fn top_count(&mut self) -> Result<u64, ParseError> {
         match self.peek() {
-            Token::Number(number)
-                if number.fract() == 0.0 && *number >= 0.0 && *number < 9.0e15 =>
-            {
+            Token::Number(number) if number.fract() == 0.0 && *number >= 0.0 && *number < 9.0e15 => {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 // checked: whole, non-negative, < 2^53
                 let count = *number as u64;
@@ -241,11 +177,7 @@ impl Parser<'_> {
         let Token::Ident(name) = self.peek() else {
             return Ok(None);
         };
-        let Some(kind) = AGGREGATES
-            .iter()
-            .find(|aggregate| aggregate.eq_ignore_ascii_case(name))
-            .copied()
-        else {
+        let Some(kind) = AGGREGATES.iter().find(|aggregate| aggregate.eq_ignore_ascii_case(name)).copied() else {
             return Ok(None);
         };
         if *self.peek_at(1) != Token::LParen {
@@ -286,13 +218,7 @@ impl Parser<'_> {
             "devices" => Ok(Source::Devices),
             "devices.modules" => Ok(Source::Modules),
             "devices.jobs" => Ok(Source::Jobs),
-            _ => Err(located(
-                self.text,
-                start,
-                format!(
-                    "unknown collection '{name}'; use devices, devices.modules or devices.jobs"
-                ),
-            )),
+            _ => Err(located(self.text, start, format!("unknown collection '{name}'; use devices, devices.modules or devices.jobs"))),
         }
     }
 
@@ -333,11 +259,7 @@ impl Parser<'_> {
                 self.advance();
                 self.expect(&Token::LBracket, "'[' to start the list")?;
                 let list = self.list_items()?;
-                return Ok(Expr::In {
-                    value: Box::new(left),
-                    list,
-                    negated,
-                });
+                return Ok(Expr::In { value: Box::new(left), list, negated });
             }
             _ => return Ok(left),
         };
@@ -433,23 +355,13 @@ impl Parser<'_> {
             return Ok(Expr::Literal(literal));
         }
         if *self.peek_at(1) == Token::LParen {
-            if AGGREGATES
-                .iter()
-                .any(|aggregate| aggregate.eq_ignore_ascii_case(name))
-            {
-                return self.error(format!(
-                    "the aggregate {} is only allowed in the SELECT list",
-                    name.to_ascii_uppercase()
-                ));
+            if AGGREGATES.iter().any(|aggregate| aggregate.eq_ignore_ascii_case(name)) {
+                return self.error(format!("the aggregate {} is only allowed in the SELECT list", name.to_ascii_uppercase()));
             }
             let Some(function) = Function::lookup(name) else {
                 return self.error(format!(
                     "unknown function '{name}'; known are {}",
-                    Function::ALL
-                        .iter()
-                        .map(|function| function.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    Function::ALL.iter().map(|function| function.name()).collect::<Vec<_>>().join(", ")
                 ));
             };
             let name_offset = self.offset();
@@ -465,20 +377,13 @@ impl Parser<'_> {
                 }
             }
             if args.len() != function.arity() {
-                let message = format!(
-                    "{} takes {} argument(s), not {}",
-                    function.name(),
-                    function.arity(),
-                    args.len()
-                );
+                let message = format!("{} takes {} argument(s), not {}", function.name(), function.arity(), args.len());
                 return Err(located(self.text, name_offset, message));
             }
             return Ok(Expr::Call(function, args));
         }
         if is_reserved(name) {
-            return self.error(format!(
-                "'{name}' is a keyword here; expected a value or a property path"
-            ));
+            return self.error(format!("'{name}' is a keyword here; expected a value or a property path"));
         }
         Ok(Expr::Path(self.path()?))
     }
@@ -540,119 +445,40 @@ mod tests {
         ] {
             let query = parse_query(text).unwrap_or_else(|error| panic!("{text}: {error}"));
             let printed = query.to_string();
-            assert_eq!(
-                parse_query(&printed).unwrap(),
-                query,
-                "round trip of {text} via {printed}"
-            );
+            assert_eq!(parse_query(&printed).unwrap(), query, "round trip of {text} via {printed}");
         }
     }
 
     #[test]
     fn precedence_is_or_and_not_comparison() {
-        let query =
-            parse_query("SELECT * FROM devices WHERE a = 1 OR NOT b = 2 AND c = 3").unwrap();
-        let Some(Expr::Binary(BinaryOp::Or, left, right)) = query.filter else {
-            panic!("OR at the top")
-        };
-        assert_eq!(
-            *left,
-            Expr::Binary(
-                BinaryOp::Eq,
-                Box::new(path("a")),
-                Box::new(Expr::Literal(Literal::Number(1.0)))
-            )
-        );
-        let Expr::Binary(BinaryOp::And, not_b, _) = *right else {
-            panic!("AND below OR")
-        };
+        let query = parse_query("SELECT * FROM devices WHERE a = 1 OR NOT b = 2 AND c = 3").unwrap();
+        let Some(Expr::Binary(BinaryOp::Or, left, right)) = query.filter else { panic!("OR at the top") };
+        assert_eq!(*left, Expr::Binary(BinaryOp::Eq, Box::new(path("a")), Box::new(Expr::Literal(Literal::Number(1.0)))));
+        let Expr::Binary(BinaryOp::And, not_b, _) = *right else { panic!("AND below OR") };
         assert!(matches!(*not_b, Expr::Not(_)));
     }
 
     #[test]
     fn errors_name_line_column_and_problem() {
         let cases = [
-            (
-                "SELECT * FORM devices",
-                1,
-                10,
-                "expected FROM, found 'FORM'",
-            ),
+            ("SELECT * FORM devices", 1, 10, "expected FROM, found 'FORM'"),
             ("SELECT * FROM devices WHERE", 1, 28, "expected a value"),
-            (
-                "SELECT * FROM devices WHERE tags.x = 'open",
-                1,
-                38,
-                "never closed",
-            ),
-            (
-                "SELECT * FROM widgets",
-                1,
-                15,
-                "unknown collection 'widgets'",
-            ),
-            (
-                "SELECT * FROM devices WHERE FOO(x)",
-                1,
-                29,
-                "unknown function 'FOO'",
-            ),
-            (
-                "SELECT * FROM devices WHERE COUNT() > 1",
-                1,
-                29,
-                "only allowed in the SELECT list",
-            ),
-            (
-                "SELECT * FROM devices WHERE STARTSWITH(deviceId)",
-                1,
-                29,
-                "takes 2 argument(s), not 1",
-            ),
-            (
-                "SELECT *\nFROM devices\nWHERE x = = 1",
-                3,
-                11,
-                "expected a value",
-            ),
-            (
-                "SELECT * FROM devices WHERE x IN ('a')",
-                1,
-                34,
-                "expected '[' to start the list",
-            ),
-            (
-                "SELECT TOP -1 * FROM devices",
-                1,
-                12,
-                "whole number after TOP",
-            ),
-            (
-                "SELECT * FROM devices extra",
-                1,
-                23,
-                "unexpected 'extra' after the end of the query",
-            ),
-            (
-                "SELECT COUNT(x) FROM devices",
-                1,
-                14,
-                "COUNT takes no argument",
-            ),
+            ("SELECT * FROM devices WHERE tags.x = 'open", 1, 38, "never closed"),
+            ("SELECT * FROM widgets", 1, 15, "unknown collection 'widgets'"),
+            ("SELECT * FROM devices WHERE FOO(x)", 1, 29, "unknown function 'FOO'"),
+            ("SELECT * FROM devices WHERE COUNT() > 1", 1, 29, "only allowed in the SELECT list"),
+            ("SELECT * FROM devices WHERE STARTSWITH(deviceId)", 1, 29, "takes 2 argument(s), not 1"),
+            ("SELECT *\nFROM devices\nWHERE x = = 1", 3, 11, "expected a value"),
+            ("SELECT * FROM devices WHERE x IN ('a')", 1, 34, "expected '[' to start the list"),
+            ("SELECT TOP -1 * FROM devices", 1, 12, "whole number after TOP"),
+            ("SELECT * FROM devices extra", 1, 23, "unexpected 'extra' after the end of the query"),
+            ("SELECT COUNT(x) FROM devices", 1, 14, "COUNT takes no argument"),
         ];
         for (text, line, column, message) in cases {
             let error = parse_query(text).unwrap_err();
             assert!(error.message.contains(message), "{text}: {error}");
-            assert_eq!(
-                (error.line, error.column),
-                (line, column),
-                "{text}: {error}"
-            );
-            assert!(
-                error
-                    .to_string()
-                    .starts_with(&format!("syntax error at line {line}, column {column}: "))
-            );
+            assert_eq!((error.line, error.column), (line, column), "{text}: {error}");
+            assert!(error.to_string().starts_with(&format!("syntax error at line {line}, column {column}: ")));
         }
     }
 

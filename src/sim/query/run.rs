@@ -68,43 +68,27 @@ pub fn run_query(
     continuation: Option<&str>,
 ) -> Result<QueryPageResult, HubError> {
     if text.len() > MAX_QUERY_BYTES {
-        return Err(HubError::invalid(format!(
-            "the query is {} bytes long; at most {MAX_QUERY_BYTES} are allowed",
-            text.len()
-        )));
+        return Err(HubError::invalid(format!("the query is {} bytes long; at most {MAX_QUERY_BYTES} are allowed", text.len())));
     }
     if text.trim().is_empty() {
         return Err(HubError::invalid("the query is empty"));
     }
     let query = parse_query(text).map_err(|error| HubError::invalid(error.to_string()))?;
     check(&query)?;
-    let page_size = page_size
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let hash = query_hash(text);
     let resume = match continuation.filter(|token| !token.is_empty()) {
         Some(token) => decode_token(token, &hash)?,
-        None => Continuation {
-            query_hash: hash.clone(),
-            ..Continuation::default()
-        },
+        None => Continuation { query_hash: hash.clone(), ..Continuation::default() },
     };
     match query.from {
         // No module identities exist in the simulator, and job records arrive with the jobs
         // engine; both collections are truthfully empty here.
-        Source::Modules => Ok(QueryPageResult {
-            items: PageItems::Twins(b"[]".to_vec()),
-            item_type: QueryItemType::Twin,
-            continuation: None,
-        }),
-        Source::Jobs => Ok(QueryPageResult {
-            items: PageItems::Raw(Vec::new()),
-            item_type: QueryItemType::DeviceJob,
-            continuation: None,
-        }),
-        Source::Devices if is_aggregate(&query) => {
-            aggregate_page(registry, &query, page_size, &resume)
+        Source::Modules => {
+            Ok(QueryPageResult { items: PageItems::Twins(b"[]".to_vec()), item_type: QueryItemType::Twin, continuation: None })
         }
+        Source::Jobs => Ok(QueryPageResult { items: PageItems::Raw(Vec::new()), item_type: QueryItemType::DeviceJob, continuation: None }),
+        Source::Devices if is_aggregate(&query) => aggregate_page(registry, &query, page_size, &resume),
         Source::Devices => Ok(stream_page(registry, &query, page_size, &resume)),
     }
 }
@@ -117,25 +101,19 @@ fn is_aggregate(query: &Query) -> bool {
 /// The checks the parser cannot make: what may be selected with what.
 fn check(query: &Query) -> Result<(), HubError> {
     if query.from == Source::Jobs && (query.select != Select::All || !query.group_by.is_empty()) {
-        return Err(HubError::invalid(
-            "queries on devices.jobs support SELECT * only (no projections, aggregates or GROUP BY)",
-        ));
+        return Err(HubError::invalid("queries on devices.jobs support SELECT * only (no projections, aggregates or GROUP BY)"));
     }
     if !is_aggregate(query) {
         return Ok(());
     }
     let Select::Items(items) = &query.select else {
-        return Err(HubError::invalid(
-            "SELECT * cannot be combined with GROUP BY; select the grouped properties and aggregates",
-        ));
+        return Err(HubError::invalid("SELECT * cannot be combined with GROUP BY; select the grouped properties and aggregates"));
     };
     for item in items {
         if let SelectValue::Expr(expr) = &item.value {
             let grouped = matches!(expr, Expr::Path(path) if query.group_by.contains(path));
             if !grouped {
-                return Err(HubError::invalid(format!(
-                    "'{expr}' must be an aggregate or appear in GROUP BY when the query aggregates"
-                )));
+                return Err(HubError::invalid(format!("'{expr}' must be an aggregate or appear in GROUP BY when the query aggregates")));
             }
         }
     }
@@ -158,36 +136,21 @@ fn decode_token(token: &str, hash: &str) -> Result<Continuation, HubError> {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| HubError::invalid("the continuation token is not one this hub issued"))?;
     if decoded.query_hash != hash {
-        return Err(HubError::invalid(
-            "the continuation token belongs to a different query; send the same query text with the token",
-        ));
+        return Err(HubError::invalid("the continuation token belongs to a different query; send the same query text with the token"));
     }
     Ok(decoded)
 }
 
 /// Row-by-row queries: resume after the last device id served, in id order.
-fn stream_page(
-    registry: &Registry,
-    query: &Query,
-    page_size: usize,
-    resume: &Continuation,
-) -> QueryPageResult {
-    let limit = query
-        .top
-        .map_or(u64::MAX, |top| top.saturating_sub(resume.served));
+fn stream_page(registry: &Registry, query: &Query, page_size: usize, resume: &Continuation) -> QueryPageResult {
+    let limit = query.top.map_or(u64::MAX, |top| top.saturating_sub(resume.served));
     let take = usize::try_from(limit).unwrap_or(usize::MAX).min(page_size);
     let mut matching = registry
         .iter_from(resume.after.as_deref())
-        .filter(|record| {
-            query
-                .filter
-                .as_ref()
-                .is_none_or(|condition| matches(condition, *record))
-        });
+        .filter(|record| query.filter.as_ref().is_none_or(|condition| matches(condition, *record)));
     let page: Vec<&DeviceRecord> = matching.by_ref().take(take).collect();
     let served = resume.served + page.len() as u64;
-    let more =
-        page.len() == take && served < query.top.unwrap_or(u64::MAX) && matching.next().is_some();
+    let more = page.len() == take && served < query.top.unwrap_or(u64::MAX) && matching.next().is_some();
     let continuation = more.then(|| {
         encode_token(&Continuation {
             query_hash: resume.query_hash.clone(),
@@ -196,24 +159,14 @@ fn stream_page(
         })
     });
     let (items, item_type) = match &query.select {
-        Select::All => (
-            PageItems::Twins(serialize_twins(&page)),
-            QueryItemType::Twin,
-        ),
+        Select::All => (PageItems::Twins(serialize_twins(&page)), QueryItemType::Twin),
         Select::Items(items) => {
             let names = field_names(items);
-            let rows = page
-                .iter()
-                .map(|record| project(items, &names, record))
-                .collect();
+            let rows = page.iter().map(|record| project(items, &names, record)).collect();
             (PageItems::Raw(rows), QueryItemType::Raw)
         }
     };
-    QueryPageResult {
-        items,
-        item_type,
-        continuation,
-    }
+    QueryPageResult { items, item_type, continuation }
 }
 
 fn serialize_twins(records: &[&DeviceRecord]) -> Vec<u8> {
@@ -229,9 +182,7 @@ fn field_names(items: &[SelectItem]) -> Vec<String> {
         .iter()
         .map(|item| match (&item.alias, &item.value) {
             (Some(alias), _) => alias.clone(),
-            (None, SelectValue::Expr(Expr::Path(Path(segments)))) if !segments.is_empty() => {
-                segments[segments.len() - 1].clone()
-            }
+            (None, SelectValue::Expr(Expr::Path(Path(segments)))) if !segments.is_empty() => segments[segments.len() - 1].clone(),
             _ => {
                 unnamed += 1;
                 format!("${unnamed}")
@@ -253,66 +204,35 @@ fn project(items: &[SelectItem], names: &[String], row: &DeviceRecord) -> Value 
 }
 
 /// Aggregating queries: computed whole, then served in slices.
-fn aggregate_page(
-    registry: &Registry,
-    query: &Query,
-    page_size: usize,
-    resume: &Continuation,
-) -> Result<QueryPageResult, HubError> {
+fn aggregate_page(registry: &Registry, query: &Query, page_size: usize, resume: &Continuation) -> Result<QueryPageResult, HubError> {
     let Select::Items(items) = &query.select else {
-        return Err(HubError::invalid(
-            "SELECT * cannot be combined with GROUP BY",
-        ));
+        return Err(HubError::invalid("SELECT * cannot be combined with GROUP BY"));
     };
     let names = field_names(items);
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for record in registry.iter_from(None) {
-        if query
-            .filter
-            .as_ref()
-            .is_some_and(|condition| !matches(condition, record))
-        {
+        if query.filter.as_ref().is_some_and(|condition| !matches(condition, record)) {
             continue;
         }
-        let key_values: Vec<Option<Value>> = query
-            .group_by
-            .iter()
-            .map(|path| record.resolve(&path.0).into_json())
-            .collect();
+        let key_values: Vec<Option<Value>> = query.group_by.iter().map(|path| record.resolve(&path.0).into_json()).collect();
         let key = serde_json::to_string(&key_values).unwrap_or_default();
-        let group = groups
-            .entry(key)
-            .or_insert_with(|| Group::new(key_values, items));
+        let group = groups.entry(key).or_insert_with(|| Group::new(key_values, items));
         group.add(items, record);
     }
     // An aggregate without GROUP BY over no rows still answers one row (COUNT() = 0).
     if groups.is_empty() && query.group_by.is_empty() {
         groups.insert(String::new(), Group::new(Vec::new(), items));
     }
-    let mut rows: Vec<Value> = groups
-        .into_values()
-        .map(|group| group.finish(items, &names, &query.group_by))
-        .collect();
+    let mut rows: Vec<Value> = groups.into_values().map(|group| group.finish(items, &names, &query.group_by)).collect();
     if let Some(top) = query.top {
         rows.truncate(usize::try_from(top).unwrap_or(usize::MAX));
     }
-    let start = usize::try_from(resume.served)
-        .unwrap_or(usize::MAX)
-        .min(rows.len());
+    let start = usize::try_from(resume.served).unwrap_or(usize::MAX).min(rows.len());
     let end = (start + page_size).min(rows.len());
-    let continuation = (end < rows.len()).then(|| {
-        encode_token(&Continuation {
-            query_hash: resume.query_hash.clone(),
-            after: None,
-            served: end as u64,
-        })
-    });
+    let continuation =
+        (end < rows.len()).then(|| encode_token(&Continuation { query_hash: resume.query_hash.clone(), after: None, served: end as u64 }));
     let page = rows.drain(start..end).collect();
-    Ok(QueryPageResult {
-        items: PageItems::Raw(page),
-        item_type: QueryItemType::Raw,
-        continuation,
-    })
+    Ok(QueryPageResult { items: PageItems::Raw(page), item_type: QueryItemType::Raw, continuation })
 }
 
 /// One group's key and running aggregates.
@@ -325,17 +245,9 @@ struct Group {
 enum Accumulator {
     None,
     Count(u64),
-    Sum {
-        total: f64,
-    },
-    Avg {
-        total: f64,
-        count: u64,
-    },
-    Extreme {
-        best: Option<QValue<'static>>,
-        want_max: bool,
-    },
+    Sum { total: f64 },
+    Avg { total: f64, count: u64 },
+    Extreme { best: Option<QValue<'static>>, want_max: bool },
 }
 
 impl Group {
@@ -346,18 +258,9 @@ impl Group {
                 SelectValue::Expr(_) => Accumulator::None,
                 SelectValue::Aggregate(Aggregate::Count) => Accumulator::Count(0),
                 SelectValue::Aggregate(Aggregate::Sum(_)) => Accumulator::Sum { total: 0.0 },
-                SelectValue::Aggregate(Aggregate::Avg(_)) => Accumulator::Avg {
-                    total: 0.0,
-                    count: 0,
-                },
-                SelectValue::Aggregate(Aggregate::Min(_)) => Accumulator::Extreme {
-                    best: None,
-                    want_max: false,
-                },
-                SelectValue::Aggregate(Aggregate::Max(_)) => Accumulator::Extreme {
-                    best: None,
-                    want_max: true,
-                },
+                SelectValue::Aggregate(Aggregate::Avg(_)) => Accumulator::Avg { total: 0.0, count: 0 },
+                SelectValue::Aggregate(Aggregate::Min(_)) => Accumulator::Extreme { best: None, want_max: false },
+                SelectValue::Aggregate(Aggregate::Max(_)) => Accumulator::Extreme { best: None, want_max: true },
             })
             .collect();
         Self { key, accumulators }
@@ -366,12 +269,9 @@ impl Group {
     fn add(&mut self, items: &[SelectItem], row: &DeviceRecord) {
         for (item, accumulator) in items.iter().zip(&mut self.accumulators) {
             let argument = match &item.value {
-                SelectValue::Aggregate(
-                    Aggregate::Sum(expr)
-                    | Aggregate::Avg(expr)
-                    | Aggregate::Min(expr)
-                    | Aggregate::Max(expr),
-                ) => Some(owned(eval(expr, row))),
+                SelectValue::Aggregate(Aggregate::Sum(expr) | Aggregate::Avg(expr) | Aggregate::Min(expr) | Aggregate::Max(expr)) => {
+                    Some(owned(eval(expr, row)))
+                }
                 _ => None,
             };
             match (accumulator, argument) {
@@ -381,15 +281,9 @@ impl Group {
                     *total += number;
                     *count += 1;
                 }
-                (
-                    Accumulator::Extreme { best, want_max },
-                    Some(value @ (QValue::Number(_) | QValue::Str(_))),
-                ) => {
+                (Accumulator::Extreme { best, want_max }, Some(value @ (QValue::Number(_) | QValue::Str(_)))) => {
                     let better = match best.as_ref().and_then(|current| compare(&value, current)) {
-                        Some(ordering) => {
-                            (ordering == std::cmp::Ordering::Greater) == *want_max
-                                && ordering.is_ne()
-                        }
+                        Some(ordering) => (ordering == std::cmp::Ordering::Greater) == *want_max && ordering.is_ne(),
                         // First value, or a type change (numbers win over strings).
                         None => best.is_none() || matches!(value, QValue::Number(_)),
                     };
@@ -409,14 +303,11 @@ impl Group {
                 (Accumulator::Count(count), _) => Some(Value::from(count)),
                 (Accumulator::Sum { total }, _) => Some(number_json(total)),
                 #[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
-                (Accumulator::Avg { total, count }, _) => {
-                    (count > 0).then(|| number_json(total / count as f64))
-                }
+                (Accumulator::Avg { total, count }, _) => (count > 0).then(|| number_json(total / count as f64)),
                 (Accumulator::Extreme { best, .. }, _) => best.and_then(QValue::into_json),
-                (Accumulator::None, SelectValue::Expr(Expr::Path(path))) => group_by
-                    .iter()
-                    .position(|grouped| grouped == path)
-                    .and_then(|index| self.key.get(index).cloned().flatten()),
+                (Accumulator::None, SelectValue::Expr(Expr::Path(path))) => {
+                    group_by.iter().position(|grouped| grouped == path).and_then(|index| self.key.get(index).cloned().flatten())
+                }
                 (Accumulator::None, _) => None,
             };
             if let Some(value) = value {

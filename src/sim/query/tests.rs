@@ -3,10 +3,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::ast::{
-    Aggregate, BinaryOp, Expr, Function, Literal, Path, Query, Select, SelectItem, SelectValue,
-    Source, is_reserved,
-};
+use super::ast::{Aggregate, BinaryOp, Expr, Function, Literal, Path, Query, Select, SelectItem, SelectValue, Source, is_reserved};
 use super::parser::parse_query;
 use super::run::{PageItems, run_query};
 use crate::azure::wire::{ConnectionState, Device, QueryItemType, Twin};
@@ -25,21 +22,16 @@ fn registry() -> Registry {
     let mut registry = Registry::default();
     for index in 0..30_u32 {
         let device_id = format!("dev-{index:02}");
-        registry
-            .put_device(
-                &device_id,
-                &Device::new_with_generated_keys(&device_id),
-                None,
-                1,
-            )
-            .unwrap();
+        registry.put_device(&device_id, &Device::new_with_generated_keys(&device_id), None, 1).unwrap();
         let record = registry.get_mut(&device_id).unwrap();
         let firmware = if index % 4 == 0 { "2.0.1" } else { "1.4.2" };
-        record.twin.tags.merge(&object(json!({"building": 40 + index % 3, "floor": index % 5, "kind": if index % 2 == 0 { "doorLock" } else { "thermostat" }})), Meta::default());
-        record.twin.reported.merge(
-            &object(json!({"firmware": firmware, "battery": index * 3})),
+        record.twin.tags.merge(
+            &object(
+                json!({"building": 40 + index % 3, "floor": index % 5, "kind": if index % 2 == 0 { "doorLock" } else { "thermostat" }}),
+            ),
             Meta::default(),
         );
+        record.twin.reported.merge(&object(json!({"firmware": firmware, "battery": index * 3})), Meta::default());
         if index % 3 == 0 {
             record.connection_state = ConnectionState::Connected;
         }
@@ -48,8 +40,7 @@ fn registry() -> Registry {
 }
 
 fn raw(text: &str) -> Vec<Value> {
-    let page = run_query(&registry(), text, Some(1000), None)
-        .unwrap_or_else(|error| panic!("{text}: {error}"));
+    let page = run_query(&registry(), text, Some(1000), None).unwrap_or_else(|error| panic!("{text}: {error}"));
     match page.items {
         PageItems::Raw(rows) => rows,
         PageItems::Twins(bytes) => serde_json::from_slice(&bytes).unwrap(),
@@ -64,89 +55,38 @@ fn twins_of(items: PageItems) -> Vec<Twin> {
 }
 
 fn ids(text: &str) -> Vec<String> {
-    raw(text)
-        .iter()
-        .map(|row| row["deviceId"].as_str().unwrap().to_owned())
-        .collect()
+    raw(text).iter().map(|row| row["deviceId"].as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
 fn where_filters_on_tags_reported_and_root_fields() {
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE tags.building = 43").len(),
-        0
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE tags.building = 41").len(),
-        10
-    );
-    let old = ids(
-        "SELECT * FROM devices WHERE tags.building = 41 AND properties.reported.firmware < '2.0'",
-    );
-    assert_eq!(
-        old,
-        vec![
-            "dev-01", "dev-07", "dev-10", "dev-13", "dev-19", "dev-22", "dev-25"
-        ]
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE connectionState = 'Connected'").len(),
-        10
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE STARTSWITH(deviceId, 'dev-2')").len(),
-        10
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE deviceId IN ['dev-03', 'nope', 'dev-04']"),
-        vec!["dev-03", "dev-04"]
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE properties.reported.battery >= 84").len(),
-        2
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE properties.desired.$version = 1").len(),
-        30
-    );
-    assert_eq!(
-        ids("SELECT * FROM devices WHERE IS_DEFINED(tags.missing)").len(),
-        0
-    );
-    assert_eq!(
-        ids("SELECT TOP 3 * FROM devices WHERE status = 'enabled'"),
-        vec!["dev-00", "dev-01", "dev-02"]
-    );
+    assert_eq!(ids("SELECT * FROM devices WHERE tags.building = 43").len(), 0);
+    assert_eq!(ids("SELECT * FROM devices WHERE tags.building = 41").len(), 10);
+    let old = ids("SELECT * FROM devices WHERE tags.building = 41 AND properties.reported.firmware < '2.0'");
+    assert_eq!(old, vec!["dev-01", "dev-07", "dev-10", "dev-13", "dev-19", "dev-22", "dev-25"]);
+    assert_eq!(ids("SELECT * FROM devices WHERE connectionState = 'Connected'").len(), 10);
+    assert_eq!(ids("SELECT * FROM devices WHERE STARTSWITH(deviceId, 'dev-2')").len(), 10);
+    assert_eq!(ids("SELECT * FROM devices WHERE deviceId IN ['dev-03', 'nope', 'dev-04']"), vec!["dev-03", "dev-04"]);
+    assert_eq!(ids("SELECT * FROM devices WHERE properties.reported.battery >= 84").len(), 2);
+    assert_eq!(ids("SELECT * FROM devices WHERE properties.desired.$version = 1").len(), 30);
+    assert_eq!(ids("SELECT * FROM devices WHERE IS_DEFINED(tags.missing)").len(), 0);
+    assert_eq!(ids("SELECT TOP 3 * FROM devices WHERE status = 'enabled'"), vec!["dev-00", "dev-01", "dev-02"]);
 }
 
 #[test]
 fn projections_use_alias_or_last_segment() {
-    let rows = raw(
-        "SELECT TOP 2 deviceId, tags.building, properties.reported.firmware AS fw, tags.missing FROM devices",
-    );
+    let rows = raw("SELECT TOP 2 deviceId, tags.building, properties.reported.firmware AS fw, tags.missing FROM devices");
     assert_eq!(
         rows,
-        vec![
-            json!({"deviceId": "dev-00", "building": 40, "fw": "2.0.1"}),
-            json!({"deviceId": "dev-01", "building": 41, "fw": "1.4.2"})
-        ]
+        vec![json!({"deviceId": "dev-00", "building": 40, "fw": "2.0.1"}), json!({"deviceId": "dev-01", "building": 41, "fw": "1.4.2"})]
     );
 }
 
 #[test]
 fn count_and_group_by() {
-    assert_eq!(
-        raw("SELECT COUNT() AS n FROM devices"),
-        vec![json!({"n": 30})]
-    );
-    assert_eq!(
-        raw("SELECT COUNT() AS n FROM devices WHERE tags.building = 99"),
-        vec![json!({"n": 0})]
-    );
-    assert_eq!(
-        raw("SELECT COUNT() FROM devices WHERE tags.floor = 0"),
-        vec![json!({"$1": 6})]
-    );
+    assert_eq!(raw("SELECT COUNT() AS n FROM devices"), vec![json!({"n": 30})]);
+    assert_eq!(raw("SELECT COUNT() AS n FROM devices WHERE tags.building = 99"), vec![json!({"n": 0})]);
+    assert_eq!(raw("SELECT COUNT() FROM devices WHERE tags.floor = 0"), vec![json!({"$1": 6})]);
     let groups = raw(
         "SELECT tags.building AS building, COUNT() AS n, MAX(properties.reported.battery) AS maxBattery, AVG(properties.reported.battery) AS f FROM devices GROUP BY tags.building",
     );
@@ -158,41 +98,20 @@ fn count_and_group_by() {
             json!({"building": 42, "n": 10, "maxBattery": 87, "f": 46.5})
         ]
     );
-    let by_two = raw(
-        "SELECT tags.kind, properties.reported.firmware, COUNT() AS n FROM devices GROUP BY tags.kind, properties.reported.firmware",
-    );
+    let by_two =
+        raw("SELECT tags.kind, properties.reported.firmware, COUNT() AS n FROM devices GROUP BY tags.kind, properties.reported.firmware");
     let total: u64 = by_two.iter().map(|row| row["n"].as_u64().unwrap()).sum();
     assert_eq!(total, 30);
-    assert!(
-        by_two.contains(&json!({"kind": "doorLock", "firmware": "2.0.1", "n": 8})),
-        "{by_two:?}"
-    );
+    assert!(by_two.contains(&json!({"kind": "doorLock", "firmware": "2.0.1", "n": 8})), "{by_two:?}");
 }
 
 #[test]
 fn item_types() {
     let registry = registry();
+    assert_eq!(run_query(&registry, "SELECT * FROM devices", None, None).unwrap().item_type, QueryItemType::Twin);
+    assert_eq!(run_query(&registry, "SELECT deviceId FROM devices", None, None).unwrap().item_type, QueryItemType::Raw);
     assert_eq!(
-        run_query(&registry, "SELECT * FROM devices", None, None)
-            .unwrap()
-            .item_type,
-        QueryItemType::Twin
-    );
-    assert_eq!(
-        run_query(&registry, "SELECT deviceId FROM devices", None, None)
-            .unwrap()
-            .item_type,
-        QueryItemType::Raw
-    );
-    assert_eq!(
-        run_query(
-            &registry,
-            "SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'x'",
-            None,
-            None
-        )
-        .unwrap()
-        .item_type,
+        run_query(&registry, "SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'x'", None, None).unwrap().item_type,
         QueryItemType::DeviceJob
     );
 }
@@ -220,40 +139,24 @@ fn paging_covers_everything_once_and_tokens_are_bound_to_the_query() {
     let mut sorted = seen.clone();
     sorted.dedup();
     assert_eq!(sorted, seen, "no duplicates, in id order");
-    let first = run_query(&registry, text, Some(4), None)
-        .unwrap()
-        .continuation
-        .unwrap();
+    let first = run_query(&registry, text, Some(4), None).unwrap().continuation.unwrap();
     let error = run_query(&registry, "SELECT * FROM devices", Some(4), Some(&first)).unwrap_err();
     assert!(error.message.contains("different query"));
-    assert!(
-        run_query(&registry, text, Some(4), Some("garbage!"))
-            .unwrap_err()
-            .message
-            .contains("not one this hub issued")
-    );
+    assert!(run_query(&registry, text, Some(4), Some("garbage!")).unwrap_err().message.contains("not one this hub issued"));
 }
 
 #[test]
 fn top_limits_across_pages_and_aggregates_page_too() {
     let registry = registry();
     let first = run_query(&registry, "SELECT TOP 5 * FROM devices", Some(3), None).unwrap();
-    let second = run_query(
-        &registry,
-        "SELECT TOP 5 * FROM devices",
-        Some(3),
-        first.continuation.as_deref(),
-    )
-    .unwrap();
+    let second = run_query(&registry, "SELECT TOP 5 * FROM devices", Some(3), first.continuation.as_deref()).unwrap();
     let twins = twins_of(second.items);
     assert_eq!(twins.len(), 2);
     assert!(second.continuation.is_none());
     let text = "SELECT tags.floor, COUNT() AS n FROM devices GROUP BY tags.floor";
     let page = run_query(&registry, text, Some(2), None).unwrap();
     let rest = run_query(&registry, text, Some(10), page.continuation.as_deref()).unwrap();
-    let (PageItems::Raw(a), PageItems::Raw(b)) = (page.items, rest.items) else {
-        panic!()
-    };
+    let (PageItems::Raw(a), PageItems::Raw(b)) = (page.items, rest.items) else { panic!() };
     assert_eq!(a.len() + b.len(), 5);
 }
 
@@ -261,14 +164,8 @@ fn top_limits_across_pages_and_aggregates_page_too() {
 fn semantic_errors_are_clear() {
     let registry = registry();
     let cases = [
-        (
-            "SELECT deviceId, COUNT() FROM devices",
-            "must be an aggregate or appear in GROUP BY",
-        ),
-        (
-            "SELECT * FROM devices GROUP BY tags.floor",
-            "cannot be combined with GROUP BY",
-        ),
+        ("SELECT deviceId, COUNT() FROM devices", "must be an aggregate or appear in GROUP BY"),
+        ("SELECT * FROM devices GROUP BY tags.floor", "cannot be combined with GROUP BY"),
         ("SELECT deviceId FROM devices.jobs", "SELECT * only"),
         ("", "the query is empty"),
     ];
@@ -276,27 +173,10 @@ fn semantic_errors_are_clear() {
         let error = run_query(&registry, text, None, None).unwrap_err();
         assert!(error.message.contains(message), "{text}: {}", error.message);
     }
-    let long = format!(
-        "SELECT * FROM devices WHERE deviceId = '{}'",
-        "x".repeat(9000)
-    );
-    assert!(
-        run_query(&registry, &long, None, None)
-            .unwrap_err()
-            .message
-            .contains("at most 8192")
-    );
-    let syntax = run_query(
-        &registry,
-        "SELECT * FROM devices WHERE tags.building = = 3",
-        None,
-        None,
-    )
-    .unwrap_err();
-    assert_eq!(
-        syntax.message,
-        "syntax error at line 1, column 45: expected a value, a property path or '(', found '='"
-    );
+    let long = format!("SELECT * FROM devices WHERE deviceId = '{}'", "x".repeat(9000));
+    assert!(run_query(&registry, &long, None, None).unwrap_err().message.contains("at most 8192"));
+    let syntax = run_query(&registry, "SELECT * FROM devices WHERE tags.building = = 3", None, None).unwrap_err();
+    assert_eq!(syntax.message, "syntax error at line 1, column 45: expected a value, a property path or '(', found '='");
 }
 
 // ---- property tests for the parser ----
@@ -348,38 +228,22 @@ fn binary_op() -> impl Strategy<Value = BinaryOp> {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
-    let leaf = prop_oneof![
-        literal().prop_map(Expr::Literal),
-        path().prop_map(Expr::Path)
-    ];
+    let leaf = prop_oneof![literal().prop_map(Expr::Literal), path().prop_map(Expr::Path)];
     leaf.prop_recursive(4, 32, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
             inner.clone().prop_map(|e| Expr::Negate(Box::new(e))),
-            (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, a, b)| Expr::Binary(
-                op,
-                Box::new(a),
-                Box::new(b)
-            )),
-            (
-                inner.clone(),
-                prop::collection::vec(inner.clone(), 0..3),
-                any::<bool>()
-            )
-                .prop_map(|(value, list, negated)| Expr::In {
-                    value: Box::new(value),
-                    list,
-                    negated
-                }),
+            (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, a, b)| Expr::Binary(op, Box::new(a), Box::new(b))),
+            (inner.clone(), prop::collection::vec(inner.clone(), 0..3), any::<bool>()).prop_map(|(value, list, negated)| Expr::In {
+                value: Box::new(value),
+                list,
+                negated
+            }),
             prop::collection::vec(inner.clone(), 0..3).prop_map(Expr::Array),
-            (
-                prop::sample::select(Function::ALL.to_vec()),
-                prop::collection::vec(inner, 2)
-            )
-                .prop_map(|(function, mut args)| {
-                    args.truncate(function.arity());
-                    Expr::Call(function, args)
-                }),
+            (prop::sample::select(Function::ALL.to_vec()), prop::collection::vec(inner, 2)).prop_map(|(function, mut args)| {
+                args.truncate(function.arity());
+                Expr::Call(function, args)
+            }),
         ]
     })
 }
@@ -391,35 +255,15 @@ fn select_item() -> impl Strategy<Value = SelectItem> {
         expr().prop_map(|e| SelectValue::Aggregate(Aggregate::Sum(e))),
         expr().prop_map(|e| SelectValue::Aggregate(Aggregate::Max(e))),
     ];
-    (
-        value,
-        prop::option::of(
-            "[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("not a keyword", |name| !is_reserved(name)),
-        ),
-    )
+    (value, prop::option::of("[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("not a keyword", |name| !is_reserved(name))))
         .prop_map(|(value, alias)| SelectItem { value, alias })
 }
 
 fn query() -> impl Strategy<Value = Query> {
-    let select = prop_oneof![
-        Just(Select::All),
-        prop::collection::vec(select_item(), 1..4).prop_map(Select::Items)
-    ];
+    let select = prop_oneof![Just(Select::All), prop::collection::vec(select_item(), 1..4).prop_map(Select::Items)];
     let from = prop::sample::select(vec![Source::Devices, Source::Modules, Source::Jobs]);
-    (
-        prop::option::of(0u64..100_000),
-        select,
-        from,
-        prop::option::of(expr()),
-        prop::collection::vec(path(), 0..3),
-    )
-        .prop_map(|(top, select, from, filter, group_by)| Query {
-            top,
-            select,
-            from,
-            filter,
-            group_by,
-        })
+    (prop::option::of(0u64..100_000), select, from, prop::option::of(expr()), prop::collection::vec(path(), 0..3))
+        .prop_map(|(top, select, from, filter, group_by)| Query { top, select, from, filter, group_by })
 }
 
 proptest! {

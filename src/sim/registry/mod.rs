@@ -16,9 +16,8 @@ use crate::azure::hub::check_device_id;
 use crate::azure::secret::Secret;
 use crate::azure::twin_rules::{Section, check_section};
 use crate::azure::wire::{
-    AuthenticationMechanism, AuthenticationType, BulkRegistryOperationResult, ConnectionState,
-    Device, DeviceRegistryOperationError, DeviceStatus, ErrorCode, ExportImportDevice, ImportMode,
-    RegistryStatistics, TwinProperties,
+    AuthenticationMechanism, AuthenticationType, BulkRegistryOperationResult, ConnectionState, Device, DeviceRegistryOperationError,
+    DeviceStatus, ErrorCode, ExportImportDevice, ImportMode, RegistryStatistics, TwinProperties,
 };
 
 /// Most devices `GET /devices` answers with.
@@ -40,18 +39,11 @@ impl Precondition {
     pub fn parse(header: Option<&str>) -> Option<Self> {
         let value = header?.trim();
         let value = value.strip_prefix("W/").unwrap_or(value);
-        let value = value
-            .strip_prefix('"')
-            .and_then(|inner| inner.strip_suffix('"'))
-            .unwrap_or(value);
+        let value = value.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')).unwrap_or(value);
         if value.is_empty() {
             return None;
         }
-        Some(if value == "*" {
-            Self::Any
-        } else {
-            Self::Etag(value.to_owned())
-        })
+        Some(if value == "*" { Self::Any } else { Self::Etag(value.to_owned()) })
     }
 
     /// True when `current` satisfies the precondition.
@@ -75,10 +67,7 @@ pub struct Changes {
 impl Changes {
     /// One device upserted.
     pub fn upsert(device_id: &str) -> Self {
-        Self {
-            upserted: vec![device_id.to_owned()],
-            deleted: Vec::new(),
-        }
+        Self { upserted: vec![device_id.to_owned()], deleted: Vec::new() }
     }
 
     /// True when nothing changed.
@@ -99,28 +88,12 @@ pub struct Registry {
 impl Registry {
     /// A registry holding `records` (loaded from disk or seeded).
     pub fn from_records(records: impl IntoIterator<Item = DeviceRecord>) -> Self {
-        let devices: BTreeMap<String, Box<DeviceRecord>> = records
-            .into_iter()
-            .map(|record| (record.device_id.clone(), Box::new(record)))
-            .collect();
-        let next_etag = devices
-            .values()
-            .map(|record| record.etag)
-            .max()
-            .unwrap_or(0)
-            .max(rand::rng().random_range(100_000_000..900_000_000))
-            + 1;
-        let next_generation = devices
-            .values()
-            .map(|record| record.generation_id)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        Self {
-            devices,
-            next_etag,
-            next_generation,
-        }
+        let devices: BTreeMap<String, Box<DeviceRecord>> =
+            records.into_iter().map(|record| (record.device_id.clone(), Box::new(record))).collect();
+        let next_etag =
+            devices.values().map(|record| record.etag).max().unwrap_or(0).max(rand::rng().random_range(100_000_000..900_000_000)) + 1;
+        let next_generation = devices.values().map(|record| record.generation_id).max().unwrap_or(0) + 1;
+        Self { devices, next_etag, next_generation }
     }
 
     /// Number of devices.
@@ -135,30 +108,19 @@ impl Registry {
 
     /// One device.
     pub fn get(&self, device_id: &str) -> Result<&DeviceRecord, HubError> {
-        self.devices
-            .get(device_id)
-            .map(|record| &**record)
-            .ok_or_else(|| HubError::device_not_found(device_id))
+        self.devices.get(device_id).map(|record| &**record).ok_or_else(|| HubError::device_not_found(device_id))
     }
 
     /// Mutable access for the simulated fleet and twin writes.
     pub fn get_mut(&mut self, device_id: &str) -> Result<&mut DeviceRecord, HubError> {
-        self.devices
-            .get_mut(device_id)
-            .map(|record| &mut **record)
-            .ok_or_else(|| HubError::device_not_found(device_id))
+        self.devices.get_mut(device_id).map(|record| &mut **record).ok_or_else(|| HubError::device_not_found(device_id))
     }
 
     /// Devices in id order, starting after `after` (exclusive) when given.
-    pub fn iter_from<'a>(
-        &'a self,
-        after: Option<&str>,
-    ) -> Box<dyn Iterator<Item = &'a DeviceRecord> + 'a> {
+    pub fn iter_from<'a>(&'a self, after: Option<&str>) -> Box<dyn Iterator<Item = &'a DeviceRecord> + 'a> {
         match after {
             Some(after) => Box::new(
-                self.devices
-                    .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-                    .map(|(_, record)| &**record),
+                self.devices.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)).map(|(_, record)| &**record),
             ),
             None => Box::new(self.devices.values().map(|record| &**record)),
         }
@@ -166,22 +128,15 @@ impl Registry {
 
     /// `GET /devices?top=N`: the first `top` identities (1..=1000; anything else means 1000).
     pub fn list(&self, top: Option<usize>) -> Vec<Device> {
-        let top = top
-            .filter(|top| (1..=MAX_LIST).contains(top))
-            .unwrap_or(MAX_LIST);
-        self.devices
-            .values()
-            .take(top)
-            .map(|record| record.to_device())
-            .collect()
+        let top = top.filter(|top| (1..=MAX_LIST).contains(top)).unwrap_or(MAX_LIST);
+        self.devices.values().take(top).map(|record| record.to_device()).collect()
     }
 
     /// Inserts a fully formed record (seeding, tests).
     pub fn insert(&mut self, record: DeviceRecord) {
         self.next_etag = self.next_etag.max(record.etag + 1);
         self.next_generation = self.next_generation.max(record.generation_id + 1);
-        self.devices
-            .insert(record.device_id.clone(), Box::new(record));
+        self.devices.insert(record.device_id.clone(), Box::new(record));
     }
 
     /// `PUT /devices/{id}`: create without `If-Match`, update with it.
@@ -201,24 +156,17 @@ impl Registry {
         validate_id(path_id)?;
         let fields = IdentityFields::from_device(body)?;
         match (precondition, self.devices.contains_key(path_id)) {
-            (None, true) => Err(HubError::new(
-                ErrorCode::DeviceAlreadyExists,
-                format!("A device with ID '{path_id}' is already registered."),
-            )),
+            (None, true) => {
+                Err(HubError::new(ErrorCode::DeviceAlreadyExists, format!("A device with ID '{path_id}' is already registered.")))
+            }
             (None, false) => Ok(self.create(path_id, fields, None, now)),
             (Some(_), false) => Err(HubError::device_not_found(path_id)),
-            (Some(precondition), true) => {
-                self.update_identity(path_id, fields, Some(precondition), now)
-            }
+            (Some(precondition), true) => self.update_identity(path_id, fields, Some(precondition), now),
         }
     }
 
     /// `DELETE /devices/{id}`. A missing `If-Match` counts as `*`.
-    pub fn delete(
-        &mut self,
-        device_id: &str,
-        precondition: Option<&Precondition>,
-    ) -> Result<(), HubError> {
+    pub fn delete(&mut self, device_id: &str, precondition: Option<&Precondition>) -> Result<(), HubError> {
         let record = self.get(device_id)?;
         if let Some(precondition) = precondition
             && !precondition.matches(&record.etag_wire())
@@ -231,56 +179,32 @@ impl Registry {
 
     /// `GET /statistics/devices`.
     pub fn statistics(&self) -> RegistryStatistics {
-        let enabled = self
-            .devices
-            .values()
-            .filter(|record| record.status == DeviceStatus::Enabled)
-            .count() as u64;
+        let enabled = self.devices.values().filter(|record| record.status == DeviceStatus::Enabled).count() as u64;
         let total = self.devices.len() as u64;
-        RegistryStatistics {
-            total_device_count: total,
-            enabled_device_count: enabled,
-            disabled_device_count: total - enabled,
-        }
+        RegistryStatistics { total_device_count: total, enabled_device_count: enabled, disabled_device_count: total - enabled }
     }
 
     /// Devices connected now.
     pub fn connected_count(&self) -> u64 {
-        self.devices
-            .values()
-            .filter(|record| record.connection_state == ConnectionState::Connected)
-            .count() as u64
+        self.devices.values().filter(|record| record.connection_state == ConnectionState::Connected).count() as u64
     }
 
     /// `POST /devices`: each item applied on its own; failures listed in the result.
-    pub fn bulk(
-        &mut self,
-        items: &[ExportImportDevice],
-        now: Ticks,
-    ) -> Result<(BulkRegistryOperationResult, Changes), HubError> {
+    pub fn bulk(&mut self, items: &[ExportImportDevice], now: Ticks) -> Result<(BulkRegistryOperationResult, Changes), HubError> {
         if items.is_empty() {
             return Err(HubError::invalid("the bulk request lists no devices"));
         }
         if items.len() > MAX_BULK {
-            return Err(HubError::invalid(format!(
-                "a bulk request takes at most {MAX_BULK} devices; this one has {}",
-                items.len()
-            )));
+            return Err(HubError::invalid(format!("a bulk request takes at most {MAX_BULK} devices; this one has {}", items.len())));
         }
         let mut seen = HashSet::new();
         if let Some(duplicate) = items.iter().find(|item| !seen.insert(item.id.as_str())) {
             return Err(HubError::new(
                 ErrorCode::DeviceDefinedMultipleTimes,
-                format!(
-                    "device '{}' appears more than once in the request",
-                    duplicate.id
-                ),
+                format!("device '{}' appears more than once in the request", duplicate.id),
             ));
         }
-        let mut result = BulkRegistryOperationResult {
-            is_successful: true,
-            ..Default::default()
-        };
+        let mut result = BulkRegistryOperationResult { is_successful: true, ..Default::default() };
         let mut changes = Changes::default();
         for item in items {
             match self.bulk_item(item, now) {
@@ -305,12 +229,9 @@ impl Registry {
     fn bulk_item(&mut self, item: &ExportImportDevice, now: Ticks) -> Result<bool, HubError> {
         validate_id(&item.id)?;
         if item.module_id.is_some() {
-            return Err(HubError::invalid(
-                "module identities are not supported by this simulator",
-            ));
+            return Err(HubError::invalid("module identities are not supported by this simulator"));
         }
-        let etag_condition =
-            |etag: &Option<String>| Precondition::parse(Some(etag.as_deref().unwrap_or("")));
+        let etag_condition = |etag: &Option<String>| Precondition::parse(Some(etag.as_deref().unwrap_or("")));
         let twin = TwinContent::from_item(item)?;
         match item.import_mode {
             ImportMode::Create => {
@@ -325,8 +246,7 @@ impl Registry {
             ImportMode::Update | ImportMode::UpdateIfMatchETag => {
                 let fields = IdentityFields::from_item(item)?;
                 if item.import_mode == ImportMode::UpdateIfMatchETag {
-                    let condition = etag_condition(&item.e_tag)
-                        .ok_or_else(|| HubError::invalid("updateIfMatchETag needs an eTag"))?;
+                    let condition = etag_condition(&item.e_tag).ok_or_else(|| HubError::invalid("updateIfMatchETag needs an eTag"))?;
                     self.update_identity(&item.id, fields, Some(&condition), now)?;
                 } else if self.devices.contains_key(&item.id) {
                     self.update_identity(&item.id, fields, None, now)?;
@@ -340,17 +260,15 @@ impl Registry {
                 return Ok(true);
             }
             ImportMode::DeleteIfMatchETag => {
-                let condition = etag_condition(&item.e_tag)
-                    .ok_or_else(|| HubError::invalid("deleteIfMatchETag needs an eTag"))?;
+                let condition = etag_condition(&item.e_tag).ok_or_else(|| HubError::invalid("deleteIfMatchETag needs an eTag"))?;
                 self.delete(&item.id, Some(&condition))?;
                 return Ok(true);
             }
             ImportMode::UpdateTwin | ImportMode::UpdateTwinIfMatchETag => {
                 let record = self.get(&item.id)?;
                 if item.import_mode == ImportMode::UpdateTwinIfMatchETag {
-                    let condition = etag_condition(&item.twin_e_tag).ok_or_else(|| {
-                        HubError::invalid("updateTwinIfMatchETag needs a twinETag")
-                    })?;
+                    let condition =
+                        etag_condition(&item.twin_e_tag).ok_or_else(|| HubError::invalid("updateTwinIfMatchETag needs a twinETag"))?;
                     if !condition.matches(&record.twin.etag_wire()) {
                         return Err(HubError::precondition_failed());
                     }
@@ -361,13 +279,7 @@ impl Registry {
         Ok(false)
     }
 
-    fn create(
-        &mut self,
-        device_id: &str,
-        fields: IdentityFields,
-        twin: Option<&TwinContent>,
-        now: Ticks,
-    ) -> &DeviceRecord {
+    fn create(&mut self, device_id: &str, fields: IdentityFields, twin: Option<&TwinContent>, now: Ticks) -> &DeviceRecord {
         let etag = self.take_etag();
         let generation_id = self.take_generation(now);
         let mut record = DeviceRecord {
@@ -393,28 +305,13 @@ impl Registry {
         }
         if let Some(twin) = twin {
             if let Some(tags) = &twin.tags {
-                record.twin.tags.merge(
-                    tags,
-                    Meta {
-                        updated: now,
-                        version: 0,
-                    },
-                );
+                record.twin.tags.merge(tags, Meta { updated: now, version: 0 });
             }
             if let Some(desired) = &twin.desired {
-                record.twin.desired.merge(
-                    desired,
-                    Meta {
-                        updated: now,
-                        version: 1,
-                    },
-                );
+                record.twin.desired.merge(desired, Meta { updated: now, version: 1 });
             }
         }
-        self.devices
-            .entry(device_id.to_owned())
-            .insert_entry(Box::new(record))
-            .into_mut()
+        self.devices.entry(device_id.to_owned()).insert_entry(Box::new(record)).into_mut()
     }
 
     fn update_identity(
@@ -425,10 +322,7 @@ impl Registry {
         now: Ticks,
     ) -> Result<&DeviceRecord, HubError> {
         let etag = self.take_etag();
-        let record = self
-            .devices
-            .get_mut(device_id)
-            .ok_or_else(|| HubError::device_not_found(device_id))?;
+        let record = self.devices.get_mut(device_id).ok_or_else(|| HubError::device_not_found(device_id))?;
         if let Some(precondition) = precondition
             && !precondition.matches(&record.etag_wire())
         {
@@ -449,35 +343,18 @@ impl Registry {
         Ok(record)
     }
 
-    fn merge_twin(
-        &mut self,
-        device_id: &str,
-        twin: &TwinContent,
-        now: Ticks,
-    ) -> Result<(), HubError> {
+    fn merge_twin(&mut self, device_id: &str, twin: &TwinContent, now: Ticks) -> Result<(), HubError> {
         if twin.tags.is_none() && twin.desired.is_none() {
             return Ok(());
         }
         let record = self.get_mut(device_id)?;
         let state = &mut record.twin;
         if let Some(tags) = &twin.tags {
-            state.tags.merge(
-                tags,
-                Meta {
-                    updated: now,
-                    version: 0,
-                },
-            );
+            state.tags.merge(tags, Meta { updated: now, version: 0 });
         }
         if let Some(desired) = &twin.desired {
             state.desired_version += 1;
-            state.desired.merge(
-                desired,
-                Meta {
-                    updated: now,
-                    version: state.desired_version,
-                },
-            );
+            state.desired.merge(desired, Meta { updated: now, version: state.desired_version });
         }
         state.etag += 1;
         state.version += 1;
@@ -514,9 +391,7 @@ impl IdentityFields {
             status: device.status,
             status_reason: check_status_reason(device.status_reason.clone())?,
             auth: auth_record(device.authentication.as_ref())?,
-            iot_edge: device
-                .capabilities
-                .is_some_and(|capabilities| capabilities.iot_edge),
+            iot_edge: device.capabilities.is_some_and(|capabilities| capabilities.iot_edge),
             device_scope: device.device_scope.clone(),
             parent_scopes: device.parent_scopes.clone().unwrap_or_default(),
         })
@@ -527,9 +402,7 @@ impl IdentityFields {
             status: item.status.unwrap_or_default(),
             status_reason: check_status_reason(item.status_reason.clone())?,
             auth: auth_record(item.authentication.as_ref())?,
-            iot_edge: item
-                .capabilities
-                .is_some_and(|capabilities| capabilities.iot_edge),
+            iot_edge: item.capabilities.is_some_and(|capabilities| capabilities.iot_edge),
             device_scope: item.device_scope.clone(),
             parent_scopes: item.parent_scopes.clone().unwrap_or_default(),
         })
@@ -544,18 +417,9 @@ struct TwinContent {
 
 impl TwinContent {
     fn from_item(item: &ExportImportDevice) -> Result<Self, HubError> {
-        let desired = item
-            .properties
-            .as_ref()
-            .and_then(|properties: &TwinProperties| properties.desired.clone());
-        if item
-            .properties
-            .as_ref()
-            .is_some_and(|properties| properties.reported.is_some())
-        {
-            return Err(HubError::invalid(
-                "reported properties are written by the device, not the service",
-            ));
+        let desired = item.properties.as_ref().and_then(|properties: &TwinProperties| properties.desired.clone());
+        if item.properties.as_ref().is_some_and(|properties| properties.reported.is_some()) {
+            return Err(HubError::invalid("reported properties are written by the device, not the service"));
         }
         for (section, content) in [(Section::Tags, &item.tags), (Section::Desired, &desired)] {
             if let Some(content) = content
@@ -564,10 +428,7 @@ impl TwinContent {
                 return Err(HubError::invalid(violation.to_string()));
             }
         }
-        Ok(Self {
-            tags: item.tags.clone(),
-            desired,
-        })
+        Ok(Self { tags: item.tags.clone(), desired })
     }
 }
 
@@ -577,9 +438,7 @@ fn validate_id(device_id: &str) -> Result<(), HubError> {
 
 fn check_status_reason(reason: Option<String>) -> Result<Option<String>, HubError> {
     match reason {
-        Some(reason) if reason.chars().count() > 128 => Err(HubError::invalid(
-            "statusReason is longer than 128 characters",
-        )),
+        Some(reason) if reason.chars().count() > 128 => Err(HubError::invalid("statusReason is longer than 128 characters")),
         other => Ok(other),
     }
 }
@@ -587,43 +446,24 @@ fn check_status_reason(reason: Option<String>) -> Result<Option<String>, HubErro
 /// Validates credentials and generates empty symmetric keys.
 fn auth_record(mechanism: Option<&AuthenticationMechanism>) -> Result<AuthRecord, HubError> {
     let kind = mechanism.map_or(AuthenticationType::Sas, |mechanism| mechanism.kind);
-    let mut record = AuthRecord {
-        kind,
-        ..AuthRecord::default()
-    };
+    let mut record = AuthRecord { kind, ..AuthRecord::default() };
     match kind {
         AuthenticationType::Sas => {
             let keys = mechanism.and_then(|mechanism| mechanism.symmetric_key.as_ref());
-            record.primary_key = Some(key_or_generated(
-                keys.and_then(|keys| keys.primary_key.as_ref()),
-                "primaryKey",
-            )?);
-            record.secondary_key = Some(key_or_generated(
-                keys.and_then(|keys| keys.secondary_key.as_ref()),
-                "secondaryKey",
-            )?);
+            record.primary_key = Some(key_or_generated(keys.and_then(|keys| keys.primary_key.as_ref()), "primaryKey")?);
+            record.secondary_key = Some(key_or_generated(keys.and_then(|keys| keys.secondary_key.as_ref()), "secondaryKey")?);
         }
         AuthenticationType::SelfSigned => {
             let thumbprints = mechanism.and_then(|mechanism| mechanism.x509_thumbprint.as_ref());
-            let primary = thumbprints
-                .and_then(|thumbprints| thumbprints.primary_thumbprint.clone())
-                .filter(|value| !value.is_empty());
-            let secondary = thumbprints
-                .and_then(|thumbprints| thumbprints.secondary_thumbprint.clone())
-                .filter(|value| !value.is_empty());
+            let primary = thumbprints.and_then(|thumbprints| thumbprints.primary_thumbprint.clone()).filter(|value| !value.is_empty());
+            let secondary = thumbprints.and_then(|thumbprints| thumbprints.secondary_thumbprint.clone()).filter(|value| !value.is_empty());
             for thumbprint in primary.iter().chain(secondary.iter()) {
-                if !(thumbprint.len() == 40 || thumbprint.len() == 64)
-                    || !thumbprint.chars().all(|c| c.is_ascii_hexdigit())
-                {
-                    return Err(HubError::invalid(
-                        "an X.509 thumbprint must be 40 (SHA-1) or 64 (SHA-256) hex digits",
-                    ));
+                if !(thumbprint.len() == 40 || thumbprint.len() == 64) || !thumbprint.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(HubError::invalid("an X.509 thumbprint must be 40 (SHA-1) or 64 (SHA-256) hex digits"));
                 }
             }
             if primary.is_none() {
-                return Err(HubError::invalid(
-                    "a selfSigned device needs a primaryThumbprint",
-                ));
+                return Err(HubError::invalid("a selfSigned device needs a primaryThumbprint"));
             }
             record.primary_thumbprint = primary;
             record.secondary_thumbprint = secondary;
@@ -637,14 +477,10 @@ fn key_or_generated(key: Option<&Secret>, name: &str) -> Result<Secret, HubError
     match key.filter(|key| !key.is_empty()) {
         None => Ok(generate_key()),
         Some(key) => {
-            let decoded = BASE64
-                .decode(key.expose().as_bytes())
-                .map_err(|_| HubError::invalid(format!("the {name} is not valid base64")))?;
+            let decoded =
+                BASE64.decode(key.expose().as_bytes()).map_err(|_| HubError::invalid(format!("the {name} is not valid base64")))?;
             if !(16..=64).contains(&decoded.len()) {
-                return Err(HubError::invalid(format!(
-                    "the {name} must decode to 16..64 bytes, not {}",
-                    decoded.len()
-                )));
+                return Err(HubError::invalid(format!("the {name} must decode to 16..64 bytes, not {}", decoded.len())));
             }
             Ok(key.clone())
         }
