@@ -13,9 +13,12 @@ use crate::azure::events::CallOutcome;
 pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
     let log = &mut state.activity;
     ui.horizontal(|ui| {
-        ui.add(
-            egui::TextEdit::singleline(&mut log.filter).hint_text("Filter calls (operation, device, status, error)").desired_width(360.0),
-        );
+        let label = ui.label("Filter");
+        let edit = egui::TextEdit::singleline(&mut log.filter)
+            .id_salt("activity-filter")
+            .hint_text("operation, device, status or error")
+            .desired_width(360.0);
+        ui.add(edit).labelled_by(label.id);
         ui.checkbox(&mut log.failures_only, "Failures only");
         ui.label(RichText::new(format!("{} calls logged", log.len())).color(theme::muted(ui.visuals())));
     });
@@ -27,6 +30,7 @@ pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
         return;
     }
     let scroll_to = highlight.and_then(|seq| entries.iter().position(|entry| entry.seq == seq));
+    let visuals = ui.visuals().clone();
     let mut table = TableBuilder::new(ui)
         .id_salt("activity-table")
         .striped(true)
@@ -59,7 +63,6 @@ pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
                 };
                 let record = &entry.record;
                 row.set_selected(highlight == Some(entry.seq));
-                let visuals = row.response().ctx.global_style().visuals.clone();
                 let status_color = match record.outcome {
                     CallOutcome::Succeeded => theme::good(&visuals),
                     CallOutcome::WillRetry => theme::warn(&visuals),

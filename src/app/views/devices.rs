@@ -27,12 +27,13 @@ pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, 
 fn query_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
     let mut run = false;
     ui.horizontal(|ui| {
-        ui.label(RichText::new("WHERE").monospace().color(theme::muted(ui.visuals())));
+        let label = ui.label(RichText::new("Query").strong()).on_hover_text("A WHERE condition, or a full SELECT … FROM devices …");
         let edit = egui::TextEdit::singleline(&mut state.devices.query_input)
+            .id_salt("query-bar")
             .hint_text("Query: tags.building = 43 AND properties.reported.firmware < '2.0'  (or a full SELECT)")
             .font(egui::TextStyle::Monospace)
             .desired_width(ui.available_width() - 70.0);
-        let response = ui.add(edit);
+        let response = ui.add(edit).labelled_by(label.id);
         if view.focus_query {
             response.request_focus();
             view.focus_query = false;
@@ -50,8 +51,7 @@ fn query_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &m
             // A caret under the offending character, aligned with the monospace input.
             let caret = format!("{}^", " ".repeat(column.saturating_sub(1)));
             ui.horizontal(|ui| {
-                ui.label(RichText::new("     ").monospace());
-                ui.add_space(4.0);
+                ui.add_space(label_width(ui));
                 ui.label(RichText::new(caret).monospace().color(color));
             });
         }
@@ -65,8 +65,9 @@ fn query_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &m
 fn summary_row_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         let mut filter = state.devices.id_filter.clone();
-        let edit = egui::TextEdit::singleline(&mut filter).hint_text("Filter by device id prefix").desired_width(220.0);
-        if ui.add(edit).changed() {
+        let label = ui.label("Device ID prefix");
+        let edit = egui::TextEdit::singleline(&mut filter).id_salt("id-filter").hint_text("b43-f3").desired_width(180.0);
+        if ui.add(edit).labelled_by(label.id).changed() {
             state.devices.set_id_filter(filter);
         }
         let shown = state.devices.view().len();
@@ -225,4 +226,11 @@ fn raw_table_ui(ui: &mut Ui, raw: &RawResults) {
 #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 fn fraction_of(done: usize, total: u64) -> f32 {
     (done as f64 / total as f64) as f32
+}
+
+/// Width of the "Query" label plus spacing, so the error caret lines up with the input text.
+fn label_width(ui: &Ui) -> f32 {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let galley = ui.fonts_mut(|fonts| fonts.layout_no_wrap("Query".to_owned(), font, egui::Color32::WHITE));
+    galley.size().x + ui.spacing().item_spacing.x + 2.0
 }

@@ -1,7 +1,7 @@
 //! Modal dialogs for device actions: add a device, confirm a delete.
 
 use base64::Engine as _;
-use egui::{Id, Modal, RichText, Ui};
+use egui::{RichText, Ui};
 
 use super::theme;
 use crate::app::model::{AppState, Command};
@@ -15,13 +15,21 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
     };
     let mut submit = false;
     let mut cancel = false;
-    let modal = Modal::new(Id::unique("add-device")).show(ui.ctx(), |ui| {
+    let modal = theme::modal("add-device").show(ui.ctx(), |ui| {
         ui.set_width(460.0);
         ui.heading("Add device");
         ui.add_space(4.0);
+        let id_label = ui.label("Device ID");
+        let id_edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut draft.device_id)
+                    .id_salt("add-device-id")
+                    .hint_text("b43-f3-lock-00001")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(id_label.id);
+        // Checked after the field took this frame's typing, so the Add button is never stale.
         let id_problem = check_device_id(draft.device_id.trim()).err().map(|error| error.to_string());
-        ui.label("Device ID");
-        let id_edit = ui.add(egui::TextEdit::singleline(&mut draft.device_id).hint_text("Device ID").desired_width(f32::INFINITY));
         if draft.device_id.is_empty() {
             id_edit.request_focus();
         } else if let Some(problem) = &id_problem {
@@ -33,8 +41,15 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
         let mut key_problem = None;
         if draft.own_keys {
             for (label, key) in [("Primary key", &mut draft.primary_key), ("Secondary key", &mut draft.secondary_key)] {
-                ui.label(label);
-                ui.add(egui::TextEdit::singleline(key).password(true).hint_text(label).desired_width(f32::INFINITY));
+                let key_label = ui.label(label);
+                ui.add(
+                    egui::TextEdit::singleline(key)
+                        .id_salt(label)
+                        .password(true)
+                        .hint_text("base64, 16 to 64 bytes")
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(key_label.id);
                 if let Some(problem) = key_problem_of(key) {
                     key_problem.get_or_insert(format!("{label}: {problem}"));
                 }
@@ -61,7 +76,7 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
         let keys = draft.own_keys.then(|| (Secret::new(draft.primary_key.trim()), Secret::new(draft.secondary_key.trim())));
         out.push(Command::CreateDevice { device_id: draft.device_id.trim().to_owned(), keys });
         state.add_device = None;
-    } else if cancel || modal.should_close() {
+    } else if cancel || theme::escape_pressed(&modal) {
         state.add_device = None;
     }
 }
@@ -86,7 +101,7 @@ pub fn confirm_delete_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) 
     let count = targets.len();
     let mut confirmed = false;
     let mut cancel = false;
-    let modal = Modal::new(Id::unique("confirm-delete")).show(ui.ctx(), |ui| {
+    let modal = theme::modal("confirm-delete").show(ui.ctx(), |ui| {
         ui.set_width(420.0);
         let noun = if count == 1 { "device" } else { "devices" };
         ui.heading(format!("Delete {count} {noun}?"));
@@ -114,7 +129,7 @@ pub fn confirm_delete_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) 
             state.devices.selection.ids.clear();
             out.push(Command::DeleteDevices(targets));
         }
-    } else if cancel || modal.should_close() {
+    } else if cancel || theme::escape_pressed(&modal) {
         state.confirm_delete = None;
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use egui::{Id, Modal, RichText, Ui};
+use egui::{RichText, Ui};
 use poll_promise::Promise;
 
 use super::{ViewState, theme};
@@ -25,7 +25,7 @@ pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, o
     let active = state.profiles.active.clone();
     let keyring = state.profiles.keyring.clone();
     let mut close = false;
-    let modal = Modal::new(Id::unique("profiles-dialog")).show(ui.ctx(), |ui| {
+    let modal = theme::modal("profiles-dialog").show(ui.ctx(), |ui| {
         ui.set_width(760.0);
         ui.heading("Connection profiles");
         ui.add_space(4.0);
@@ -33,11 +33,15 @@ pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, o
             return;
         };
         ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                ui.set_width(230.0);
-                profile_list_ui(ui, &list, &active, dialog, out);
+            // A group rather than a vertical separator: a separator would stretch the modal to
+            // the full window height.
+            ui.group(|ui| {
+                ui.vertical(|ui| {
+                    ui.set_width(220.0);
+                    profile_list_ui(ui, &list, &active, dialog, out);
+                });
             });
-            ui.separator();
+            ui.add_space(8.0);
             ui.vertical(|ui| {
                 ui.set_min_width(480.0);
                 match dialog.viewing.clone() {
@@ -54,7 +58,7 @@ pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, o
             }
         });
     });
-    if close || modal.should_close() {
+    if close || theme::escape_pressed(&modal) {
         state.profiles.dialog = None;
     }
 }
@@ -123,21 +127,25 @@ fn form_ui(
         }
     };
     let draft = &mut dialog.draft;
-    ui.label("Name");
-    ui.add(egui::TextEdit::singleline(&mut draft.name).hint_text("Profile name").desired_width(f32::INFINITY));
+    let label = ui.label("Name");
+    ui.add(egui::TextEdit::singleline(&mut draft.name).id_salt("profile-name").hint_text("Production").desired_width(f32::INFINITY))
+        .labelled_by(label.id);
     show(ui, &problems.name, !draft.name.is_empty());
-    ui.label("IoT Hub service connection string");
-    ui.add(
-        egui::TextEdit::singleline(&mut draft.hub)
-            .password(!dialog.reveal)
-            .hint_text("HostName=…;SharedAccessKeyName=…;SharedAccessKey=…")
-            .desired_width(f32::INFINITY),
-    );
+    let label = ui.label("IoT Hub service connection string");
+    let hub_edit = egui::TextEdit::singleline(&mut draft.hub)
+        .id_salt("profile-hub")
+        .password(!dialog.reveal)
+        .hint_text("HostName=…;SharedAccessKeyName=…;SharedAccessKey=…")
+        .desired_width(f32::INFINITY);
+    ui.add(hub_edit).labelled_by(label.id);
     show(ui, &problems.hub, !draft.hub.is_empty());
-    ui.label("DPS service connection string (optional)");
-    ui.add(
-        egui::TextEdit::singleline(&mut draft.dps).password(!dialog.reveal).hint_text("DPS connection string").desired_width(f32::INFINITY),
-    );
+    let label = ui.label("DPS service connection string (optional)");
+    let dps_edit = egui::TextEdit::singleline(&mut draft.dps)
+        .id_salt("profile-dps")
+        .password(!dialog.reveal)
+        .hint_text("HostName=….azure-devices-provisioning.net;…")
+        .desired_width(f32::INFINITY);
+    ui.add(dps_edit).labelled_by(label.id);
     show(ui, &problems.dps, true);
     ui.horizontal(|ui| {
         ui.checkbox(&mut dialog.reveal, "Reveal");
@@ -145,9 +153,10 @@ fn form_ui(
             ui.ctx().copy_text(draft.hub.clone());
         }
     });
-    ui.label("Extra CA certificate (optional, PEM)");
+    let label = ui.label("Extra CA certificate (optional, PEM file)");
     ui.horizontal(|ui| {
-        ui.add(egui::TextEdit::singleline(&mut draft.ca_file).hint_text("CA certificate file").desired_width(360.0));
+        ui.add(egui::TextEdit::singleline(&mut draft.ca_file).id_salt("profile-ca-file").hint_text("/path/to/ca.pem").desired_width(360.0))
+            .labelled_by(label.id);
         if ui.add_enabled(view.ca_pick.is_none(), egui::Button::new("Browse…")).clicked() {
             view.ca_pick = Some(pick_file(ui.ctx().clone()));
         }
@@ -168,8 +177,10 @@ fn form_ui(
         ui.label(RichText::new(message).strong());
     }
     ui.add_space(6.0);
+    // Checked again now that the fields took this frame's typing.
+    let ready = dialog.draft.problems(&other_names).is_empty();
     ui.horizontal(|ui| {
-        if ui.add_enabled(problems.is_empty(), egui::Button::new("Save")).clicked() {
+        if ui.add_enabled(ready, egui::Button::new("Save")).clicked() {
             out.push(Command::SaveProfile(dialog.draft.clone()));
         }
         if let Some(id) = &editing {

@@ -16,7 +16,7 @@ pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: 
         ui.label(RichText::new("hubdeck").strong().size(16.0));
         ui.separator();
         let active_name = state.profiles.active_summary().map_or_else(|| state.profiles.active.to_string(), |profile| profile.name.clone());
-        egui::ComboBox::from_id_salt("profile-switcher").selected_text(format!("Profile: {active_name}")).width(220.0).show_ui(ui, |ui| {
+        ui.menu_button(format!("Profile: {active_name} ⏷"), |ui| {
             for profile in state.profiles.list.clone() {
                 let selected = profile.id == state.profiles.active;
                 let label =
@@ -51,7 +51,7 @@ fn theme_switch_ui(ui: &mut Ui, view: &mut ViewState) {
     let choices =
         [(egui::ThemePreference::System, "System"), (egui::ThemePreference::Light, "Light"), (egui::ThemePreference::Dark, "Dark")];
     let current = choices.iter().find(|(preference, _)| *preference == view.theme).map_or("System", |(_, label)| *label);
-    egui::ComboBox::from_id_salt("theme").selected_text(format!("Theme: {current}")).show_ui(ui, |ui| {
+    ui.menu_button(format!("Theme: {current} ⏷"), |ui| {
         for (preference, label) in choices {
             if ui.selectable_label(view.theme == preference, label).clicked() {
                 view.theme = preference;

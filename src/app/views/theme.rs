@@ -34,6 +34,22 @@ pub fn dot_ui(ui: &mut egui::Ui, color: Color32, filled: bool) {
     }
 }
 
+/// A modal anchored near the top, so it grows downward as validation messages appear instead
+/// of jumping around the centre while the user types.
+pub fn modal(id: &str) -> egui::Modal {
+    let id = egui::Id::unique(id);
+    egui::Modal::new(id).area(egui::Modal::default_area(id).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 90.0)))
+}
+
+/// True when Esc should close this modal. Unlike `ModalResponse::should_close`, a click on the
+/// backdrop does not count: a stray click (or one on a disabled button, which falls through to
+/// the backdrop) must never throw a draft away.
+pub fn escape_pressed<T>(modal: &egui::ModalResponse<T>) -> bool {
+    modal.is_top_modal
+        && !modal.any_popup_open
+        && modal.response.ctx.input_mut(|input| input.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+}
+
 /// Height of a table row.
 pub const ROW_HEIGHT: f32 = 22.0;
 
