@@ -295,3 +295,33 @@ fn keyboard_navigation() {
     console.harness.step();
     console.harness.get_by_label_contains("arrives in a coming release");
 }
+
+#[test]
+fn the_app_is_idle_when_nothing_happens() {
+    let mut console = start(30);
+    console.wait_for("the total", |app| app.state.devices.total == Some(30));
+    // `try_run` steps until no repaint is requested; it fails if something keeps repainting.
+    let steps = console.harness.try_run().expect("no animation or spinner keeps the app busy when idle");
+    assert!(steps <= 3, "settled after {steps} frames");
+}
+
+#[test]
+fn disabling_and_enabling_from_the_toolbar() {
+    let mut console = start(8);
+    let device_id = console.view_ids()[3].clone();
+    console.harness.get_by_label(&device_id).click();
+    console.harness.step();
+    console.harness.get_by_role_and_label(Role::Button, "Disable").click();
+    console.harness.step();
+    let disabled = |id: &str, status: hubdeck::azure::wire::DeviceStatus| {
+        let id = id.to_owned();
+        move |app: &ConsoleApp| {
+            app.state.devices.load == LoadState::Done && app.state.devices.row_by_id(&id).is_some_and(|row| row.status == status)
+        }
+    };
+    console.wait_for("the device to show disabled", disabled(&device_id, hubdeck::azure::wire::DeviceStatus::Disabled));
+    assert!(console.app().state.devices.selection.contains(&device_id), "the selection survives the refresh");
+    console.harness.get_by_role_and_label(Role::Button, "Enable").click();
+    console.harness.step();
+    console.wait_for("the device to show enabled", disabled(&device_id, hubdeck::azure::wire::DeviceStatus::Enabled));
+}

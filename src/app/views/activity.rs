@@ -38,7 +38,7 @@ pub fn activity_page_ui(ui: &mut Ui, state: &mut AppState) {
         .stick_to_bottom(highlight.is_none())
         .cell_layout(Layout::left_to_right(Align::Center))
         .column(Column::initial(45.0))
-        .column(Column::initial(90.0))
+        .column(Column::initial(105.0))
         .column(Column::initial(150.0).resizable(true))
         .column(Column::initial(260.0).resizable(true).clip(true))
         .column(Column::initial(60.0))

@@ -1,0 +1,126 @@
+//! Figures for BENCHMARKS.md: CPU time per frame of the device page with 1 000, 10 000 and
+//! 100 000 devices loaded, and the console's memory. The simulator runs as a separate process so
+//! the RSS is the console's own.
+//!
+//! Run: `cargo build --release --bin hubdeck && cargo run --release --example ui_bench`
+
+// A measuring script: fail loudly, print figures, and do float maths on counts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::cast_precision_loss)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hubdeck::app::ConsoleApp;
+use hubdeck::app::backend::{self, BackendOptions, CommandLineProfile, SimulatorSettings};
+use hubdeck::app::model::LoadState;
+use hubdeck::azure::{RetryPolicy, Secret};
+use hubdeck::sim::StateLocation;
+use serde_json::Value;
+
+struct Sim(Child, Value);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+fn start_sim(devices: usize, work: &std::path::Path) -> Sim {
+    let binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("hubdeck");
+    let ready_file = work.join(format!("ready-{devices}.json"));
+    #[allow(clippy::zombie_processes)] // reaped in `Sim::drop`
+    let child = Command::new(binary)
+        .args(["sim", "--ephemeral", "--port", "0", "--devices", &devices.to_string(), "--ready-file"])
+        .arg(&ready_file)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&ready_file)
+            && let Ok(ready) = serde_json::from_str(&text)
+        {
+            return Sim(child, ready);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+        / 1024.0
+}
+
+fn frame(ctx: &egui::Context, app: &mut ConsoleApp, events: Vec<egui::Event>) -> Duration {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 900.0))),
+        events,
+        ..egui::RawInput::default()
+    };
+    let started = Instant::now();
+    let output = ctx.run_ui(input, |ui| app.frame_ui(ui));
+    let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+    std::hint::black_box(primitives);
+    started.elapsed()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    eprintln!("rss before anything: {:.0} MB", rss_mb());
+    for devices in [1_000_usize, 10_000, 100_000] {
+        let sim = start_sim(devices, work.path());
+        let config = tempfile::tempdir().unwrap();
+        let options = BackendOptions {
+            config_dir: config.path().to_owned(),
+            simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0 },
+            use_keyring: false,
+            command_line: Some(CommandLineProfile {
+                hub: Secret::new(sim.1["connectionStrings"]["iothubowner"].as_str().unwrap()),
+                dps: None,
+                ca_file: Some(sim.1["caFile"].as_str().unwrap().into()),
+            }),
+            retry: RetryPolicy::default(),
+        };
+        let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
+        let mut app = ConsoleApp::new(handle, None);
+        let ctx = egui::Context::default();
+        let load_started = Instant::now();
+        loop {
+            frame(&ctx, &mut app, Vec::new());
+            if app.state.devices.load == LoadState::Done && app.state.devices.total.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let load_time = load_started.elapsed();
+        assert_eq!(app.state.devices.rows.len(), devices);
+        // Steady frames at the top, then after jumping to the middle of the list (as when scrolling).
+        let mut times: Vec<Duration> = (0..120).map(|_| frame(&ctx, &mut app, Vec::new())).collect();
+        app.view.scroll_to_row = Some(devices / 2);
+        times.extend((0..120).map(|_| frame(&ctx, &mut app, Vec::new())));
+        // With a sort on a tag column and a filter, the view is rebuilt once, then frames are steady again.
+        app.state.devices.sort_by(hubdeck::app::model::SortColumn::Field("tags.building".to_owned()));
+        let resort = frame(&ctx, &mut app, Vec::new());
+        times.extend((0..120).map(|_| frame(&ctx, &mut app, Vec::new())));
+        times.sort();
+        let median = times[times.len() / 2];
+        let p95 = times[times.len() * 95 / 100];
+        eprintln!(
+            "{devices:>7} devices: loaded in {load_time:.2?}; frame CPU median {:.3} ms, p95 {:.3} ms; re-sort frame {:.1} ms; console RSS {:.0} MB",
+            median.as_secs_f64() * 1000.0,
+            p95.as_secs_f64() * 1000.0,
+            resort.as_secs_f64() * 1000.0,
+            rss_mb()
+        );
+        drop(app);
+        drop(sim);
+    }
+}
