@@ -61,7 +61,14 @@ impl ConsoleApp {
             state.devices.columns = persisted.columns;
             state.devices.sort = persisted.sort;
         }
-        Self { state, view, backend, outbox: Vec::new(), toasts: egui_notify::Toasts::default(), configured: false }
+        Self {
+            state,
+            view,
+            backend,
+            outbox: Vec::new(),
+            toasts: egui_notify::Toasts::new().with_anchor(egui_notify::Anchor::BottomRight).with_margin(egui::vec2(12.0, 36.0)),
+            configured: false,
+        }
     }
 
     /// Applies every event that arrived (never blocks).

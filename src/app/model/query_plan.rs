@@ -78,13 +78,15 @@ fn starts_with_word(text: &str, word: &str) -> bool {
         && text[word.len()..].chars().next().is_none_or(char::is_whitespace)
 }
 
-/// For `SELECT * FROM devices [WHERE cond]` (no TOP, no GROUP BY), the condition ("" without
-/// WHERE); `None` for anything else.
+/// For `SELECT [TOP n] * FROM devices [WHERE cond]` (no GROUP BY), the condition ("" without
+/// WHERE); `None` for anything else (projections and aggregates are not twins).
 fn select_star_condition(query: &str) -> Option<&str> {
-    let mut words = query.split_whitespace();
-    let shape = [words.next()?, words.next()?, words.next()?, words.next()?];
+    let mut words: Vec<&str> = query.split_whitespace().take(6).collect();
+    if words.len() >= 3 && words[1].eq_ignore_ascii_case("TOP") && words[2].parse::<u64>().is_ok() {
+        words.drain(1..3);
+    }
     let expected = ["SELECT", "*", "FROM", "devices"];
-    if !shape.iter().zip(expected).all(|(word, want)| word.eq_ignore_ascii_case(want)) {
+    if words.len() < expected.len() || !words.iter().zip(expected).all(|(word, want)| word.eq_ignore_ascii_case(want)) {
         return None;
     }
     let after_from = query.to_ascii_lowercase().find("devices")? + "devices".len();
@@ -127,7 +129,10 @@ mod tests {
         let grouped = QueryPlan::from_input("SELECT tags.building, COUNT() AS n FROM devices GROUP BY tags.building");
         assert!(!grouped.returns_twins);
         assert_eq!(grouped.count_query, None);
-        assert!(!QueryPlan::from_input("SELECT TOP 5 * FROM devices").returns_twins);
+        let top = QueryPlan::from_input("SELECT TOP 5 * FROM devices WHERE tags.floor = 3");
+        assert!(top.returns_twins, "TOP still returns twins");
+        assert_eq!(top.count_query.as_deref(), Some("SELECT COUNT() AS total FROM devices WHERE tags.floor = 3"));
+        assert!(!QueryPlan::from_input("SELECT deviceId FROM devices").returns_twins);
         assert!(QueryPlan::from_input("select * from devices").returns_twins);
         let selection = QueryPlan::from_input("SELECTED = 1");
         assert_eq!(selection.query, "SELECT * FROM devices WHERE SELECTED = 1", "a condition on a field named like a keyword");
