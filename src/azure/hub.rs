@@ -134,6 +134,23 @@ impl HubClient {
         self.pipeline.send(&request).await?.json()
     }
 
+    /// `PATCH /twins/{id}`: a JSON merge patch of `tags` and `properties.desired` (`null` deletes a
+    /// key), only if the twin still has the etag in `if_match`. Returns the twin after the write.
+    pub async fn patch_twin(&self, device_id: &str, patch: &Value, if_match: IfMatch) -> Result<Twin, AzureError> {
+        let request = ApiRequest::new("patch twin", device_id, Method::PATCH, format!("/twins/{}", encode_component(device_id)))
+            .json_body(patch)?
+            .if_match(if_match);
+        self.pipeline.send(&request).await?.json()
+    }
+
+    /// `PUT /twins/{id}`: replaces `tags` and `properties.desired` wholesale.
+    pub async fn replace_twin(&self, device_id: &str, twin: &Value, if_match: IfMatch) -> Result<Twin, AzureError> {
+        let request = ApiRequest::new("replace twin", device_id, Method::PUT, format!("/twins/{}", encode_component(device_id)))
+            .json_body(twin)?
+            .if_match(if_match);
+        self.pipeline.send(&request).await?.json()
+    }
+
     /// One page of `POST /devices/query`. Pass the previous page's continuation to get the next.
     pub async fn query_page<T: DeserializeOwned>(
         &self,

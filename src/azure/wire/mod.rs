@@ -19,4 +19,4 @@ pub use error_code::ErrorCode;
 pub use query::{CONTINUATION_HEADER, ITEM_TYPE_HEADER, MAX_ITEM_COUNT_HEADER, QueryItemType, QueryPage};
 pub use statistics::{RegistryStatistics, ServiceStatistics};
 pub use timestamp::Timestamp;
-pub use twin::{Twin, TwinProperties};
+pub use twin::{NodeMetadata, Twin, TwinProperties, section_values};

@@ -78,7 +78,44 @@ pub struct Twin {
     pub parent_scopes: Option<Vec<String>>,
 }
 
+/// The `$metadata` of one node of desired or reported properties.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeMetadata {
+    /// `$lastUpdated`.
+    pub last_updated: Option<Timestamp>,
+    /// `$lastUpdatedVersion` (desired only): the desired `$version` that last wrote the node.
+    pub last_updated_version: Option<u64>,
+}
+
+/// The values of a section without the service's `$metadata` and `$version`.
+pub fn section_values(section: Option<&Map<String, Value>>) -> Map<String, Value> {
+    section
+        .map(|map| map.iter().filter(|(key, _)| !key.starts_with('$')).map(|(key, value)| (key.clone(), value.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn metadata_at(section: Option<&Map<String, Value>>, path: &[&str]) -> Option<NodeMetadata> {
+    let mut node = section?.get("$metadata")?;
+    for key in path {
+        node = node.get(key)?;
+    }
+    Some(NodeMetadata {
+        last_updated: node.get("$lastUpdated").and_then(Value::as_str).and_then(Timestamp::parse),
+        last_updated_version: node.get("$lastUpdatedVersion").and_then(Value::as_u64),
+    })
+}
+
 impl Twin {
+    /// `$metadata` of the desired node at `path` (keys from the desired root; empty = the root).
+    pub fn desired_metadata(&self, path: &[&str]) -> Option<NodeMetadata> {
+        metadata_at(self.desired(), path)
+    }
+
+    /// `$metadata` of the reported node at `path`.
+    pub fn reported_metadata(&self, path: &[&str]) -> Option<NodeMetadata> {
+        metadata_at(self.reported(), path)
+    }
+
     /// `properties.desired`, if present.
     pub fn desired(&self) -> Option<&Map<String, Value>> {
         self.properties.as_ref()?.desired.as_ref()
@@ -119,5 +156,21 @@ mod tests {
         assert_eq!(twin.reported_version(), Some(1));
         assert!(twin.tags.is_none());
         assert!(twin.capabilities.unwrap().iot_edge);
+    }
+
+    #[test]
+    fn metadata_of_nested_nodes() {
+        let twin: Twin = serde_json::from_value(serde_json::json!({"deviceId": "d",
+            "properties": {"desired": {"thermostat": {"target": 21}, "$version": 4,
+                "$metadata": {"$lastUpdated": "2026-01-01T00:00:00.0000000Z", "$lastUpdatedVersion": 4,
+                    "thermostat": {"$lastUpdated": "2026-01-01T00:00:00.0000000Z", "$lastUpdatedVersion": 4,
+                        "target": {"$lastUpdated": "2025-12-31T00:00:00.0000000Z", "$lastUpdatedVersion": 3}}}}}}))
+        .unwrap();
+        let target = twin.desired_metadata(&["thermostat", "target"]).unwrap();
+        assert_eq!(target.last_updated_version, Some(3));
+        assert_eq!(target.last_updated.unwrap().to_wire(), "2025-12-31T00:00:00.0000000Z");
+        assert_eq!(twin.desired_metadata(&[]).unwrap().last_updated_version, Some(4));
+        assert_eq!(twin.desired_metadata(&["missing"]), None);
+        assert_eq!(section_values(twin.desired()).keys().collect::<Vec<_>>(), vec!["thermostat"]);
     }
 }

@@ -13,7 +13,7 @@ use crate::sim::clock::now_ticks;
 use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
 use crate::sim::query::{PageItems, run_query};
-use crate::sim::registry::{Changes, Precondition};
+use crate::sim::registry::{Changes, Precondition, SectionWrite, TwinWrite};
 use crate::sim::twin_json::TwinJson;
 
 /// Runs one routed operation.
@@ -44,7 +44,7 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
         Route::DeleteDevice(device_id) => {
             hub.write(|registry| {
                 registry.delete(&device_id, precondition.as_ref())?;
-                Ok(((), Changes { upserted: Vec::new(), deleted: vec![device_id.clone()] }))
+                Ok(((), Changes { deleted: vec![device_id.clone()], ..Changes::default() }))
             })
             .await?;
             Ok(empty(StatusCode::NO_CONTENT))
@@ -62,6 +62,8 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
                 .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
             Ok(with_body(StatusCode::OK, bytes))
         }
+        Route::PatchTwin(device_id) => write_twin(hub, &call, &device_id, precondition.as_ref(), TwinWrite::parse_patch).await,
+        Route::ReplaceTwin(device_id) => write_twin(hub, &call, &device_id, precondition.as_ref(), TwinWrite::parse_replace).await,
         Route::DeviceStatistics => Ok(json(StatusCode::OK, &hub.read(super::super::registry::Registry::statistics))),
         Route::ServiceStatistics => Ok(json(
             StatusCode::OK,
@@ -104,4 +106,29 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
         headers.insert(CONTINUATION_HEADER, value);
     }
     Ok(response)
+}
+
+/// `PATCH` / `PUT /twins/{id}`: the answer is the full twin after the write.
+async fn write_twin(
+    hub: &Hub,
+    call: &Call,
+    device_id: &str,
+    precondition: Option<&Precondition>,
+    parse: fn(&serde_json::Value) -> Result<TwinWrite, HubError>,
+) -> Result<Response, HubError> {
+    let body: serde_json::Value = call.json("a twin with tags and/or properties.desired")?;
+    let write = parse(&body)?;
+    let now = now_ticks();
+    let bytes = hub
+        .write(|registry| {
+            let record = registry.write_twin(device_id, &write, precondition, now)?;
+            let bytes = serde_json::to_vec(&TwinJson(record)).map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
+            let mut changes = Changes::upsert(device_id);
+            if write.desired != SectionWrite::Untouched {
+                changes.desired_changed.push(device_id.to_owned());
+            }
+            Ok((bytes, changes))
+        })
+        .await?;
+    Ok(with_body(StatusCode::OK, bytes))
 }

@@ -24,6 +24,10 @@ pub enum Route {
     DeleteDevice(String),
     /// `GET /twins/{id}`
     GetTwin(String),
+    /// `PATCH /twins/{id}`
+    PatchTwin(String),
+    /// `PUT /twins/{id}`
+    ReplaceTwin(String),
     /// `GET /statistics/devices`
     DeviceStatistics,
     /// `GET /statistics/service`
@@ -62,7 +66,9 @@ impl Route {
             },
             ["twins", _] => match *method {
                 Method::GET => Self::GetTwin(id(1)),
-                _ => return Err(not_allowed("GET")),
+                Method::PATCH => Self::PatchTwin(id(1)),
+                Method::PUT => Self::ReplaceTwin(id(1)),
+                _ => return Err(not_allowed("GET, PATCH or PUT")),
             },
             ["statistics", "devices"] if *method == Method::GET => Self::DeviceStatistics,
             ["statistics", "service"] if *method == Method::GET => Self::ServiceStatistics,
@@ -79,7 +85,9 @@ impl Route {
         match self {
             Self::ListDevices | Self::GetDevice(_) | Self::DeviceStatistics => Permission::RegistryRead,
             Self::BulkDevices | Self::PutDevice(_) | Self::DeleteDevice(_) => Permission::RegistryWrite,
-            Self::QueryDevices | Self::GetTwin(_) | Self::ServiceStatistics => Permission::ServiceConnect,
+            Self::QueryDevices | Self::GetTwin(_) | Self::PatchTwin(_) | Self::ReplaceTwin(_) | Self::ServiceStatistics => {
+                Permission::ServiceConnect
+            }
         }
     }
 }

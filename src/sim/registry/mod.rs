@@ -62,12 +62,14 @@ pub struct Changes {
     pub upserted: Vec<String>,
     /// Devices removed.
     pub deleted: Vec<String>,
+    /// Devices whose desired properties changed (their device apps are told).
+    pub desired_changed: Vec<String>,
 }
 
 impl Changes {
     /// One device upserted.
     pub fn upsert(device_id: &str) -> Self {
-        Self { upserted: vec![device_id.to_owned()], deleted: Vec::new() }
+        Self { upserted: vec![device_id.to_owned()], ..Self::default() }
     }
 
     /// True when nothing changed.
@@ -209,7 +211,12 @@ impl Registry {
         for item in items {
             match self.bulk_item(item, now) {
                 Ok(deleted) if deleted => changes.deleted.push(item.id.clone()),
-                Ok(_) => changes.upserted.push(item.id.clone()),
+                Ok(_) => {
+                    changes.upserted.push(item.id.clone());
+                    if item.properties.as_ref().is_some_and(|properties| properties.desired.is_some()) {
+                        changes.desired_changed.push(item.id.clone());
+                    }
+                }
                 Err(error) => {
                     result.is_successful = false;
                     result.errors.push(DeviceRegistryOperationError {
@@ -344,21 +351,11 @@ impl Registry {
     }
 
     fn merge_twin(&mut self, device_id: &str, twin: &TwinContent, now: Ticks) -> Result<(), HubError> {
-        if twin.tags.is_none() && twin.desired.is_none() {
-            return Ok(());
-        }
-        let record = self.get_mut(device_id)?;
-        let state = &mut record.twin;
-        if let Some(tags) = &twin.tags {
-            state.tags.merge(tags, Meta { updated: now, version: 0 });
-        }
-        if let Some(desired) = &twin.desired {
-            state.desired_version += 1;
-            state.desired.merge(desired, Meta { updated: now, version: state.desired_version });
-        }
-        state.etag += 1;
-        state.version += 1;
-        Ok(())
+        let write = TwinWrite {
+            tags: twin.tags.clone().map_or(SectionWrite::Untouched, SectionWrite::Merge),
+            desired: twin.desired.clone().map_or(SectionWrite::Untouched, SectionWrite::Merge),
+        };
+        self.write_twin(device_id, &write, None, now).map(drop)
     }
 
     fn take_etag(&mut self) -> u64 {
@@ -492,6 +489,10 @@ pub fn generate_key() -> Secret {
     let bytes: [u8; 32] = rand::rng().random();
     Secret::new(BASE64.encode(bytes))
 }
+
+mod twin_writes;
+
+pub use twin_writes::{SectionWrite, TwinWrite};
 
 #[cfg(test)]
 mod tests;

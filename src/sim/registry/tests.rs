@@ -155,7 +155,7 @@ fn bulk_applies_each_item_and_reports_failures() {
     assert!(!result.is_successful);
     let codes: Vec<(&str, &str)> = result.errors.iter().map(|error| (error.device_id.as_str(), error.error_code.as_str())).collect();
     assert_eq!(codes, vec![("old", "DeviceAlreadyExists"), ("never", "DeviceNotFound")]);
-    assert_eq!(changes, Changes { upserted: vec!["new-1".into()], deleted: vec!["gone".into()] });
+    assert_eq!(changes, Changes { upserted: vec!["new-1".into()], deleted: vec!["gone".into()], desired_changed: vec!["new-1".into()] });
     let twin = registry.get("new-1").unwrap().to_twin();
     assert_eq!(twin.tags.as_ref().unwrap()["building"], json!(43));
     assert_eq!(twin.desired().unwrap()["mode"], json!("eco"));
