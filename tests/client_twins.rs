@@ -20,7 +20,11 @@ async fn patch_with_etag_then_a_stale_etag_is_refused() {
     let etag = fresh.etag.clone().unwrap();
     let patched = hub
         .client
-        .patch_twin("t1", &json!({"tags": {"building": 43}, "properties": {"desired": {"building": 43, "floor": 3}}}), IfMatch::Etag(etag.clone()))
+        .patch_twin(
+            "t1",
+            &json!({"tags": {"building": 43}, "properties": {"desired": {"building": 43, "floor": 3}}}),
+            IfMatch::Etag(etag.clone()),
+        )
         .await
         .unwrap();
     assert_ne!(patched.etag.as_deref(), Some(etag.as_str()));
@@ -28,7 +32,11 @@ async fn patch_with_etag_then_a_stale_etag_is_refused() {
     assert_eq!(patched.desired_metadata(&["floor"]).unwrap().last_updated_version, Some(2));
     let stale = hub.client.patch_twin("t1", &json!({"properties": {"desired": {"floor": 4}}}), IfMatch::Etag(etag)).await.unwrap_err();
     assert!(stale.is_precondition_failed(), "{stale}");
-    let deleted = hub.client.patch_twin("t1", &json!({"properties": {"desired": {"floor": null}}}), IfMatch::Etag(patched.etag.clone().unwrap())).await.unwrap();
+    let deleted = hub
+        .client
+        .patch_twin("t1", &json!({"properties": {"desired": {"floor": null}}}), IfMatch::Etag(patched.etag.clone().unwrap()))
+        .await
+        .unwrap();
     assert!(deleted.desired().unwrap().get("floor").is_none());
     assert_eq!(deleted.desired().unwrap()["building"], json!(43));
 }
@@ -38,7 +46,8 @@ async fn replace_swaps_tags_and_desired() {
     let hub = start_hub(0).await;
     hub.client.create_device(&Device::new_with_generated_keys("t2")).await.unwrap();
     hub.client.patch_twin("t2", &json!({"tags": {"a": 1}, "properties": {"desired": {"x": 1}}}), IfMatch::Any).await.unwrap();
-    let replaced = hub.client.replace_twin("t2", &json!({"tags": {"b": 2}, "properties": {"desired": {"y": 2}}}), IfMatch::Any).await.unwrap();
+    let replaced =
+        hub.client.replace_twin("t2", &json!({"tags": {"b": 2}, "properties": {"desired": {"y": 2}}}), IfMatch::Any).await.unwrap();
     assert_eq!(replaced.tags.unwrap(), json!({"b": 2}).as_object().unwrap().clone());
     assert!(replaced.properties.unwrap().desired.unwrap().get("x").is_none());
 }
@@ -71,6 +80,9 @@ async fn the_second_of_two_racing_writers_gets_412() {
     assert!(first.is_ok() != second.is_ok(), "exactly one wins");
     let loser = first.err().or(second.err()).unwrap();
     assert!(loser.is_precondition_failed());
-    let refused = client_with(&hub.sim, "registryReadWrite", fast_retry(), None).patch_twin("t4", &json!({"tags": {"a": 1}}), IfMatch::Any).await.unwrap_err();
+    let refused = client_with(&hub.sim, "registryReadWrite", fast_retry(), None)
+        .patch_twin("t4", &json!({"tags": {"a": 1}}), IfMatch::Any)
+        .await
+        .unwrap_err();
     assert_eq!(refused.status(), Some(401), "twin writes need ServiceConnect");
 }

@@ -183,8 +183,8 @@ mod tests {
         registry
     }
 
-    fn patch(registry: &mut Registry, body: Value, precondition: Option<&Precondition>) -> Result<crate::azure::wire::Twin, HubError> {
-        let write = TwinWrite::parse_patch(&body)?;
+    fn patch(registry: &mut Registry, body: &Value, precondition: Option<&Precondition>) -> Result<crate::azure::wire::Twin, HubError> {
+        let write = TwinWrite::parse_patch(body)?;
         registry.write_twin("d1", &write, precondition, NOW + 10).map(DeviceRecord::to_twin)
     }
 
@@ -193,21 +193,21 @@ mod tests {
         let mut registry = registry();
         let first = patch(
             &mut registry,
-            json!({"tags": {"building": 43}, "properties": {"desired": {"mode": "eco", "fan": {"speed": 2}}}}),
+            &json!({"tags": {"building": 43}, "properties": {"desired": {"mode": "eco", "fan": {"speed": 2}}}}),
             Some(&Precondition::Etag("AAAAAAAAAAE=".into())),
         )
         .unwrap();
         assert_eq!(first.etag.as_deref(), Some("AAAAAAAAAAI="));
         assert_eq!((first.version, first.desired_version()), (Some(3), Some(2)));
         let second =
-            patch(&mut registry, json!({"properties": {"desired": {"mode": null, "fan": {"speed": 3}}}}), Some(&Precondition::Any))
+            patch(&mut registry, &json!({"properties": {"desired": {"mode": null, "fan": {"speed": 3}}}}), Some(&Precondition::Any))
                 .unwrap();
         let desired = second.desired().unwrap();
         assert!(desired.get("mode").is_none(), "null deletes");
         assert_eq!(desired["fan"]["speed"], json!(3));
         assert_eq!(desired["$metadata"]["fan"]["speed"]["$lastUpdatedVersion"], json!(3));
         assert_eq!(second.desired_version(), Some(3));
-        let tags_only = patch(&mut registry, json!({"tags": {"floor": 3}}), None).unwrap();
+        let tags_only = patch(&mut registry, &json!({"tags": {"floor": 3}}), None).unwrap();
         assert_eq!(tags_only.desired_version(), Some(3), "a tags-only write leaves desired $version alone");
         assert_eq!(tags_only.tags.unwrap(), json!({"building": 43, "floor": 3}).as_object().unwrap().clone());
     }
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn stale_etags_are_refused() {
         let mut registry = registry();
-        let error = patch(&mut registry, json!({"tags": {"a": 1}}), Some(&Precondition::Etag("AAAAAAAAAAc=".into()))).unwrap_err();
+        let error = patch(&mut registry, &json!({"tags": {"a": 1}}), Some(&Precondition::Etag("AAAAAAAAAAc=".into()))).unwrap_err();
         assert_eq!(error.code, ErrorCode::PreconditionFailed);
         assert_eq!(registry.get("d1").unwrap().twin.etag, 1, "nothing changed");
     }
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn put_replaces_only_the_sections_given_and_null_clears() {
         let mut registry = registry();
-        patch(&mut registry, json!({"tags": {"a": 1, "b": 2}, "properties": {"desired": {"x": 1}}}), None).unwrap();
+        patch(&mut registry, &json!({"tags": {"a": 1, "b": 2}, "properties": {"desired": {"x": 1}}}), None).unwrap();
         let write = TwinWrite::parse_replace(&json!({"properties": {"desired": {"y": 2}}})).unwrap();
         let twin = registry.write_twin("d1", &write, Some(&Precondition::Any), NOW + 20).unwrap().to_twin();
         assert_eq!(twin.tags.unwrap(), json!({"a": 1, "b": 2}).as_object().unwrap().clone(), "tags omitted: unchanged");
@@ -255,7 +255,7 @@ mod tests {
             (json!("text"), "must be a JSON object"),
         ];
         for (body, expected) in cases {
-            let error = patch(&mut registry, body.clone(), None).unwrap_err();
+            let error = patch(&mut registry, &body, None).unwrap_err();
             assert_eq!(error.code, ErrorCode::ArgumentInvalid, "{body}");
             assert!(error.message.contains(expected), "{body}: {}", error.message);
         }
@@ -263,7 +263,7 @@ mod tests {
         for level in 0..11 {
             deep = json!({ format!("l{level}"): deep });
         }
-        assert!(patch(&mut registry, json!({"properties": {"desired": deep}}), None).unwrap_err().message.contains("deeper than 10"));
+        assert!(patch(&mut registry, &json!({"properties": {"desired": deep}}), None).unwrap_err().message.contains("deeper than 10"));
         assert_eq!(registry.get("d1").unwrap().twin.etag, 1, "failed writes change nothing");
     }
 }
