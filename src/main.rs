@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use hubdeck::app::{BackendOptions, CommandLineProfile, SimulatorSettings};
 use hubdeck::azure::{RetryPolicy, Secret, ServiceConnectionString};
-use hubdeck::sim::{FaultConfig, SimConfig, Simulator, StateLocation, default_state_dir};
+use hubdeck::sim::{FaultConfig, FleetConfig, SimConfig, Simulator, StateLocation, default_state_dir};
 
 /// A console for Azure `IoT` Hub and DPS, with an embedded simulator of their service APIs.
 #[derive(Parser, Debug)]
@@ -77,6 +77,9 @@ struct SimArgs {
     /// Retry-After seconds sent with injected 429s.
     #[arg(long = "fault-retry-after", default_value_t = 2)]
     retry_after_secs: u32,
+    /// Every this many seconds one offline simulated device reconnects and one drops off (0: never).
+    #[arg(long, default_value_t = 45)]
+    churn_secs: u64,
     /// Write connection strings and the CA path as JSON here once ready (removed on exit).
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -115,7 +118,11 @@ fn run_console(cli: Cli) -> anyhow::Result<()> {
     }
     let options = BackendOptions {
         config_dir: dirs.config_dir().to_owned(),
-        simulator: SimulatorSettings { state: sim_state, fleet_size: cli.sim_devices },
+        simulator: SimulatorSettings {
+            state: sim_state,
+            fleet_size: cli.sim_devices,
+            fleet: FleetConfig { churn_every: Some(Duration::from_secs(45)), ..FleetConfig::default() },
+        },
         use_keyring: !cli.no_keyring,
         command_line,
         retry: RetryPolicy::default(),
@@ -153,6 +160,7 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
             retry_after_secs: args.retry_after_secs,
         },
         reset: args.reset,
+        fleet: FleetConfig { churn_every: (args.churn_secs > 0).then(|| Duration::from_secs(args.churn_secs)), ..FleetConfig::default() },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -14,7 +14,7 @@ use hubdeck::app::ConsoleApp;
 use hubdeck::app::backend::{self, BackendOptions, SimulatorSettings};
 use hubdeck::app::model::{ConnectionStatus, LoadState, Page, ProfileId};
 use hubdeck::azure::RetryPolicy;
-use hubdeck::sim::{SimConfig, Simulator, StateLocation};
+use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
 
 struct Console {
     harness: Harness<'static, ConsoleApp>,
@@ -28,7 +28,11 @@ fn start(fleet_size: usize) -> Console {
     let config = tempfile::tempdir().unwrap();
     let options = BackendOptions {
         config_dir: config.path().to_owned(),
-        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size },
+        simulator: SimulatorSettings {
+            state: StateLocation::Ephemeral,
+            fleet_size,
+            fleet: FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None },
+        },
         use_keyring: false,
         command_line: None,
         retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },

@@ -21,6 +21,8 @@ pub struct Hub {
     policies: Policies,
     faults: FaultInjector,
     host_names: Vec<String>,
+    /// Where desired changes are reported (the simulated fleet), once it runs.
+    desired_listener: std::sync::OnceLock<tokio::sync::mpsc::Sender<String>>,
 }
 
 impl Hub {
@@ -33,6 +35,7 @@ impl Hub {
             policies,
             faults,
             host_names,
+            desired_listener: std::sync::OnceLock::new(),
         }
     }
 
@@ -45,10 +48,10 @@ impl Hub {
     /// is durable.
     pub async fn write<R>(&self, change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>) -> Result<R, HubError> {
         let _gate = self.write_gate.lock().await;
-        let (result, batch) = {
+        let (result, batch, desired_changed) = {
             let mut registry = self.registry.write();
             let (result, changes) = change(&mut registry)?;
-            (result, batch_for(&registry, &changes))
+            (result, batch_for(&registry, &changes), changes.desired_changed)
         };
         if let Some(store) = &self.store
             && !batch.is_empty()
@@ -65,7 +68,18 @@ impl Hub {
                 return Err(HubError::new(ErrorCode::ServerError, format!("the change could not be saved: {detail}")));
             }
         }
+        if let Some(listener) = self.desired_listener.get() {
+            for device_id in desired_changed {
+                // A full queue only delays acknowledgements: the fleet rescans on restart.
+                listener.try_send(device_id).ok();
+            }
+        }
         Ok(result)
+    }
+
+    /// Connects the simulated fleet: desired changes are reported to `listener` from now on.
+    pub fn set_desired_listener(&self, listener: tokio::sync::mpsc::Sender<String>) {
+        self.desired_listener.set(listener).ok();
     }
 
     /// Shared access policies.

@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod clock;
+pub mod device_app;
 pub mod error;
 pub mod faults;
 mod files;
+pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod prop_tree;
@@ -23,4 +25,5 @@ pub mod twin_json;
 
 pub use error::{HubError, SimError};
 pub use faults::{Fault, FaultConfig};
+pub use fleet::FleetConfig;
 pub use server::{ReadyInfo, SimConfig, Simulator, StateLocation, default_state_dir};

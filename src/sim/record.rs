@@ -104,6 +104,9 @@ pub struct DeviceRecord {
     pub parent_scopes: Vec<String>,
     /// The twin.
     pub twin: TwinRecord,
+    /// Set for devices of the simulated fleet: they run a device app that answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<super::device_app::SimProfile>,
 }
 
 impl DeviceRecord {

@@ -3,9 +3,11 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::clock::Ticks;
+use super::device_app::SimProfile;
 use super::prop_tree::Meta;
 use super::record::{AuthRecord, DeviceRecord, TwinRecord};
 use super::registry::generate_key;
@@ -17,7 +19,8 @@ pub const DEFAULT_FLEET_SIZE: usize = 300;
 const TICKS_PER_SEC: i64 = 10_000_000;
 
 /// What a simulated device is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum DeviceKind {
     /// `doorLock`.
     DoorLock,
@@ -79,6 +82,7 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
     let seen_secs_ago: i64 = if connected { rng.random_range(1..600) } else { rng.random_range(3600..14 * 86_400) };
     let last_activity = now - seen_secs_ago * TICKS_PER_SEC;
     let enabled = rng.random_bool(0.97);
+    let strict = rng.random_bool(0.05);
     let tags = json!({
         "building": building,
         "floor": floor,
@@ -88,7 +92,11 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
         "region": region,
     });
     let firmware = FIRMWARE[rng.random_range(0..FIRMWARE.len())];
-    let (desired, reported) = kind_properties(rng, kind, firmware);
+    let (desired, mut reported) = kind_properties(rng, kind, firmware);
+    // Writable settings are reported as acknowledgements of desired $version 2 (in sync).
+    for (key, value) in &desired {
+        reported.insert(key.clone(), json!({"value": value, "ac": 200, "av": 2, "ad": "completed"}));
+    }
     let mut twin = TwinRecord::new(now - 30 * 86_400 * TICKS_PER_SEC);
     let created = Meta { updated: now - 30 * 86_400 * TICKS_PER_SEC, version: 0 };
     twin.tags.merge(&object(tags), created);
@@ -120,6 +128,7 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
         device_scope: None,
         parent_scopes: Vec::new(),
         twin,
+        simulated: Some(SimProfile { kind, strict }),
     }
 }
 
@@ -135,7 +144,7 @@ fn kind_properties(rng: &mut StdRng, kind: DeviceKind, firmware: &str) -> (Map<S
                 object(json!({"autoLockSeconds": auto_lock})),
                 object(
                     json!({"firmware": firmware, "battery": battery, "lockState": if rng.random_bool(0.8) { "locked" } else { "unlocked" },
-                    "autoLockSeconds": auto_lock, "connectivity": connectivity}),
+                    "connectivity": connectivity}),
                 ),
             )
         }

@@ -51,6 +51,8 @@ pub struct SimConfig {
     pub faults: FaultConfig,
     /// Wipe stored devices before starting.
     pub reset: bool,
+    /// How the simulated fleet behaves.
+    pub fleet: super::fleet::FleetConfig,
 }
 
 impl Default for SimConfig {
@@ -63,6 +65,7 @@ impl Default for SimConfig {
             seed: 43,
             faults: FaultConfig::default(),
             reset: false,
+            fleet: super::fleet::FleetConfig::default(),
         }
     }
 }
@@ -152,6 +155,7 @@ impl Simulator {
             source,
         })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        hub.set_desired_listener(super::fleet::spawn(Arc::clone(&hub), config.fleet.clone(), config.seed, shutdown_rx.clone()));
         let accept_task =
             tokio::spawn(accept_loop(listener, tokio_rustls::TlsAcceptor::from(tls.server_config), Arc::clone(&hub), shutdown_rx));
         Ok(Self { hub, address, ca_path: tls.ca_path, shutdown, accept_task: Some(accept_task), _temp_dir: temp_dir })

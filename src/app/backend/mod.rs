@@ -39,6 +39,8 @@ pub struct SimulatorSettings {
     pub state: StateLocation,
     /// Demo fleet size on first start.
     pub fleet_size: usize,
+    /// How the simulated devices behave.
+    pub fleet: crate::sim::FleetConfig,
 }
 
 /// Everything the backend needs.
@@ -265,7 +267,13 @@ impl Worker {
     async fn connect_simulator(&mut self, notice: &mut Option<String>) -> Result<HubClient, String> {
         if self.simulator.is_none() {
             let settings = &self.options.simulator;
-            let config = SimConfig { port: 0, state: settings.state.clone(), fleet_size: settings.fleet_size, ..SimConfig::default() };
+            let config = SimConfig {
+                port: 0,
+                state: settings.state.clone(),
+                fleet_size: settings.fleet_size,
+                fleet: settings.fleet.clone(),
+                ..SimConfig::default()
+            };
             let started = match Simulator::start(config.clone()).await {
                 Ok(simulator) => simulator,
                 // Usually `hubdeck sim` holds the state directory: run on a temporary one.

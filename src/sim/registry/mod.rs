@@ -304,6 +304,7 @@ impl Registry {
             device_scope: None,
             parent_scopes: fields.parent_scopes,
             twin: TwinRecord::new(now),
+            simulated: None,
         };
         if record.iot_edge {
             record.device_scope = Some(format!("ms-azure-iot-edge://{device_id}-{generation_id}"));
