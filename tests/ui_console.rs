@@ -12,6 +12,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use hubdeck::app::ConsoleApp;
 use hubdeck::app::backend::{self, BackendOptions, SimulatorSettings};
+use hubdeck::app::model::twin::TwinLoad;
 use hubdeck::app::model::{ConnectionStatus, LoadState, Page, ProfileId};
 use hubdeck::azure::RetryPolicy;
 use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
@@ -277,6 +278,16 @@ fn keyboard_navigation() {
     selected.sort();
     assert_eq!(selected, vec![ids[1].clone(), ids[2].clone()]);
     console.harness.key_press(egui::Key::Enter);
+    console.harness.step();
+    assert_eq!(console.app().state.page, Page::Twin, "Enter opens the twin editor");
+    console.wait_for("the twin editor", |app| app.state.twin.as_ref().is_some_and(|editor| editor.load == TwinLoad::Ready));
+    assert_eq!(console.app().state.twin.as_ref().map(|editor| editor.device_id.to_string()), Some(ids[2].clone()));
+    console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
+    console.harness.step();
+    console.harness.key_press(egui::Key::ArrowUp);
+    console.harness.step();
+    assert_eq!(console.app().state.devices.selection.len(), 1);
+    console.harness.get_by_role_and_label(Role::Button, "Details").click();
     console.harness.step();
     console.wait_for("the details panel", |app| {
         app.state.devices.details.as_ref().is_some_and(|details| matches!(details.loaded, Some(Ok(_))))

@@ -15,7 +15,7 @@ pub const MAX_DEPTH: usize = 10;
 pub const MAX_SAFE_INTEGER: i64 = 4_503_599_627_370_495;
 
 /// A twin section, each with its own size limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Section {
     /// `tags`, ≤ 8 KB.
     Tags,

@@ -7,6 +7,7 @@ pub mod profile_store;
 pub mod secrets;
 mod sink;
 mod tasks;
+mod twin_tasks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -197,6 +198,20 @@ impl Worker {
             }
             Command::CopyConnectionString(device_id) => {
                 self.spawn_action(move |client, sink| tasks::connection_string(client, sink, device_id)).await;
+            }
+            Command::LoadTwin { device_id, refresh } => match self.client.clone() {
+                Some(client) => {
+                    tokio::spawn(twin_tasks::load_twin(client, self.sink.clone(), device_id, refresh));
+                }
+                None => self.sink.send(Event::TwinLoaded { device_id, refresh, result: Err("not connected to a hub".to_owned()) }).await,
+            },
+            Command::SaveTwin { device_id, etag, patch } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(twin_tasks::save_twin(client, self.sink.clone(), device_id, etag, patch));
+                } else {
+                    let outcome = crate::app::model::TwinSaveOutcome::Failed("not connected to a hub; the draft is kept".to_owned());
+                    self.sink.send(Event::TwinSaved { device_id, outcome }).await;
+                }
             }
         }
     }

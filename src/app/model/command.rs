@@ -63,4 +63,20 @@ pub enum Command {
     LoadDetails(Arc<str>),
     /// Build a device connection string (needs the device's key) for the clipboard.
     CopyConnectionString(Arc<str>),
+    /// Fetch a device's twin for the editor.
+    LoadTwin {
+        /// Which device.
+        device_id: Arc<str>,
+        /// A poll while the editor is open (not the first load).
+        refresh: bool,
+    },
+    /// Send a twin merge patch with `If-Match`.
+    SaveTwin {
+        /// Which device.
+        device_id: Arc<str>,
+        /// The etag the draft is based on (`None`: `*`).
+        etag: Option<String>,
+        /// The merge patch (only changed keys, deletions as `null`).
+        patch: serde_json::Value,
+    },
 }

@@ -22,6 +22,17 @@ pub enum KeyringStatus {
     Unavailable(String),
 }
 
+/// How a twin save ended.
+#[derive(Clone, Debug)]
+pub enum TwinSaveOutcome {
+    /// Saved; the twin as the service now has it.
+    Saved(Box<Twin>),
+    /// 412: someone else saved first; the twin as it is now.
+    Conflict(Box<Twin>),
+    /// Refused or failed; why.
+    Failed(String),
+}
+
 /// Backend → UI.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -122,6 +133,22 @@ pub enum Event {
         device_id: Arc<str>,
         /// The string (holds the device key).
         text: Secret,
+    },
+    /// A twin for the editor.
+    TwinLoaded {
+        /// Which device.
+        device_id: Arc<str>,
+        /// A poll (not the first load).
+        refresh: bool,
+        /// The twin, or why not.
+        result: Result<Box<Twin>, String>,
+    },
+    /// The editor's save finished.
+    TwinSaved {
+        /// Which device.
+        device_id: Arc<str>,
+        /// What happened.
+        outcome: TwinSaveOutcome,
     },
     /// Something from the HTTP client (a call finished, a retry wait started).
     Client(ClientEvent),

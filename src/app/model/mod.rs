@@ -9,6 +9,7 @@ pub mod profile;
 pub mod query_plan;
 pub mod selection;
 pub mod state;
+pub mod twin;
 
 #[cfg(test)]
 mod tests;
@@ -16,6 +17,6 @@ mod tests;
 pub use command::{Command, DeleteTarget, RequestId};
 pub use device_row::{DeviceRow, FieldPath, FieldValue};
 pub use devices::{DevicesState, LoadState, SortColumn};
-pub use event::{Event, KeyringStatus};
+pub use event::{Event, KeyringStatus, TwinSaveOutcome};
 pub use profile::{ProfileDraft, ProfileId, ProfileKind, ProfileSummary, SecretPlacement};
 pub use state::{AppState, ConnectionStatus, Notice, NoticeLevel, Page};

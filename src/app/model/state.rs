@@ -3,18 +3,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::activity::ActivityLog;
 use super::command::{Command, DeleteTarget, RequestId};
 use super::devices::DevicesState;
-use super::event::{Event, KeyringStatus};
+use super::event::{Event, KeyringStatus, TwinSaveOutcome};
 use super::profile::{ProfileDraft, ProfileId, ProfileSummary};
+use super::twin::{DiscardThen, TwinEditor};
 use crate::azure::events::{CallOutcome, ClientEvent, RetryNotice};
 use crate::azure::secret::Secret;
 
-/// The pages of the left navigation (Ctrl+1..4).
+/// The pages of the left navigation (Ctrl+1..5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Page {
     /// The device list.
@@ -26,11 +28,13 @@ pub enum Page {
     Enrollments,
     /// The API call log.
     Activity,
+    /// The twin editor for one device.
+    Twin,
 }
 
 impl Page {
     /// All pages in navigation order.
-    pub const ALL: [Self; 4] = [Self::Devices, Self::Jobs, Self::Enrollments, Self::Activity];
+    pub const ALL: [Self; 5] = [Self::Devices, Self::Jobs, Self::Enrollments, Self::Activity, Self::Twin];
 
     /// Navigation label.
     pub fn label(self) -> &'static str {
@@ -39,6 +43,7 @@ impl Page {
             Self::Jobs => "Jobs",
             Self::Enrollments => "Enrollments",
             Self::Activity => "Activity",
+            Self::Twin => "Twin editor",
         }
     }
 }
@@ -179,6 +184,8 @@ pub struct AppState {
     pub confirm_delete: Option<Vec<DeleteTarget>>,
     /// Text to put on the clipboard this frame (may hold a key; never logged).
     pub clipboard: Option<Secret>,
+    /// The twin editor, once a twin was opened.
+    pub twin: Option<TwinEditor>,
     next_request: u64,
 }
 
@@ -194,6 +201,36 @@ impl AppState {
         self.next_request += 1;
         let request = RequestId(self.next_request);
         self.devices.start_load(request, out);
+    }
+
+    /// Opens `device_id`'s twin in the editor. Unsaved work on another twin is never dropped:
+    /// the user is asked first.
+    pub fn open_twin(&mut self, device_id: Arc<str>, out: &mut Vec<Command>) {
+        self.page = Page::Twin;
+        match &mut self.twin {
+            Some(editor) if editor.device_id == device_id => {}
+            Some(editor) if editor.has_unsaved_work() => editor.confirm_discard = Some(DiscardThen::Open(device_id)),
+            _ => self.twin = Some(TwinEditor::open(device_id, out)),
+        }
+    }
+
+    /// The user confirmed throwing the twin draft away.
+    pub fn discard_twin_draft(&mut self, out: &mut Vec<Command>) {
+        let Some(then) = self.twin.as_mut().and_then(|editor| editor.confirm_discard.take()) else {
+            return;
+        };
+        match then {
+            DiscardThen::Reset => {
+                if let Some(editor) = &mut self.twin {
+                    editor.reset();
+                }
+            }
+            DiscardThen::Open(device_id) => self.twin = Some(TwinEditor::open(device_id, out)),
+            DiscardThen::Close => {
+                self.twin = None;
+                self.page = Page::Devices;
+            }
+        }
     }
 
     /// HTTP requests in flight.
@@ -255,6 +292,14 @@ impl AppState {
                     fresh.columns = std::mem::take(&mut self.devices.columns);
                     fresh.sort = self.devices.sort.take();
                     self.devices = fresh;
+                    // A draft is for one hub; it must never be saved to another.
+                    if let Some(editor) = self.twin.take() {
+                        let lost = if editor.has_unsaved_work() { " Its unsaved changes were not sent." } else { "" };
+                        self.notify(NoticeLevel::Info, format!("Closed the twin editor of {} (another hub).{lost}", editor.device_id));
+                        if self.page == Page::Twin {
+                            self.page = Page::Devices;
+                        }
+                    }
                 }
                 self.profiles.active = profile.clone();
                 self.connection = ConnectionStatus::Connecting(profile);
@@ -303,8 +348,35 @@ impl AppState {
                 self.clipboard = Some(text);
                 self.notify(NoticeLevel::Info, format!("Connection string of {device_id} copied to the clipboard"));
             }
+            Event::TwinLoaded { device_id, refresh, result } => {
+                if let Some(editor) = self.twin.as_mut().filter(|editor| editor.device_id == device_id) {
+                    match result {
+                        Ok(twin) => editor.loaded(*twin, refresh),
+                        Err(message) => editor.load_failed(message, refresh),
+                    }
+                }
+            }
+            Event::TwinSaved { device_id, outcome } => self.twin_saved(&device_id, outcome),
             Event::Client(ClientEvent::Call(record)) => self.log_call(record),
             Event::Client(ClientEvent::RetryWaiting(notice)) => self.status.retry = Some(notice),
+        }
+    }
+
+    fn twin_saved(&mut self, device_id: &Arc<str>, outcome: TwinSaveOutcome) {
+        let Some(editor) = self.twin.as_mut().filter(|editor| editor.device_id == *device_id) else {
+            return;
+        };
+        match outcome {
+            TwinSaveOutcome::Saved(twin) => {
+                let version = twin.desired_version().map_or_else(String::new, |version| format!(" (desired $version {version})"));
+                editor.saved(*twin, Instant::now());
+                self.notify(NoticeLevel::Success, format!("Saved the twin of {device_id}{version}"));
+            }
+            TwinSaveOutcome::Conflict(twin) => {
+                editor.start_conflict(*twin);
+                self.notify(NoticeLevel::Info, format!("The twin of {device_id} changed since you opened it; choose what to keep"));
+            }
+            TwinSaveOutcome::Failed(message) => editor.save_failed(message),
         }
     }
 

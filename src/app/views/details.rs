@@ -17,6 +17,7 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     };
     let mut close = false;
     let mut copy_connection = false;
+    let mut edit_twin = false;
     ui.horizontal(|ui| {
         ui.heading(RichText::new(&*details.device_id).strong());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -37,11 +38,18 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 identity_ui(ui, device, &mut details.reveal_keys, &mut copy_connection);
                 ui.separator();
-                ui.add_enabled(false, egui::Button::new("Edit twin…"))
-                    .on_disabled_hover_text("The visual twin editor arrives in the next release of hubdeck.");
+                if ui.button("Edit twin…").on_hover_text("Edit tags and desired properties, review the patch, save with the etag").clicked()
+                {
+                    edit_twin = true;
+                }
                 twin_ui(ui, twin);
             });
         }
+    }
+    if edit_twin {
+        let device_id = Arc::clone(&details.device_id);
+        state.open_twin(device_id, out);
+        return;
     }
     if copy_connection {
         out.push(Command::CopyConnectionString(Arc::clone(&details.device_id)));

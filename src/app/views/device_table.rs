@@ -132,7 +132,7 @@ fn apply_click(state: &mut AppState, click: &RowClick, out: &mut Vec<Command>) {
     let devices = &mut state.devices;
     if click.double {
         devices.selection.select_only(&click.device_id);
-        devices.open_details(Arc::clone(&click.device_id), out);
+        state.open_twin(Arc::clone(&click.device_id), out);
     } else if click.extend {
         let ids = devices.view_ids();
         devices.selection.extend_to(&click.device_id, &ids);

@@ -139,10 +139,15 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             {
                 out.push(Command::CopyConnectionString(Arc::clone(device_id)));
             }
-            if ui.button("Details").on_hover_text("Identity and twin (Enter)").clicked()
+            if ui.button("Details").on_hover_text("Identity, keys and twin in a side panel").clicked()
                 && let Some(device_id) = selected_ids.first()
             {
                 state.devices.open_details(Arc::clone(device_id), out);
+            }
+            if ui.button("Edit twin").on_hover_text("Open the twin editor (Enter, or double-click the device)").clicked()
+                && let Some(device_id) = selected_ids.first()
+            {
+                state.open_twin(Arc::clone(device_id), out);
             }
         });
         if selected > 0 {
@@ -181,7 +186,7 @@ fn keyboard_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Ve
         }
     }
     if enter && let Some(cursor) = state.devices.selection.cursor.clone() {
-        state.devices.open_details(cursor, out);
+        state.open_twin(cursor, out);
     }
 }
 

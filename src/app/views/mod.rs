@@ -9,6 +9,7 @@ pub mod dialogs;
 pub mod profiles_dialog;
 pub mod shell;
 pub mod theme;
+pub mod twin;
 
 use std::path::PathBuf;
 
@@ -56,6 +57,7 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
         Page::Jobs => coming_ui(ui, "Jobs", "Scheduling direct methods (like lockDoor) and twin updates on the devices a query selects, with live per-device results, arrives in a coming release."),
         Page::Enrollments => coming_ui(ui, "Enrollments", "DPS individual enrollments and groups, with a re-provisioning policy editor, arrive in a coming release."),
         Page::Activity => activity::activity_page_ui(ui, state),
+        Page::Twin => twin::twin_page_ui(ui, state, out),
     });
     dialogs::add_device_ui(ui, state, out);
     dialogs::confirm_delete_ui(ui, state, out);

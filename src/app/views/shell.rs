@@ -120,7 +120,11 @@ pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState) {
 
 /// Global shortcuts. Returns true when Ctrl+F asked for the query bar.
 pub fn shortcuts(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
-    let dialog_open = state.profiles.dialog.is_some() || state.add_device.is_some() || state.confirm_delete.is_some();
+    let twin_dialog = state
+        .twin
+        .as_ref()
+        .is_some_and(|editor| state.page == Page::Twin && (editor.review || editor.conflict.is_some() || editor.confirm_discard.is_some()));
+    let dialog_open = state.profiles.dialog.is_some() || state.add_device.is_some() || state.confirm_delete.is_some() || twin_dialog;
     if dialog_open {
         return; // modals take Esc and Enter themselves
     }
@@ -132,9 +136,13 @@ pub fn shortcuts(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut 
             state.page = Page::Devices;
             view.focus_query = true;
         }
-        for (key, page) in
-            [(Key::Num1, Page::Devices), (Key::Num2, Page::Jobs), (Key::Num3, Page::Enrollments), (Key::Num4, Page::Activity)]
-        {
+        for (key, page) in [
+            (Key::Num1, Page::Devices),
+            (Key::Num2, Page::Jobs),
+            (Key::Num3, Page::Enrollments),
+            (Key::Num4, Page::Activity),
+            (Key::Num5, Page::Twin),
+        ] {
             if input.consume_key(Modifiers::COMMAND, key) {
                 state.page = page;
             }

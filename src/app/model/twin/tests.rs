@@ -1,0 +1,171 @@
+//! The editor state machine driven through the reducer, without a UI or a service.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::app::model::twin::{DiscardThen, EditorMode, TwinLoad};
+use crate::app::model::{AppState, Command, Event, Page, TwinSaveOutcome};
+use crate::azure::twin_rules::Section;
+use crate::azure::wire::Twin;
+
+fn twin(etag: &str, desired_version: u64, desired: Value) -> Twin {
+    let mut desired = desired;
+    desired["$version"] = json!(desired_version);
+    serde_json::from_value(json!({
+        "deviceId": "b43-0001", "etag": etag, "connectionState": "Connected",
+        "tags": {"site": "Contoso"},
+        "properties": {"desired": desired, "reported": {"$version": 1}}
+    }))
+    .unwrap()
+}
+
+fn path(keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|key| (*key).to_owned()).collect()
+}
+
+fn opened(first: Twin) -> AppState {
+    let mut state = AppState::default();
+    let mut out = Vec::new();
+    state.open_twin(Arc::from("b43-0001"), &mut out);
+    assert_eq!(out, vec![Command::LoadTwin { device_id: Arc::from("b43-0001"), refresh: false }]);
+    assert_eq!(state.page, Page::Twin);
+    state.apply(Event::TwinLoaded { device_id: Arc::from("b43-0001"), refresh: false, result: Ok(Box::new(first)) }, &mut out);
+    state
+}
+
+#[test]
+fn edit_save_and_saved_twin_becomes_the_base() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43, "mode": "auto"})));
+    let editor = state.twin.as_mut().unwrap();
+    assert_eq!(editor.load, TwinLoad::Ready);
+    assert!(editor.save_blocker().is_some(), "nothing to save yet");
+    editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
+    let mut out = Vec::new();
+    editor.save(&mut out);
+    assert_eq!(
+        out,
+        vec![Command::SaveTwin {
+            device_id: Arc::from("b43-0001"),
+            etag: Some("e1".into()),
+            patch: json!({"properties": {"desired": {"building": 44}}})
+        }]
+    );
+    assert!(editor.saving);
+    let saved = twin("e2", 3, json!({"building": 44, "mode": "auto"}));
+    state.apply(Event::TwinSaved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Saved(Box::new(saved)) }, &mut out);
+    let editor = state.twin.as_ref().unwrap();
+    assert!(!editor.saving && !editor.has_unsaved_work());
+    assert_eq!(editor.draft.as_ref().unwrap().etag(), Some("e2"));
+    assert_eq!(editor.poll_due_in(Instant::now() + Duration::from_millis(1100)), Duration::ZERO, "fast polling after a save");
+}
+
+#[test]
+fn a_conflict_keeps_the_draft_and_merges_by_choice() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43, "floor": 3, "mode": "auto"})));
+    let editor = state.twin.as_mut().unwrap();
+    let draft = editor.draft.as_mut().unwrap();
+    draft.set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
+    draft.set_value(Section::Desired, &path(&["mode"]), json!("eco")).unwrap();
+    let mut out = Vec::new();
+    editor.save(&mut out);
+    let theirs = twin("e5", 3, json!({"building": 43, "floor": 9, "mode": "off"}));
+    state.apply(Event::TwinSaved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Conflict(Box::new(theirs)) }, &mut out);
+    let editor = state.twin.as_mut().unwrap();
+    let conflict = editor.conflict.as_mut().unwrap();
+    assert_eq!(conflict.keys.len(), 2);
+    let building = conflict.keys.iter().find(|key| key.conflict.path == ["building"]).unwrap();
+    assert!(!building.contested, "only I changed building");
+    assert_eq!(building.take_mine, Some(true));
+    let mode = conflict.keys.iter_mut().find(|key| key.conflict.path == ["mode"]).unwrap();
+    assert!(mode.contested);
+    assert_eq!((mode.conflict.theirs.clone(), mode.conflict.mine.clone()), (Some(json!("off")), Some(json!("eco"))));
+    assert!(!conflict.decided());
+    assert_eq!(conflict.their_other_changes.len(), 1, "their floor change is listed");
+    editor.resolve_conflict();
+    assert!(editor.conflict.is_some(), "undecided conflicts are not applied");
+    editor.conflict.as_mut().unwrap().keys.iter_mut().find(|key| key.contested).unwrap().take_mine = Some(false);
+    editor.resolve_conflict();
+    assert!(editor.conflict.is_none() && editor.review, "the review opens on the merged draft");
+    let draft = editor.draft.as_ref().unwrap();
+    assert_eq!(draft.etag(), Some("e5"), "the next save goes against their etag");
+    assert_eq!(draft.patch(), json!({"properties": {"desired": {"building": 44}}}));
+    assert_eq!(Value::Object(draft.desired.clone()), json!({"building": 44, "floor": 9, "mode": "off"}));
+}
+
+#[test]
+fn changes_elsewhere_are_announced_not_merged_into_a_draft() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43})));
+    let mut out = Vec::new();
+    let editor = state.twin.as_mut().unwrap();
+    editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
+    let elsewhere = twin("e2", 3, json!({"building": 45}));
+    state.apply(Event::TwinLoaded { device_id: Arc::from("b43-0001"), refresh: true, result: Ok(Box::new(elsewhere.clone())) }, &mut out);
+    let editor = state.twin.as_mut().unwrap();
+    assert!(editor.elsewhere.as_deref().is_some_and(|text| text.contains("Someone else changed")));
+    let draft = editor.draft.as_ref().unwrap();
+    assert_eq!(draft.etag(), Some("e1"), "the draft stays on its base");
+    assert_eq!(draft.desired["building"], json!(44));
+    // A clean editor adopts their values, and says so.
+    editor.reset();
+    assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(45));
+    let again = twin("e3", 4, json!({"building": 46}));
+    state.apply(Event::TwinLoaded { device_id: Arc::from("b43-0001"), refresh: true, result: Ok(Box::new(again)) }, &mut out);
+    let editor = state.twin.as_ref().unwrap();
+    assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(46));
+    assert!(editor.elsewhere.as_deref().is_some_and(|text| text.contains("now shows their values")));
+}
+
+#[test]
+fn json_mode_keeps_unparsable_text_and_blocks_saving() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43})));
+    let editor = state.twin.as_mut().unwrap();
+    editor.set_mode(EditorMode::Json);
+    editor.json_text = editor.json_text.replace("43", "44,");
+    editor.json_edited();
+    assert!(editor.json_error.as_ref().is_some_and(|error| error.line.is_some()));
+    editor.set_mode(EditorMode::Tree);
+    assert_eq!(editor.mode, EditorMode::Json, "cannot leave JSON mode with text that does not parse");
+    assert!(editor.save_blocker().is_some_and(|why| why.contains("does not parse")));
+    assert!(editor.has_unsaved_work());
+    editor.json_text = editor.json_text.replace("44,", "44");
+    editor.json_edited();
+    editor.set_mode(EditorMode::Tree);
+    assert_eq!(editor.mode, EditorMode::Tree);
+    assert_eq!(editor.draft.as_ref().unwrap().patch(), json!({"properties": {"desired": {"building": 44}}}));
+}
+
+#[test]
+fn opening_another_twin_asks_before_dropping_a_draft() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43})));
+    state.twin.as_mut().unwrap().draft.as_mut().unwrap().set_value(Section::Tags, &path(&["building"]), json!(44)).unwrap();
+    let mut out = Vec::new();
+    state.page = Page::Devices;
+    state.open_twin(Arc::from("b44-0002"), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(state.page, Page::Twin);
+    let editor = state.twin.as_ref().unwrap();
+    assert_eq!(&*editor.device_id, "b43-0001", "the draft is still there");
+    assert_eq!(editor.confirm_discard, Some(DiscardThen::Open(Arc::from("b44-0002"))));
+    state.discard_twin_draft(&mut out);
+    assert_eq!(&*state.twin.as_ref().unwrap().device_id, "b44-0002");
+    assert_eq!(out, vec![Command::LoadTwin { device_id: Arc::from("b44-0002"), refresh: false }]);
+}
+
+#[test]
+fn a_failed_save_keeps_the_draft() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43})));
+    let mut out = Vec::new();
+    let editor = state.twin.as_mut().unwrap();
+    editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
+    editor.save(&mut out);
+    state.apply(
+        Event::TwinSaved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Failed("connection refused".into()) },
+        &mut out,
+    );
+    let editor = state.twin.as_ref().unwrap();
+    assert_eq!(editor.save_error.as_deref(), Some("connection refused"));
+    assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(44));
+    assert!(editor.save_blocker().is_none(), "it can be saved again");
+}

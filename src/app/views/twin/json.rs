@@ -1,0 +1,37 @@
+//! JSON mode: the same draft as text. It becomes the draft whenever it parses; while it does
+//! not, the text is kept and the error points at its line and column.
+
+use egui::{RichText, Ui};
+
+use super::super::theme;
+use crate::app::model::twin::TwinEditor;
+
+/// The text editor.
+pub fn json_ui(ui: &mut Ui, editor: &mut TwinEditor) {
+    let visuals = ui.visuals().clone();
+    ui.label(
+        RichText::new("Tags and desired properties as JSON. Removing a key sends it as null; reported properties are the device's and are not part of this text.")
+            .color(theme::muted(&visuals)),
+    );
+    if let Some(error) = &editor.json_error {
+        let message = error.message.split(" at line ").next().unwrap_or(&error.message);
+        let text = match (error.line, error.column) {
+            (Some(line), Some(column)) => format!("Line {line}, column {column}: {message}"),
+            _ => message.to_owned(),
+        };
+        ui.label(
+            RichText::new(format!("⚠ {text}. The tree and saving wait until the JSON is valid; nothing you typed is lost."))
+                .color(theme::bad(&visuals)),
+        );
+    } else if let Some(draft) = &editor.draft {
+        for violation in draft.violations().iter().take(5) {
+            ui.label(RichText::new(format!("⚠ {violation}")).color(theme::bad(&visuals)));
+        }
+    }
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        let edit = egui::TextEdit::multiline(&mut editor.json_text).code_editor().desired_width(f32::INFINITY).desired_rows(28);
+        if ui.add(edit).accessible_name("Twin JSON").changed() {
+            editor.json_edited();
+        }
+    });
+}
