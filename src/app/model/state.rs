@@ -386,7 +386,9 @@ impl AppState {
         if ends_retry && record.outcome != CallOutcome::WillRetry {
             self.status.retry = None;
         }
-        let failed = record.outcome == CallOutcome::Failed;
+        // A 412 is a stale etag: every caller handles it (conflict view, per-device failure list),
+        // so it is logged but not shouted about.
+        let failed = record.outcome == CallOutcome::Failed && record.status != Some(412);
         let text = format!(
             "{} {} failed: {}{}",
             record.operation,

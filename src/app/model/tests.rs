@@ -177,11 +177,16 @@ fn failures_are_logged_toasted_once_and_shown_in_the_status_bar() {
     state.apply(Event::Client(ClientEvent::Call(call("get device", "a", 200, CallOutcome::Succeeded))), &mut Vec::new());
     state.apply(Event::Client(ClientEvent::Call(call("get device", "b", 429, CallOutcome::WillRetry))), &mut Vec::new());
     assert!(state.notices.is_empty(), "a retried attempt is not a failure yet");
-    state.apply(Event::Client(ClientEvent::Call(call("delete device", "c", 412, CallOutcome::Failed))), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("delete device", "c", 404, CallOutcome::Failed))), &mut Vec::new());
     assert_eq!(state.activity.len(), 3);
     assert_eq!(state.notices.len(), 1);
     assert_eq!(state.notices[0].level, NoticeLevel::Error);
-    assert!(state.notices[0].text.contains("delete device c failed: HTTP 412 it broke (Activity #2)"), "{}", state.notices[0].text);
+    assert!(state.notices[0].text.contains("delete device c failed: HTTP 404 it broke (Activity #2)"), "{}", state.notices[0].text);
+    assert_eq!(state.status.last_error.as_ref().map(|(seq, _)| *seq), Some(2));
+    // A stale etag is the caller's to explain (conflict view, per-device failures): logged only.
+    state.apply(Event::Client(ClientEvent::Call(call("patch twin", "d", 412, CallOutcome::Failed))), &mut Vec::new());
+    assert_eq!(state.activity.len(), 4);
+    assert_eq!(state.notices.len(), 1);
     assert_eq!(state.status.last_error.as_ref().map(|(seq, _)| *seq), Some(2));
 }
 

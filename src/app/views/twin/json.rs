@@ -28,10 +28,32 @@ pub fn json_ui(ui: &mut Ui, editor: &mut TwinEditor) {
             ui.label(RichText::new(format!("⚠ {violation}")).color(theme::bad(&visuals)));
         }
     }
+    let error_line = editor.json_error.as_ref().and_then(|error| error.line);
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        let edit = egui::TextEdit::multiline(&mut editor.json_text).code_editor().desired_width(f32::INFINITY).desired_rows(28);
-        if ui.add(edit).accessible_name("Twin JSON").changed() {
-            editor.json_edited();
-        }
+        ui.horizontal_top(|ui| {
+            gutter_ui(ui, editor.json_text.lines().count().max(1), error_line);
+            let edit = egui::TextEdit::multiline(&mut editor.json_text).code_editor().desired_width(f32::INFINITY).desired_rows(28);
+            if ui.add(edit).accessible_name("Twin JSON").changed() {
+                editor.json_edited();
+            }
+        });
+    });
+}
+
+/// Line numbers beside the text, the error's line marked, so "line 6" is easy to find.
+fn gutter_ui(ui: &mut Ui, lines: usize, error_line: Option<usize>) {
+    let visuals = ui.visuals().clone();
+    let mut job = egui::text::LayoutJob::default();
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    for line in 1..=lines {
+        let bad = error_line == Some(line);
+        let color = if bad { theme::bad(&visuals) } else { theme::muted(&visuals) };
+        let text = if bad { format!("▶{line:>4}\n") } else { format!("{line:>5}\n") };
+        job.append(&text, 0.0, egui::TextFormat::simple(font.clone(), color));
+    }
+    ui.vertical(|ui| {
+        // Matches the text edit's inner margin, so numbers sit on their lines.
+        ui.add_space(ui.spacing().button_padding.y + 1.0);
+        ui.add(egui::Label::new(job).selectable(false));
     });
 }

@@ -20,6 +20,9 @@ struct TreeContext {
     /// Dotted path → what is wrong there.
     violations: HashMap<String, String>,
     live: Option<Twin>,
+    /// The sections the draft started from: a leaf differing from these is the user's change.
+    base_tags: Map<String, Value>,
+    base_desired: Map<String, Value>,
     key_width: f32,
 }
 
@@ -32,7 +35,14 @@ pub fn tree_ui(ui: &mut Ui, editor: &mut TwinEditor) {
     for violation in draft.violations() {
         violations.entry(violation.path.clone()).or_insert(violation.problem.clone());
     }
-    let context = TreeContext { filter: editor.filter.trim().to_lowercase(), violations, live: editor.live.clone(), key_width: 210.0 };
+    let context = TreeContext {
+        filter: editor.filter.trim().to_lowercase(),
+        violations,
+        live: editor.live.clone(),
+        base_tags: draft.base_section(Section::Tags),
+        base_desired: draft.base_section(Section::Desired),
+        key_width: 210.0,
+    };
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         for (section, title, values) in [(Section::Tags, "Tags", &draft.tags), (Section::Desired, "Desired properties", &draft.desired)] {
             egui::CollapsingHeader::new(RichText::new(title).strong().size(15.0))
@@ -60,6 +70,15 @@ pub fn tree_ui(ui: &mut Ui, editor: &mut TwinEditor) {
 fn key_width(context: &TreeContext, path: &[String]) -> f32 {
     let depth = u16::try_from(path.len().saturating_sub(1)).unwrap_or(u16::MAX);
     (context.key_width - 16.0 * f32::from(depth)).max(80.0)
+}
+
+/// A key, left-aligned in a fixed-width column (truncated with a hover when too long).
+fn key_label_ui(ui: &mut Ui, width: f32, text: RichText) -> egui::Response {
+    ui.allocate_ui_with_layout(egui::vec2(width, 20.0), egui::Layout::left_to_right(egui::Align::Center), |ui| {
+        ui.set_min_width(width);
+        ui.add(egui::Label::new(text).truncate())
+    })
+    .inner
 }
 
 fn dotted(section: Section, path: &[String]) -> String {
@@ -123,7 +142,7 @@ fn key_ui(ui: &mut Ui, editor: &mut TwinEditor, context: &TreeContext, section: 
     let key = path.last().map_or("", String::as_str);
     let color = if context.violations.contains_key(&name) { theme::bad(ui.visuals()) } else { ui.visuals().strong_text_color() };
     let width = key_width(context, path);
-    ui.add_sized([width, 20.0], egui::Label::new(RichText::new(key).monospace().color(color)).truncate()).on_hover_text(&name);
+    key_label_ui(ui, width, RichText::new(key).monospace().color(color)).on_hover_text(&name);
 }
 
 fn row_buttons_ui(ui: &mut Ui, editor: &mut TwinEditor, section: Section, path: &[String]) {
@@ -172,8 +191,9 @@ fn leaf_row_ui(ui: &mut Ui, editor: &mut TwinEditor, context: &TreeContext, sect
         row_buttons_ui(ui, editor, section, path);
         if section == Section::Desired {
             sync_ui(ui, context, path, value);
-        } else if context.live.as_ref().and_then(|live| live.tags.as_ref()).and_then(|tags| get(tags, path)) != Some(value) {
-            badge_ui(ui, &name, "unsaved change", theme::warn(ui.visuals()));
+        } else {
+            let live = context.live.as_ref().and_then(|live| live.tags.as_ref()).and_then(|tags| get(tags, path));
+            edit_badge_ui(ui, &name, get(&context.base_tags, path), live, value);
         }
     });
     violation_ui(ui, context, section, path);
@@ -219,10 +239,7 @@ fn deleted_row_ui(ui: &mut Ui, editor: &mut TwinEditor, context: &TreeContext, s
         ui.add_space(18.0);
         let key = path.last().map_or("", String::as_str);
         let width = key_width(context, path);
-        ui.add_sized(
-            [width, 20.0],
-            egui::Label::new(RichText::new(key).monospace().strikethrough().color(theme::bad(ui.visuals()))).truncate(),
-        );
+        key_label_ui(ui, width, RichText::new(key).monospace().strikethrough().color(theme::bad(ui.visuals())));
         ui.label(RichText::new(format!("deleted — sent as null (was {})", display(was))).italics().color(theme::bad(ui.visuals())));
         if ui.small_button("Restore").accessible_name(format!("Restore {name}")).clicked()
             && let Some(draft) = &mut editor.draft
@@ -320,6 +337,21 @@ fn short_time(time: Timestamp) -> String {
     time.to_wire().chars().take(19).collect::<String>().replace('T', " ")
 }
 
+/// The badge of a leaf that differs from what the service has: the user's change (from the
+/// base the draft started on), or someone else's (the service has moved on since).
+fn edit_badge_ui(ui: &mut Ui, name: &str, base: Option<&Value>, live: Option<&Value>, draft: &Value) {
+    let warn = theme::warn(ui.visuals());
+    if base == Some(draft) {
+        if live != Some(draft) {
+            badge_ui(ui, name, "changed elsewhere", warn);
+        }
+    } else if base.is_none() {
+        badge_ui(ui, name, "new — not saved", warn);
+    } else {
+        badge_ui(ui, name, "unsaved change", warn);
+    }
+}
+
 fn sync_ui(ui: &mut Ui, context: &TreeContext, path: &[String], value: &Value) {
     let name = dotted(Section::Desired, path);
     let visuals = ui.visuals().clone();
@@ -329,7 +361,10 @@ fn sync_ui(ui: &mut Ui, context: &TreeContext, path: &[String], value: &Value) {
     let saved = section_values(live.desired());
     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
     let last_updated = live.desired_metadata(&keys).and_then(|meta| meta.last_updated);
-    if get(&saved, path) == Some(value) {
+    let base = get(&context.base_desired, path);
+    if base != Some(value) || get(&saved, path) != Some(value) {
+        edit_badge_ui(ui, &name, base, get(&saved, path), value);
+    } else {
         let state = leaf_state(live, path, value);
         let color = match state {
             SyncState::InSync => theme::good(&visuals),
@@ -341,9 +376,6 @@ fn sync_ui(ui: &mut Ui, context: &TreeContext, path: &[String], value: &Value) {
         if let SyncState::Different { reason: Some(reason), .. } = &state {
             ui.label(RichText::new(reason).small().color(theme::bad(&visuals)));
         }
-    } else {
-        let text = if get(&saved, path).is_none() { "new — not saved" } else { "unsaved change" };
-        badge_ui(ui, &name, text, theme::warn(&visuals));
     }
     let reported = reported_for(live, path).map_or_else(|| "—".to_owned(), |value| display(&value));
     ui.label(RichText::new(format!("reported {reported}")).monospace().color(theme::muted(&visuals)))
@@ -366,11 +398,26 @@ fn reported_children_ui(ui: &mut Ui, context: &TreeContext, path: &[String], val
         let updated = context.live.as_ref().and_then(|live| live.reported_metadata(&keys)).and_then(|meta| meta.last_updated);
         let width = key_width(context, &path);
         match value {
+            Value::Object(ack) if ack.contains_key("av") && ack.contains_key("value") => {
+                ui.horizontal(|ui| {
+                    ui.add_space(18.0);
+                    key_label_ui(ui, width, RichText::new(key).monospace());
+                    ui.label(RichText::new(display(&ack["value"])).monospace());
+                    let code = ack.get("ac").map_or_else(String::new, |code| format!("ac {code}"));
+                    let version = ack.get("av").map_or_else(String::new, |version| format!(", applied desired $version {version}"));
+                    let description = ack.get("ad").and_then(Value::as_str).map_or_else(String::new, |text| format!(": {text}"));
+                    ui.label(RichText::new(format!("acknowledged ({code}{version}{description})")).small().color(muted))
+                        .on_hover_text(display(value));
+                    if let Some(time) = updated {
+                        ui.label(RichText::new(format!("updated {}", short_time(time))).small().color(muted));
+                    }
+                });
+            }
             Value::Object(children) => {
                 let id = ui.make_persistent_id(("twin-reported-node", path.join(".")));
                 egui::collapsing_header::CollapsingState::load_with_default_open(ui.ctx(), id, false)
                     .show_header(ui, |ui| {
-                        ui.add_sized([width, 20.0], egui::Label::new(RichText::new(key).monospace()).truncate());
+                        key_label_ui(ui, width, RichText::new(key).monospace());
                         ui.label(RichText::new(display(value)).monospace().color(muted));
                     })
                     .body(|ui| reported_children_ui(ui, context, &path, children, inner));
@@ -378,7 +425,7 @@ fn reported_children_ui(ui: &mut Ui, context: &TreeContext, path: &[String], val
             other => {
                 ui.horizontal(|ui| {
                     ui.add_space(18.0);
-                    ui.add_sized([width, 20.0], egui::Label::new(RichText::new(key).monospace()).truncate());
+                    key_label_ui(ui, width, RichText::new(key).monospace());
                     ui.label(RichText::new(display(other)).monospace());
                     if let Some(time) = updated {
                         ui.label(RichText::new(format!("updated {}", short_time(time))).small().color(muted));

@@ -102,7 +102,8 @@ pub fn leaf_editor_ui(ui: &mut Ui, name: &str, value: &Value, pending: Option<&s
     match value {
         Value::String(text) => {
             let mut text = pending.map_or_else(|| text.clone(), str::to_owned);
-            let response = ui.add(egui::TextEdit::singleline(&mut text).desired_width(width)).accessible_name(name);
+            let response =
+                ui.add(egui::TextEdit::singleline(&mut text).desired_width(width).font(egui::TextStyle::Monospace)).accessible_name(name);
             response.changed().then(|| LeafEdit::Value(Value::String(text)))
         }
         Value::Number(_) | Value::Array(_) => {
