@@ -80,6 +80,12 @@ struct SimArgs {
     /// Every this many seconds one offline simulated device reconnects and one drops off (0: never).
     #[arg(long, default_value_t = 45)]
     churn_secs: u64,
+    /// Simulated devices per thousand that answer direct methods too slowly (gateway timeouts).
+    #[arg(long, default_value_t = 30)]
+    slow_per_mille: u16,
+    /// Scheduled jobs that may be queued, scheduled or running at once (more get 429).
+    #[arg(long, default_value_t = 5)]
+    max_active_jobs: usize,
     /// Write connection strings and the CA path as JSON here once ready (removed on exit).
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -161,6 +167,11 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
         },
         reset: args.reset,
         fleet: FleetConfig { churn_every: (args.churn_secs > 0).then(|| Duration::from_secs(args.churn_secs)), ..FleetConfig::default() },
+        jobs: hubdeck::sim::jobs::JobsConfig { max_active: args.max_active_jobs.max(1), ..hubdeck::sim::jobs::JobsConfig::default() },
+        methods: hubdeck::sim::methods::MethodConfig {
+            slow_per_mille: args.slow_per_mille.min(1000),
+            ..hubdeck::sim::methods::MethodConfig::default()
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -1,5 +1,9 @@
 //! The `IoT` Hub service client: registry, twins, statistics and queries.
 
+mod jobs;
+
+pub use jobs::check_job_id;
+
 use std::sync::Arc;
 
 use futures_util::Stream;

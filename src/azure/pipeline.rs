@@ -127,6 +127,9 @@ pub(crate) struct ApiRequest {
     pub timeout: Option<Duration>,
     /// Non-2xx statuses that carry a normal answer (bulk registry answers 400 with a result).
     pub accept_statuses: &'static [u16],
+    /// Error statuses never retried for this call (a direct method's 504: the device may have
+    /// acted; repeating it could act twice).
+    pub final_statuses: &'static [u16],
 }
 
 impl ApiRequest {
@@ -143,6 +146,7 @@ impl ApiRequest {
             continuation: None,
             timeout: None,
             accept_statuses: &[],
+            final_statuses: &[],
         }
     }
 
@@ -289,7 +293,8 @@ impl Pipeline {
                     (transport_error(request, &error), failure)
                 }
             };
-            let decision = self.retry.decide(attempt, failure);
+            let final_status = matches!(failure, Failure::Status { status, .. } if request.final_statuses.contains(&status));
+            let decision = if final_status { Decision::GiveUp } else { self.retry.decide(attempt, failure) };
             let outcome = if matches!(decision, Decision::Retry { .. }) { CallOutcome::WillRetry } else { CallOutcome::Failed };
             self.emit_call(request, started_at, latency, attempt, error.status(), Some(&error), outcome);
             let Decision::Retry { wait, reason } = decision else {

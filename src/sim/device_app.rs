@@ -10,7 +10,7 @@ use super::clock::Ticks;
 use super::prop_tree::{Meta, PropTree, PropValue};
 use super::record::DeviceRecord;
 use super::seed::DeviceKind;
-use crate::azure::wire::{ConnectionState, DeviceStatus};
+use crate::azure::wire::{ConnectionState, DeviceStatus, MethodResult};
 
 /// How a simulated device behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +40,23 @@ impl SimProfile {
             (DeviceKind::AirQuality, "sampleIntervalSeconds") => in_range(10.0, 3600.0, "seconds", true),
             _ if self.strict => Err(format!("unsupported setting '{key}'")),
             _ => Ok(()),
+        }
+    }
+}
+
+impl SimProfile {
+    /// How the device app answers a direct method: every simulated device locks and unlocks
+    /// (the demo scenario) and reboots; anything else gets 501, as device SDK apps answer
+    /// methods they have no handler for.
+    pub fn answer_method(self, method_name: &str, payload: &Value) -> MethodResult {
+        let ok = |text: String| MethodResult { status: 200, payload: json!({"Response": text, "request": payload}) };
+        match method_name {
+            "lockDoor" | "unlockDoor" => ok(format!("{method_name} called successfully")),
+            "reboot" => ok("reboot started; the device reconnects shortly".to_owned()),
+            other => MethodResult {
+                status: 501,
+                payload: json!({"Response": format!("method '{other}' is not implemented by this {} device", self.kind.tag())}),
+            },
         }
     }
 }

@@ -8,6 +8,8 @@ use parking_lot::RwLock;
 use super::auth::Policies;
 use super::error::{HubError, SimError};
 use super::faults::FaultInjector;
+use super::jobs::Jobs;
+use super::methods::MethodConfig;
 use super::registry::{Changes, Registry};
 use super::store::{Batch, Store};
 use crate::azure::wire::ErrorCode;
@@ -23,11 +25,28 @@ pub struct Hub {
     host_names: Vec<String>,
     /// Where desired changes are reported (the simulated fleet), once it runs.
     desired_listener: std::sync::OnceLock<tokio::sync::mpsc::Sender<String>>,
+    jobs: Jobs,
+    method_config: MethodConfig,
+}
+
+/// The parts of a hub besides its registry and store.
+pub struct HubParts {
+    /// Shared access policies.
+    pub policies: Policies,
+    /// Fault injection.
+    pub faults: FaultInjector,
+    /// Host names it answers to.
+    pub host_names: Vec<String>,
+    /// Scheduled jobs (loaded from the store).
+    pub jobs: Jobs,
+    /// How simulated devices answer direct methods.
+    pub method_config: MethodConfig,
 }
 
 impl Hub {
     /// A hub over `registry`, persisting to `store` when given.
-    pub fn new(registry: Registry, store: Option<Store>, policies: Policies, faults: FaultInjector, host_names: Vec<String>) -> Self {
+    pub fn new(registry: Registry, store: Option<Store>, parts: HubParts) -> Self {
+        let HubParts { policies, faults, host_names, jobs, method_config } = parts;
         Self {
             registry: RwLock::new(registry),
             store: store.map(Arc::new),
@@ -36,7 +55,30 @@ impl Hub {
             faults,
             host_names,
             desired_listener: std::sync::OnceLock::new(),
+            jobs,
+            method_config,
         }
+    }
+
+    /// Scheduled jobs.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    /// How simulated devices answer methods.
+    pub fn method_config(&self) -> &MethodConfig {
+        &self.method_config
+    }
+
+    /// Saves job records (`None` removes one) durably.
+    pub async fn save_jobs(&self, jobs: Vec<(String, Option<Vec<u8>>)>) -> Result<(), SimError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let store = Arc::clone(store);
+        tokio::task::spawn_blocking(move || store.write_jobs(&jobs))
+            .await
+            .map_err(|error| SimError::Config(format!("the job save task failed: {error}")))?
     }
 
     /// Reads the registry under a shared lock.
@@ -114,4 +156,16 @@ pub fn open_store(path: &std::path::Path) -> Result<(Store, Registry), SimError>
     let store = Store::open(path)?;
     let registry = Registry::from_records(store.load_devices()?);
     Ok((store, registry))
+}
+
+/// The job records a store holds.
+pub fn load_jobs(store: &Store) -> Result<Vec<super::jobs::JobRecord>, SimError> {
+    store
+        .load_jobs()?
+        .into_iter()
+        .map(|(job_id, bytes)| {
+            serde_json::from_slice(&bytes)
+                .map_err(|error| SimError::Corrupt { path: store.path().to_owned(), detail: format!("job '{job_id}': {error}") })
+        })
+        .collect()
 }

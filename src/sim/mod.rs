@@ -12,6 +12,8 @@ mod files;
 pub mod fleet;
 pub mod http;
 pub mod hub;
+pub mod jobs;
+pub mod methods;
 pub mod prop_tree;
 pub mod query;
 pub mod record;

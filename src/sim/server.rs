@@ -53,6 +53,10 @@ pub struct SimConfig {
     pub reset: bool,
     /// How the simulated fleet behaves.
     pub fleet: super::fleet::FleetConfig,
+    /// How scheduled jobs behave.
+    pub jobs: super::jobs::JobsConfig,
+    /// How simulated devices answer direct methods.
+    pub methods: super::methods::MethodConfig,
 }
 
 impl Default for SimConfig {
@@ -66,6 +70,8 @@ impl Default for SimConfig {
             faults: FaultConfig::default(),
             reset: false,
             fleet: super::fleet::FleetConfig::default(),
+            jobs: super::jobs::JobsConfig::default(),
+            methods: super::methods::MethodConfig::default(),
         }
     }
 }
@@ -102,6 +108,7 @@ pub struct Simulator {
     ca_path: PathBuf,
     shutdown: watch::Sender<bool>,
     accept_task: Option<JoinHandle<()>>,
+    engine: Option<JoinHandle<()>>,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -123,22 +130,33 @@ impl Simulator {
         create_dir(&dir)?;
         let tls = tls::load_or_create(&dir)?;
         let policies = load_or_create_policies(&dir)?;
-        let (store, registry) = match config.state {
+        let (store, registry, jobs) = match config.state {
             StateLocation::Dir(_) => {
                 let path = dir.join(DATABASE_FILE);
                 if config.reset {
                     remove_if_present(&path)?;
                 }
                 let config = config.clone();
-                let (store, registry) = tokio::task::spawn_blocking(move || load_and_seed(&path, &config))
-                    .await
-                    .map_err(|error| SimError::Config(format!("startup task failed: {error}")))??;
-                (Some(store), registry)
+                let (store, registry, jobs) = tokio::task::spawn_blocking(move || {
+                    let (store, registry) = load_and_seed(&path, &config)?;
+                    let jobs = super::hub::load_jobs(&store)?;
+                    Ok::<_, SimError>((store, registry, jobs))
+                })
+                .await
+                .map_err(|error| SimError::Config(format!("startup task failed: {error}")))??;
+                (Some(store), registry, jobs)
             }
-            StateLocation::Ephemeral => (None, Registry::from_records(demo_fleet(config.fleet_size, config.seed, now_ticks()))),
+            StateLocation::Ephemeral => (None, Registry::from_records(demo_fleet(config.fleet_size, config.seed, now_ticks())), Vec::new()),
         };
         let host_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), "[::1]".to_owned()];
-        let hub = Arc::new(Hub::new(registry, store, policies, FaultInjector::new(config.faults.clone(), config.seed), host_names));
+        let parts = super::hub::HubParts {
+            policies,
+            faults: FaultInjector::new(config.faults.clone(), config.seed),
+            host_names,
+            jobs: super::jobs::Jobs::new(config.jobs.clone(), jobs),
+            method_config: config.methods.clone(),
+        };
+        let hub = Arc::new(Hub::new(registry, store, parts));
         let address = SocketAddr::new(config.bind, config.port);
         let listener = TcpListener::bind(address).await.map_err(|source| SimError::Bind {
             address: address.to_string(),
@@ -156,9 +174,10 @@ impl Simulator {
         })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         hub.set_desired_listener(super::fleet::spawn(Arc::clone(&hub), config.fleet.clone(), config.seed, shutdown_rx.clone()));
+        let engine = super::jobs::engine::spawn(Arc::clone(&hub), shutdown_rx.clone());
         let accept_task =
             tokio::spawn(accept_loop(listener, tokio_rustls::TlsAcceptor::from(tls.server_config), Arc::clone(&hub), shutdown_rx));
-        Ok(Self { hub, address, ca_path: tls.ca_path, shutdown, accept_task: Some(accept_task), _temp_dir: temp_dir })
+        Ok(Self { hub, address, ca_path: tls.ca_path, shutdown, accept_task: Some(accept_task), engine: Some(engine), _temp_dir: temp_dir })
     }
 
     /// The listening address.
@@ -215,6 +234,10 @@ impl Simulator {
     pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
         if let Some(task) = self.accept_task.take() {
+            task.await.ok();
+        }
+        // The job engine saves its jobs on the way out.
+        if let Some(task) = self.engine.take() {
             task.await.ok();
         }
     }

@@ -10,6 +10,7 @@ use super::record::DeviceRecord;
 
 const DEVICES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("devices");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const JOBS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("jobs");
 
 /// The page cache redb may use; the registry itself lives in memory.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -86,6 +87,34 @@ impl Store {
         Ok(table.get(key).map_err(|error| self.error(error))?.map(|value| value.value().to_vec()))
     }
 
+    /// Every stored job record (serialized), by job id.
+    pub fn load_jobs(&self) -> Result<Vec<(String, Vec<u8>)>, SimError> {
+        let read = self.db.begin_read().map_err(|error| self.error(error))?;
+        let table = read.open_table(JOBS).map_err(|error| self.error(error))?;
+        let mut jobs = Vec::new();
+        for entry in table.iter().map_err(|error| self.error(error))? {
+            let (key, value) = entry.map_err(|error| self.error(error))?;
+            jobs.push((key.value().to_owned(), value.value().to_vec()));
+        }
+        Ok(jobs)
+    }
+
+    /// Writes (`Some`) or removes (`None`) job records in one durable transaction.
+    pub fn write_jobs(&self, jobs: &[(String, Option<Vec<u8>>)]) -> Result<(), SimError> {
+        let write = self.db.begin_write().map_err(|error| self.error(error))?;
+        {
+            let mut table = write.open_table(JOBS).map_err(|error| self.error(error))?;
+            for (job_id, bytes) in jobs {
+                match bytes {
+                    Some(bytes) => table.insert(job_id.as_str(), bytes.as_slice()).map(drop),
+                    None => table.remove(job_id.as_str()).map(drop),
+                }
+                .map_err(|error| self.error(error))?;
+            }
+        }
+        write.commit().map_err(|error| self.error(error))
+    }
+
     /// Applies `batch` in one durable transaction.
     pub fn write(&self, batch: &Batch) -> Result<(), SimError> {
         let write = self.db.begin_write().map_err(|error| self.error(error))?;
@@ -101,6 +130,8 @@ impl Store {
             for (key, bytes) in &batch.meta {
                 meta.insert(key.as_str(), bytes.as_slice()).map_err(|error| self.error(error))?;
             }
+            // Created here too, so a database from before jobs existed opens for reading.
+            write.open_table(JOBS).map_err(|error| self.error(error))?;
         }
         write.commit().map_err(|error| self.error(error))
     }

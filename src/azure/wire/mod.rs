@@ -5,6 +5,7 @@ mod bulk;
 mod device;
 mod error_body;
 mod error_code;
+mod job;
 mod query;
 mod statistics;
 mod timestamp;
@@ -16,6 +17,11 @@ pub use device::{
 };
 pub use error_body::{HubErrorBody, ParsedError, StructuredError, parse_error};
 pub use error_code::ErrorCode;
+pub use job::{
+    CloudToDeviceMethod, DeviceJob, DeviceJobError, DeviceJobOutcome, DeviceJobStatistics, DeviceJobStatus, JobQueryResult, JobRequest,
+    JobResponse, JobStatus, JobType, METHOD_RESPONSE_TIMEOUT_DEFAULT_SECS, METHOD_RESPONSE_TIMEOUT_MAX_SECS,
+    METHOD_RESPONSE_TIMEOUT_MIN_SECS, MethodResult,
+};
 pub use query::{CONTINUATION_HEADER, ITEM_TYPE_HEADER, MAX_ITEM_COUNT_HEADER, QueryItemType, QueryPage};
 pub use statistics::{RegistryStatistics, ServiceStatistics};
 pub use timestamp::Timestamp;

@@ -12,7 +12,7 @@ use crate::azure::wire::{
 use crate::sim::clock::now_ticks;
 use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
-use crate::sim::query::{PageItems, run_query};
+use crate::sim::query::{PageItems, run_query_with_jobs};
 use crate::sim::registry::{Changes, Precondition, SectionWrite, TwinWrite};
 use crate::sim::twin_json::TwinJson;
 
@@ -70,6 +70,7 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
             &ServiceStatistics { connected_device_count: hub.read(super::super::registry::Registry::connected_count) },
         )),
         Route::QueryDevices => query(hub, &call),
+        other => Err(HubError::new(ErrorCode::InvalidOperation, format!("{other:?} is not a registry operation"))),
     }
 }
 
@@ -91,7 +92,7 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
         None => None,
     };
     let continuation = call.header(CONTINUATION_HEADER);
-    let page = hub.read(|registry| run_query(registry, &body.query, page_size, continuation))?;
+    let page = hub.read(|registry| run_query_with_jobs(registry, || hub.jobs().device_rows(), &body.query, page_size, continuation))?;
     let bytes = match page.items {
         PageItems::Twins(bytes) => Ok(bytes),
         PageItems::Raw(rows) => serde_json::to_vec(&rows),

@@ -2,6 +2,7 @@
 //! SAS auth, injects faults, reads the body with a size limit and runs the operation.
 
 mod devices;
+mod jobs;
 mod response;
 mod route;
 
@@ -71,7 +72,7 @@ async fn dispatch(State(hub): State<Arc<Hub>>, request: Request) -> Response {
     response
 }
 
-async fn handle(hub: &Hub, request: Request) -> Result<Response, HubError> {
+async fn handle(hub: &Arc<Hub>, request: Request) -> Result<Response, HubError> {
     let (parts, body) = request.into_parts();
     let query = parse_query_string(parts.uri.query());
     check_api_version(query.get("api-version").map(String::as_str))?;
@@ -87,7 +88,12 @@ async fn handle(hub: &Hub, request: Request) -> Result<Response, HubError> {
     }
     let body = read_body(body).await?;
     let call = Call { headers: parts.headers, query, body };
-    devices::run(hub, route, call).await
+    match route {
+        Route::InvokeMethod(_) | Route::PutJob(_) | Route::GetJob(_) | Route::CancelJob(_) | Route::QueryJobs => {
+            jobs::run(hub, route, call).await
+        }
+        route => devices::run(hub, route, call).await,
+    }
 }
 
 async fn read_body(body: Body) -> Result<Bytes, HubError> {

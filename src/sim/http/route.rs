@@ -32,6 +32,16 @@ pub enum Route {
     DeviceStatistics,
     /// `GET /statistics/service`
     ServiceStatistics,
+    /// `POST /twins/{id}/methods`
+    InvokeMethod(String),
+    /// `PUT /jobs/v2/{id}`
+    PutJob(String),
+    /// `GET /jobs/v2/{id}`
+    GetJob(String),
+    /// `POST /jobs/v2/{id}/cancel`
+    CancelJob(String),
+    /// `GET /jobs/v2/query`
+    QueryJobs,
 }
 
 impl Route {
@@ -70,6 +80,15 @@ impl Route {
                 Method::PUT => Self::ReplaceTwin(id(1)),
                 _ => return Err(not_allowed("GET, PATCH or PUT")),
             },
+            ["twins", _, "methods"] if *method == Method::POST => Self::InvokeMethod(id(1)),
+            ["jobs", "v2", "query"] if *method == Method::GET => Self::QueryJobs,
+            ["jobs", "v2", _] => match *method {
+                Method::GET => Self::GetJob(id(2)),
+                Method::PUT => Self::PutJob(id(2)),
+                _ => return Err(not_allowed("GET or PUT")),
+            },
+            ["jobs", "v2", _, "cancel"] if *method == Method::POST => Self::CancelJob(id(2)),
+            ["twins", _, "methods"] | ["jobs", "v2", _, "cancel"] => return Err(not_allowed("POST")),
             ["statistics", "devices"] if *method == Method::GET => Self::DeviceStatistics,
             ["statistics", "service"] if *method == Method::GET => Self::ServiceStatistics,
             ["statistics", "devices" | "service"] => return Err(not_allowed("GET")),
@@ -85,9 +104,16 @@ impl Route {
         match self {
             Self::ListDevices | Self::GetDevice(_) | Self::DeviceStatistics => Permission::RegistryRead,
             Self::BulkDevices | Self::PutDevice(_) | Self::DeleteDevice(_) => Permission::RegistryWrite,
-            Self::QueryDevices | Self::GetTwin(_) | Self::PatchTwin(_) | Self::ReplaceTwin(_) | Self::ServiceStatistics => {
-                Permission::ServiceConnect
-            }
+            Self::QueryDevices
+            | Self::GetTwin(_)
+            | Self::PatchTwin(_)
+            | Self::ReplaceTwin(_)
+            | Self::ServiceStatistics
+            | Self::InvokeMethod(_)
+            | Self::PutJob(_)
+            | Self::GetJob(_)
+            | Self::CancelJob(_)
+            | Self::QueryJobs => Permission::ServiceConnect,
         }
     }
 }
@@ -95,6 +121,16 @@ impl Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolves_method_and_job_paths() {
+        assert_eq!(Route::parse(&Method::POST, "/twins/d%201/methods").unwrap(), Route::InvokeMethod("d 1".into()));
+        assert_eq!(Route::parse(&Method::GET, "/jobs/v2/query").unwrap(), Route::QueryJobs);
+        assert_eq!(Route::parse(&Method::PUT, "/jobs/v2/job-1").unwrap(), Route::PutJob("job-1".into()));
+        assert_eq!(Route::parse(&Method::GET, "/jobs/v2/job-1").unwrap(), Route::GetJob("job-1".into()));
+        assert_eq!(Route::parse(&Method::POST, "/jobs/v2/job-1/cancel").unwrap(), Route::CancelJob("job-1".into()));
+        assert_eq!(Route::parse(&Method::GET, "/jobs/v2/job-1/cancel").unwrap_err().status(), 405);
+    }
 
     #[test]
     fn resolves_sdk_paths() {

@@ -12,4 +12,4 @@ pub mod run;
 mod tests;
 
 pub use parser::{ParseError, parse_condition, parse_query};
-pub use run::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageItems, QueryPageResult, run_query};
+pub use run::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageItems, QueryPageResult, run_query, run_query_with_jobs};

@@ -60,9 +60,20 @@ struct Continuation {
     served: u64,
 }
 
-/// Parses, checks and runs `text`, returning the page after `continuation`.
+/// Parses, checks and runs `text`, returning the page after `continuation` (no job records).
 pub fn run_query(
     registry: &Registry,
+    text: &str,
+    page_size: Option<usize>,
+    continuation: Option<&str>,
+) -> Result<QueryPageResult, HubError> {
+    run_query_with_jobs(registry, Vec::new, text, page_size, continuation)
+}
+
+/// As [`run_query`], with `device_jobs` giving the `devices.jobs` rows when the query reads them.
+pub fn run_query_with_jobs(
+    registry: &Registry,
+    device_jobs: impl FnOnce() -> Vec<Value>,
     text: &str,
     page_size: Option<usize>,
     continuation: Option<&str>,
@@ -82,15 +93,48 @@ pub fn run_query(
         None => Continuation { query_hash: hash.clone(), ..Continuation::default() },
     };
     match query.from {
-        // No module identities exist in the simulator, and job records arrive with the jobs
-        // engine; both collections are truthfully empty here.
+        // No module identities exist in the simulator: the collection is truthfully empty.
         Source::Modules => {
             Ok(QueryPageResult { items: PageItems::Twins(b"[]".to_vec()), item_type: QueryItemType::Twin, continuation: None })
         }
-        Source::Jobs => Ok(QueryPageResult { items: PageItems::Raw(Vec::new()), item_type: QueryItemType::DeviceJob, continuation: None }),
+        Source::Jobs => Ok(job_page(device_jobs(), &query, page_size, &resume)),
         Source::Devices if is_aggregate(&query) => aggregate_page(registry, &query, page_size, &resume),
         Source::Devices => Ok(stream_page(registry, &query, page_size, &resume)),
     }
+}
+
+/// A `devices.jobs` row: paths may start with `devices.jobs.` and match fields case-insensitively.
+struct JobRow<'a>(&'a Value);
+
+impl Row for JobRow<'_> {
+    fn resolve(&self, path: &[String]) -> QValue<'_> {
+        let rest = match path {
+            [devices, jobs, rest @ ..] if devices.eq_ignore_ascii_case("devices") && jobs.eq_ignore_ascii_case("jobs") => rest,
+            _ => path,
+        };
+        let mut node = self.0;
+        for key in rest {
+            let Some(next) = node.as_object().and_then(|object| object.iter().find(|(name, _)| name.eq_ignore_ascii_case(key))) else {
+                return QValue::Undefined;
+            };
+            node = next.1;
+        }
+        QValue::from_json(node)
+    }
+}
+
+/// One page of per-device job rows (already in job, device order).
+fn job_page(rows: Vec<Value>, query: &Query, page_size: usize, resume: &Continuation) -> QueryPageResult {
+    let limit = query.top.map_or(u64::MAX, |top| top.saturating_sub(resume.served));
+    let take = usize::try_from(limit).unwrap_or(usize::MAX).min(page_size);
+    let skip = usize::try_from(resume.served).unwrap_or(usize::MAX);
+    let mut matching =
+        rows.into_iter().filter(|row| query.filter.as_ref().is_none_or(|condition| matches(condition, &JobRow(row)))).skip(skip);
+    let page: Vec<Value> = matching.by_ref().take(take).collect();
+    let served = resume.served + page.len() as u64;
+    let more = page.len() == take && served < query.top.unwrap_or(u64::MAX) && matching.next().is_some();
+    let continuation = more.then(|| encode_token(&Continuation { query_hash: resume.query_hash.clone(), after: None, served }));
+    QueryPageResult { items: PageItems::Raw(page), item_type: QueryItemType::DeviceJob, continuation }
 }
 
 fn is_aggregate(query: &Query) -> bool {

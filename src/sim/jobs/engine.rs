@@ -1,0 +1,235 @@
+//! Runs jobs: `queued` → `scheduled` (start in the future) → `running` at the start time, with the
+//! device set fixed by the condition then; devices are worked on with bounded concurrency until all
+//! are done, the job is cancelled, or `maxExecutionTimeInSeconds` ends it. Job records are saved
+//! as they change; after a restart a running job resumes its unfinished devices.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use tokio::sync::watch;
+
+use super::{DeviceJobRecord, matching_devices};
+use crate::azure::wire::{DeviceJobStatus, JobStatus, JobType, Timestamp};
+use crate::sim::clock::now_ticks;
+use crate::sim::error::HubError;
+use crate::sim::hub::Hub;
+use crate::sim::registry::{Changes, TwinWrite};
+
+/// How often the engine saves changed jobs and looks at the clock while anything is active.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Starts the engine; running jobs found in the store resume. The task ends (its jobs stopped
+/// and saved, unfinished devices left to resume) when `shutdown` turns true.
+pub fn spawn(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(hub, shutdown))
+}
+
+async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+    let mut runners = tokio::task::JoinSet::new();
+    let resumed: Vec<String> = hub.jobs().read(|records| {
+        records.values().filter(|record| record.status == JobStatus::Running).map(|record| record.job_id.clone()).collect()
+    });
+    for job_id in resumed {
+        hub.jobs().update(&job_id, |record| {
+            for device in record.devices.iter_mut().filter(|device| device.status == DeviceJobStatus::Running) {
+                // Interrupted mid-call: do it again.
+                device.status = DeviceJobStatus::Pending;
+            }
+            record.status_message = Some("resumed after the simulator restarted".to_owned());
+        });
+        runners.spawn(run_job(Arc::clone(&hub), job_id));
+    }
+    loop {
+        for job_id in tick(&hub).await {
+            runners.spawn(run_job(Arc::clone(&hub), job_id));
+        }
+        while runners.try_join_next().is_some() {}
+        tokio::select! {
+            () = hub.jobs().wake.notified() => {}
+            () = tokio::time::sleep(TICK) => {}
+            _ = shutdown.changed() => {
+                // Devices in flight stay `running` in the store and are done again on restart.
+                runners.shutdown().await;
+                save(&hub).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Moves jobs along; returns the jobs that started (their runners are the caller's to spawn).
+async fn tick(hub: &Arc<Hub>) -> Vec<String> {
+    let now = Timestamp::now();
+    let queue_delay = chrono::Duration::from_std(hub.jobs().config().queue_delay).unwrap_or_default();
+    let retention = chrono::Duration::from_std(hub.jobs().config().retention).unwrap_or_default();
+    let (to_schedule, to_start, expired): (Vec<String>, Vec<String>, Vec<String>) = hub.jobs().read(|records| {
+        let mut schedule = Vec::new();
+        let mut start = Vec::new();
+        let mut expired = Vec::new();
+        for record in records.values() {
+            let queued_long_enough = now.0 - record.created.0 >= queue_delay;
+            match record.status {
+                JobStatus::Queued if queued_long_enough && record.start_at > now => schedule.push(record.job_id.clone()),
+                JobStatus::Queued if queued_long_enough => start.push(record.job_id.clone()),
+                JobStatus::Scheduled if record.start_at <= now => start.push(record.job_id.clone()),
+                status if status.is_final() && record.ended.is_some_and(|ended| now.0 - ended.0 > retention) => {
+                    expired.push(record.job_id.clone());
+                }
+                _ => {}
+            }
+        }
+        (schedule, start, expired)
+    });
+    for job_id in to_schedule {
+        hub.jobs().update(&job_id, |record| record.status = JobStatus::Scheduled);
+    }
+    for job_id in expired {
+        hub.jobs().remove(&job_id);
+    }
+    let started = to_start.into_iter().filter(|job_id| start(hub, job_id)).collect();
+    save(hub).await;
+    started
+}
+
+/// Fixes the device set; true when the job is running (false: it failed to start).
+fn start(hub: &Arc<Hub>, job_id: &str) -> bool {
+    let Some(condition) = hub.jobs().read(|records| records.get(job_id).map(|record| record.query_condition.clone())) else {
+        return false;
+    };
+    let devices = hub.read(|registry| matching_devices(registry, &condition));
+    let now = Timestamp::now();
+    hub.jobs().update(job_id, |record| {
+        record.started = Some(now);
+        match &devices {
+            Ok(devices) => {
+                record.devices = devices.iter().map(|device_id| DeviceJobRecord::pending(device_id.clone(), now)).collect();
+                record.status = JobStatus::Running;
+            }
+            Err(error) => {
+                record.status = JobStatus::Failed;
+                record.failure_reason = Some(error.message.clone());
+                record.ended = Some(now);
+            }
+        }
+    });
+    devices.is_ok()
+}
+
+/// Works through the job's pending devices until done, cancelled or out of time.
+async fn run_job(hub: Arc<Hub>, job_id: String) {
+    let Some((pending, deadline)) = hub.jobs().read(|records| {
+        records.get(&job_id).map(|record| {
+            let pending: Vec<String> = record
+                .devices
+                .iter()
+                .filter(|device| device.status == DeviceJobStatus::Pending)
+                .map(|device| device.device_id.clone())
+                .collect();
+            let started = record.started.unwrap_or(record.created);
+            let limit = chrono::Duration::seconds(i64::try_from(record.max_execution_secs).unwrap_or(i64::MAX / 2_000));
+            (pending, started.0 + limit)
+        })
+    }) else {
+        return;
+    };
+    let remaining = (deadline - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    let concurrency = hub.jobs().config().concurrency.max(1);
+    let work = futures_util::stream::iter(pending).for_each_concurrent(concurrency, |device_id| {
+        let hub = Arc::clone(&hub);
+        let job_id = job_id.clone();
+        async move { run_device(&hub, &job_id, &device_id).await }
+    });
+    let timed_out = tokio::time::timeout(remaining, work).await.is_err();
+    let now = Timestamp::now();
+    hub.jobs().update(&job_id, |record| {
+        if record.status != JobStatus::Running {
+            return; // cancelled meanwhile
+        }
+        let reason = timed_out.then(|| {
+            (
+                "JobExecutionTimeExceeded",
+                format!("the job's maxExecutionTimeInSeconds ({}) ended before this device was processed", record.max_execution_secs),
+            )
+        });
+        record.finish(now, reason);
+    });
+    hub.jobs().wake.notify_one();
+}
+
+async fn run_device(hub: &Arc<Hub>, job_id: &str, device_id: &str) {
+    let started = Timestamp::now();
+    let Some(Some((job_type, method, patch))) = hub.jobs().update(job_id, |record| {
+        if record.status != JobStatus::Running {
+            return None;
+        }
+        let device = record.devices.iter_mut().find(|device| device.device_id == device_id)?;
+        if device.status != DeviceJobStatus::Pending {
+            return None;
+        }
+        device.status = DeviceJobStatus::Running;
+        device.started = Some(started);
+        device.updated = started;
+        Some((record.job_type, record.method.clone(), record.update_twin.clone()))
+    }) else {
+        return;
+    };
+    let outcome = match job_type {
+        JobType::ScheduleDeviceMethod => match &method {
+            Some(method) => crate::sim::methods::invoke(hub, device_id, method).await.map(Some),
+            None => Err(HubError::invalid("the job has no method")),
+        },
+        JobType::ScheduleUpdateTwin => match &patch {
+            Some(patch) => update_twin(hub, device_id, patch).await.map(|()| None),
+            None => Err(HubError::invalid("the job has no twin patch")),
+        },
+    };
+    let now = Timestamp::now();
+    hub.jobs().update(job_id, |record| {
+        let Some(device) = record.devices.iter_mut().find(|device| device.device_id == device_id) else {
+            return;
+        };
+        if device.status != DeviceJobStatus::Running {
+            return; // cancelled or timed out meanwhile: that stands
+        }
+        match outcome {
+            Ok(response) => {
+                device.status = DeviceJobStatus::Completed;
+                device.response = response;
+                device.ended = Some(now);
+                device.updated = now;
+            }
+            Err(error) => device.fail(error_code_name(&error), error.message, now),
+        }
+    });
+}
+
+fn error_code_name(error: &HubError) -> &'static str {
+    error.code.name()
+}
+
+/// Applies a twin job's patch (`etag` is `*`: a forced update).
+async fn update_twin(hub: &Hub, device_id: &str, patch: &serde_json::Value) -> Result<(), HubError> {
+    let write = TwinWrite::parse_patch(patch)?;
+    let now = now_ticks();
+    hub.write(|registry| {
+        registry.write_twin(device_id, &write, None, now)?;
+        let mut changes = Changes::upsert(device_id);
+        if write.desired != crate::sim::registry::SectionWrite::Untouched {
+            changes.desired_changed.push(device_id.to_owned());
+        }
+        Ok(((), changes))
+    })
+    .await
+}
+
+/// Saves jobs that changed.
+pub async fn save(hub: &Hub) {
+    let dirty = hub.jobs().take_dirty();
+    if dirty.is_empty() {
+        return;
+    }
+    if let Err(error) = hub.save_jobs(dirty).await {
+        tracing::error!(%error, "saving jobs failed");
+    }
+}

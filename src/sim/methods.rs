@@ -1,0 +1,187 @@
+//! Direct methods on simulated devices: wait up to the connect timeout for the device to be
+//! online, let its app answer after a short delay (slow devices answer too late, so callers see
+//! the gateway timeout), and reboot devices that are asked to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngExt as _;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::clock::now_ticks;
+use super::error::HubError;
+use super::hub::Hub;
+use super::registry::Changes;
+use crate::azure::wire::{
+    CloudToDeviceMethod, ConnectionState, DeviceStatus, ErrorCode, METHOD_RESPONSE_TIMEOUT_DEFAULT_SECS, METHOD_RESPONSE_TIMEOUT_MAX_SECS,
+    METHOD_RESPONSE_TIMEOUT_MIN_SECS, MethodResult,
+};
+
+/// How simulated devices answer methods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodConfig {
+    /// Shortest time a device app takes to answer.
+    pub answer_delay_min: Duration,
+    /// Longest time (normal devices).
+    pub answer_delay_max: Duration,
+    /// How long slow devices take (longer than most response timeouts).
+    pub slow_answer: Duration,
+    /// Slow devices per thousand, chosen by a stable hash of the device id.
+    pub slow_per_mille: u16,
+    /// How long a rebooting device stays offline.
+    pub reboot_offline: Duration,
+}
+
+impl Default for MethodConfig {
+    fn default() -> Self {
+        Self {
+            answer_delay_min: Duration::from_millis(20),
+            answer_delay_max: Duration::from_millis(250),
+            slow_answer: Duration::from_secs(400),
+            slow_per_mille: 30,
+            reboot_offline: Duration::from_secs(15),
+        }
+    }
+}
+
+/// True for devices that answer too slowly (stable across restarts: a hash of the id).
+pub fn is_slow(device_id: &str, slow_per_mille: u16) -> bool {
+    // FNV-1a: tiny, stable, and good enough to spread ids evenly.
+    let hash = device_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    hash % 1000 < u64::from(slow_per_mille)
+}
+
+fn hh_mm_ss(seconds: u64) -> String {
+    format!("{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
+}
+
+/// 404 `DeviceNotOnline` in the newer structured body, with the connect timeout.
+pub fn not_online(connect_timeout_secs: u64) -> HubError {
+    HubError {
+        structured_info: Some(json!({"timeout": hh_mm_ss(connect_timeout_secs)})),
+        ..HubError::new(ErrorCode::DeviceNotOnline, "Timed out waiting for device to connect.")
+    }
+}
+
+/// 504 `GatewayTimeout` (504101).
+pub fn gateway_timeout() -> HubError {
+    HubError {
+        structured_info: Some(json!({})),
+        ..HubError::new(ErrorCode::GatewayTimeout, "Timed out waiting for the response from device.")
+    }
+}
+
+/// Checks the method request as the service does.
+pub fn validate(method: &CloudToDeviceMethod) -> Result<(), HubError> {
+    if method.method_name.trim().is_empty() {
+        return Err(HubError::new(ErrorCode::ArgumentNull, "methodName is required"));
+    }
+    let response = method.response_timeout_in_seconds.unwrap_or(METHOD_RESPONSE_TIMEOUT_DEFAULT_SECS);
+    if !(METHOD_RESPONSE_TIMEOUT_MIN_SECS..=METHOD_RESPONSE_TIMEOUT_MAX_SECS).contains(&response) {
+        return Err(HubError::invalid(format!(
+            "responseTimeoutInSeconds must be between {METHOD_RESPONSE_TIMEOUT_MIN_SECS} and {METHOD_RESPONSE_TIMEOUT_MAX_SECS}, not {response}"
+        )));
+    }
+    let connect = method.connect_timeout_in_seconds.unwrap_or(0);
+    if connect > METHOD_RESPONSE_TIMEOUT_MAX_SECS {
+        return Err(HubError::invalid(format!(
+            "connectTimeoutInSeconds must be at most {METHOD_RESPONSE_TIMEOUT_MAX_SECS}, not {connect}"
+        )));
+    }
+    Ok(())
+}
+
+/// Invokes `method` on `device_id` and returns what the device answered.
+pub async fn invoke(hub: &Arc<Hub>, device_id: &str, method: &CloudToDeviceMethod) -> Result<MethodResult, HubError> {
+    validate(method)?;
+    let config = hub.method_config().clone();
+    let connect_timeout = method.connect_timeout_in_seconds.unwrap_or(0);
+    let connect_deadline = Instant::now() + Duration::from_secs(connect_timeout);
+    let profile = loop {
+        let (online, profile) = hub.read(|registry| {
+            registry.get(device_id).map(|record| {
+                (record.connection_state == ConnectionState::Connected && record.status == DeviceStatus::Enabled, record.simulated)
+            })
+        })?;
+        if online && let Some(profile) = profile {
+            break profile;
+        }
+        if Instant::now() >= connect_deadline {
+            return Err(not_online(connect_timeout));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let delay = if is_slow(device_id, config.slow_per_mille) {
+        config.slow_answer
+    } else {
+        let (min, max) = (config.answer_delay_min, config.answer_delay_max.max(config.answer_delay_min));
+        rand::rng().random_range(min..=max)
+    };
+    let limit = Duration::from_secs(method.response_timeout_in_seconds.unwrap_or(METHOD_RESPONSE_TIMEOUT_DEFAULT_SECS));
+    if delay > limit {
+        tokio::time::sleep(limit).await;
+        return Err(gateway_timeout());
+    }
+    tokio::time::sleep(delay).await;
+    let answer = profile.answer_method(&method.method_name, &method.payload);
+    if method.method_name == "reboot" && answer.status == 200 {
+        tokio::spawn(reboot(Arc::clone(hub), device_id.to_owned(), config.reboot_offline));
+    }
+    Ok(answer)
+}
+
+/// The device drops off, then reconnects and reports when it rebooted.
+async fn reboot(hub: Arc<Hub>, device_id: String, offline_for: Duration) {
+    let set_state = |state: ConnectionState| {
+        let device_id = device_id.clone();
+        move |registry: &mut super::registry::Registry| {
+            let now = now_ticks();
+            let record = registry.get_mut(&device_id)?;
+            record.connection_state = state;
+            record.connection_state_updated = now;
+            if state == ConnectionState::Connected {
+                let timestamp = super::clock::timestamp(now).to_wire();
+                let mut reported = serde_json::Map::new();
+                reported.insert("lastReboot".to_owned(), json!(timestamp));
+                record.twin.reported.merge(&reported, super::prop_tree::Meta { updated: now, version: 0 });
+                record.twin.reported_version += 1;
+                record.twin.version += 1;
+                record.last_activity = now;
+            }
+            Ok(((), Changes::upsert(&device_id)))
+        }
+    };
+    if hub.write(set_state(ConnectionState::Disconnected)).await.is_err() {
+        return; // deleted meanwhile
+    }
+    tokio::time::sleep(offline_for).await;
+    hub.write(set_state(ConnectionState::Connected)).await.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_devices_are_stable_and_about_as_many_as_asked() {
+        let slow = (0..10_000).filter(|index| is_slow(&format!("dev-{index:05}"), 30)).count();
+        assert!((200..400).contains(&slow), "{slow}");
+        assert_eq!(is_slow("b43-f1-lock-00001", 30), is_slow("b43-f1-lock-00001", 30));
+        assert!(!is_slow("anything", 0));
+    }
+
+    #[test]
+    fn timeouts_are_checked() {
+        let method = |response: Option<u64>| CloudToDeviceMethod {
+            method_name: "lockDoor".into(),
+            payload: json!({"lockTime": "10m"}),
+            response_timeout_in_seconds: response,
+            connect_timeout_in_seconds: None,
+        };
+        assert!(validate(&method(None)).is_ok());
+        assert!(validate(&method(Some(4))).unwrap_err().message.contains("between 5 and 300, not 4"));
+        assert!(validate(&method(Some(301))).is_err());
+        assert_eq!(hh_mm_ss(60), "00:01:00");
+    }
+}
