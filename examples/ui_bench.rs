@@ -88,6 +88,7 @@ fn main() {
                 ca_file: Some(sim.1["caFile"].as_str().unwrap().into()),
             }),
             retry: RetryPolicy::default(),
+            save_dialog: Arc::new(hubdeck::app::backend::save_dialog::FixedDirSaveDialog(config.path().to_owned())),
         };
         let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
         let mut app = ConsoleApp::new(handle, None);

@@ -37,6 +37,7 @@ fn start(fleet_size: usize) -> Console {
         use_keyring: false,
         command_line: None,
         retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },
+        save_dialog: Arc::new(hubdeck::app::backend::save_dialog::FixedDirSaveDialog(config.path().to_owned())),
     };
     let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
     let app = ConsoleApp::new(handle, None);
@@ -308,7 +309,11 @@ fn keyboard_navigation() {
     assert!(console.harness.get_by_role_and_label(Role::TextInput, "Query").is_focused());
     console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
     console.harness.step();
-    console.harness.get_by_label_contains("arrives in a coming release");
+    assert_eq!(console.app().state.page, Page::Jobs);
+    console.harness.get_by_role_and_label(Role::Button, "New job…");
+    console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    console.harness.step();
+    console.harness.get_by_label_contains("arrive in a coming release");
 }
 
 #[test]

@@ -50,6 +50,7 @@ fn start() -> TwinConsole {
             ca_file: Some(sim.ca_path().to_owned()),
         }),
         retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },
+        save_dialog: Arc::new(hubdeck::app::backend::save_dialog::FixedDirSaveDialog(config.path().to_owned())),
     };
     let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
     let app = ConsoleApp::new(handle, None);

@@ -3,7 +3,9 @@
 //! and reports events. The UI talks to it only through two bounded channels.
 
 mod files;
+mod job_tasks;
 pub mod profile_store;
+pub mod save_dialog;
 pub mod secrets;
 mod sink;
 mod tasks;
@@ -57,6 +59,8 @@ pub struct BackendOptions {
     pub command_line: Option<CommandLineProfile>,
     /// Client retry policy.
     pub retry: RetryPolicy,
+    /// Where exports are saved (the platform dialog, or a fixed directory in tests).
+    pub save_dialog: Arc<dyn save_dialog::SaveDialog>,
 }
 
 /// The UI's ends of the channels.
@@ -84,6 +88,8 @@ struct Worker {
     simulator: Option<Simulator>,
     client: Option<HubClient>,
     loads: HashMap<RequestId, JoinHandle<()>>,
+    /// The job whose progress is being streamed.
+    job_watch: Option<JoinHandle<()>>,
     startup_notice: Option<String>,
     /// The profile in use (or being connected).
     active: ProfileId,
@@ -125,6 +131,7 @@ impl Worker {
             simulator: None,
             client: None,
             loads: HashMap::new(),
+            job_watch: None,
             startup_notice,
             active: initial.clone(),
         };
@@ -198,6 +205,65 @@ impl Worker {
             }
             Command::CopyConnectionString(device_id) => {
                 self.spawn_action(move |client, sink| tasks::connection_string(client, sink, device_id)).await;
+            }
+            Command::LoadJobs => match self.client.clone() {
+                Some(client) => {
+                    tokio::spawn(job_tasks::load_jobs(client, self.sink.clone()));
+                }
+                None => self.sink.send(Event::JobsLoaded(Err("not connected to a hub".to_owned()))).await,
+            },
+            Command::PreviewTargets { condition } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(job_tasks::preview(client, self.sink.clone(), condition));
+                }
+            }
+            Command::CreateJobs(requests) => match self.client.clone() {
+                Some(client) => {
+                    tokio::spawn(job_tasks::create_jobs(client, self.sink.clone(), requests));
+                }
+                None => self.sink.send(Event::JobsCreated(vec![Err("not connected to a hub".to_owned())])).await,
+            },
+            Command::WatchJob(job_id) => {
+                if let Some(previous) = self.job_watch.take() {
+                    previous.abort();
+                }
+                if let Some(client) = self.client.clone() {
+                    self.job_watch = Some(tokio::spawn(job_tasks::watch_job(client, self.sink.clone(), job_id)));
+                }
+            }
+            Command::StopWatchingJob => {
+                if let Some(previous) = self.job_watch.take() {
+                    previous.abort();
+                }
+            }
+            Command::CancelJob(job_id) => match self.client.clone() {
+                Some(client) => {
+                    tokio::spawn(job_tasks::cancel_job(client, self.sink.clone(), job_id));
+                }
+                None => self.sink.send(Event::JobCancelled(Err("not connected to a hub".to_owned()))).await,
+            },
+            Command::InvokeMethod { device_id, method } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(job_tasks::invoke_method(client, self.sink.clone(), device_id, method));
+                } else {
+                    let event =
+                        Event::MethodDone { device_id, method_name: method.method_name, result: Err("not connected to a hub".to_owned()) };
+                    self.sink.send(event).await;
+                }
+            }
+            Command::ExportCsv { file_name, text } => {
+                let dialog = Arc::clone(&self.options.save_dialog);
+                let sink = self.sink.clone();
+                tokio::spawn(async move {
+                    let result = match dialog.choose(&file_name).await {
+                        Some(path) => match tokio::fs::write(&path, text.as_bytes()).await {
+                            Ok(()) => Ok(Some(path)),
+                            Err(error) => Err(format!("cannot write {}: {error}", path.display())),
+                        },
+                        None => Ok(None),
+                    };
+                    sink.send(Event::CsvExported(result)).await;
+                });
             }
             Command::LoadTwin { device_id, refresh } => match self.client.clone() {
                 Some(client) => {

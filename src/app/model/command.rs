@@ -79,4 +79,33 @@ pub enum Command {
         /// The merge patch (only changed keys, deletions as `null`).
         patch: serde_json::Value,
     },
+    /// List jobs (all types and statuses; the page filters).
+    LoadJobs,
+    /// Count and sample the devices a job condition selects.
+    PreviewTargets {
+        /// The condition (`*` for all).
+        condition: String,
+    },
+    /// Create jobs (one, or several parts of a split device list).
+    CreateJobs(Vec<crate::azure::wire::JobRequest>),
+    /// Stream a job's progress and per-device results until it ends (replaces any other watch).
+    WatchJob(String),
+    /// Stop streaming.
+    StopWatchingJob,
+    /// Cancel a job.
+    CancelJob(String),
+    /// Invoke a direct method on one device.
+    InvokeMethod {
+        /// Device.
+        device_id: Arc<str>,
+        /// Method, payload, timeouts.
+        method: crate::azure::wire::CloudToDeviceMethod,
+    },
+    /// Save text through the save dialog (off the UI thread).
+    ExportCsv {
+        /// Suggested file name.
+        file_name: String,
+        /// The content.
+        text: String,
+    },
 }

@@ -150,6 +150,39 @@ pub enum Event {
         /// What happened.
         outcome: TwinSaveOutcome,
     },
+    /// The job list.
+    JobsLoaded(Result<Vec<crate::azure::wire::JobResponse>, String>),
+    /// A target preview.
+    TargetPreview(super::job_draft::TargetPreview),
+    /// Jobs were created (or not), one result per request.
+    JobsCreated(Vec<Result<crate::azure::wire::JobResponse, String>>),
+    /// A watched job's state; `rows` when the per-device results were read too.
+    JobProgress {
+        /// The job.
+        job: Box<crate::azure::wire::JobResponse>,
+        /// Every device's result, when read this time.
+        rows: Option<Vec<crate::azure::wire::DeviceJob>>,
+    },
+    /// Watching a job failed for now (it keeps trying).
+    JobWatchFailed {
+        /// Which job.
+        job_id: String,
+        /// Why.
+        message: String,
+    },
+    /// A cancel finished.
+    JobCancelled(Result<Box<crate::azure::wire::JobResponse>, String>),
+    /// A direct method finished.
+    MethodDone {
+        /// Device.
+        device_id: Arc<str>,
+        /// Method name.
+        method_name: String,
+        /// The device's answer, or the error.
+        result: Result<crate::azure::wire::MethodResult, String>,
+    },
+    /// The CSV export finished: the path written, `None` when the dialog was cancelled, or why not.
+    CsvExported(Result<Option<std::path::PathBuf>, String>),
     /// Something from the HTTP client (a call finished, a retry wait started).
     Client(ClientEvent),
 }

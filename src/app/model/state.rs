@@ -11,6 +11,9 @@ use super::activity::ActivityLog;
 use super::command::{Command, DeleteTarget, RequestId};
 use super::devices::DevicesState;
 use super::event::{Event, KeyringStatus, TwinSaveOutcome};
+use super::job_draft::TargetPreview;
+use super::jobs::{JobDetail, JobsState, ProgressSample};
+use super::method_call::{MethodInvocation, MethodPanel};
 use super::profile::{ProfileDraft, ProfileId, ProfileSummary};
 use super::twin::{DiscardThen, TwinEditor};
 use crate::azure::events::{CallOutcome, ClientEvent, RetryNotice};
@@ -186,6 +189,10 @@ pub struct AppState {
     pub clipboard: Option<Secret>,
     /// The twin editor, once a twin was opened.
     pub twin: Option<TwinEditor>,
+    /// The Jobs page.
+    pub jobs: JobsState,
+    /// The direct-method panel and its history.
+    pub method: MethodPanel,
     next_request: u64,
 }
 
@@ -357,8 +364,176 @@ impl AppState {
                 }
             }
             Event::TwinSaved { device_id, outcome } => self.twin_saved(&device_id, outcome),
+            event @ (Event::JobsLoaded(_)
+            | Event::TargetPreview(_)
+            | Event::JobsCreated(_)
+            | Event::JobProgress { .. }
+            | Event::JobWatchFailed { .. }
+            | Event::JobCancelled(_)
+            | Event::MethodDone { .. }
+            | Event::CsvExported(_)) => self.apply_job_event(event, out),
             Event::Client(ClientEvent::Call(record)) => self.log_call(record),
             Event::Client(ClientEvent::RetryWaiting(notice)) => self.status.retry = Some(notice),
+        }
+    }
+
+    /// Opens a job's detail and starts streaming its progress.
+    pub fn open_job(&mut self, job_id: String, out: &mut Vec<Command>) {
+        self.page = Page::Jobs;
+        if self.jobs.detail.as_ref().is_some_and(|detail| detail.job_id == job_id) {
+            return;
+        }
+        self.jobs.detail = Some(JobDetail { job_id: job_id.clone(), ..JobDetail::default() });
+        out.push(Command::WatchJob(job_id));
+    }
+
+    /// Closes the job detail; its stream stops.
+    pub fn close_job(&mut self, out: &mut Vec<Command>) {
+        if self.jobs.detail.take().is_some() {
+            out.push(Command::StopWatchingJob);
+        }
+    }
+
+    /// Sends the direct method in the panel's form.
+    pub fn invoke_method(&mut self, out: &mut Vec<Command>) {
+        let Some(form) = &self.method.form else {
+            return;
+        };
+        let Ok(method) = form.request() else {
+            return;
+        };
+        self.method.history.push(MethodInvocation {
+            at: std::time::SystemTime::now(),
+            device_id: Arc::clone(&form.device_id),
+            method_name: method.method_name.clone(),
+            result: None,
+        });
+        out.push(Command::InvokeMethod { device_id: Arc::clone(&form.device_id), method });
+    }
+
+    fn target_preview(&mut self, preview: TargetPreview) {
+        if let Some(draft) = &mut self.jobs.draft
+            && draft.preview_condition().as_deref() == Some(preview.condition.as_str())
+        {
+            draft.preview = Some(preview);
+        }
+    }
+
+    fn jobs_created(&mut self, results: Vec<Result<crate::azure::wire::JobResponse, String>>, out: &mut Vec<Command>) {
+        let created: Vec<String> = results.iter().filter_map(|result| result.as_ref().ok()).map(|job| job.job_id.clone()).collect();
+        let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+        if let Some(draft) = &mut self.jobs.draft {
+            draft.submitting = false;
+        }
+        if failures.is_empty() {
+            self.jobs.draft = None;
+            let what = if created.len() == 1 { format!("Job {} created", created[0]) } else { format!("{} jobs created", created.len()) };
+            self.notify(NoticeLevel::Success, what);
+        } else {
+            let message = if created.is_empty() {
+                failures.join("; ")
+            } else {
+                format!("created {} but not the rest: {}", created.join(", "), failures.join("; "))
+            };
+            if let Some(draft) = &mut self.jobs.draft {
+                draft.error = Some(message.clone());
+            }
+        }
+        if let Some(first) = created.into_iter().next() {
+            self.open_job(first, out);
+        }
+        out.push(Command::LoadJobs);
+        self.jobs.loading = true;
+    }
+
+    fn job_progress(
+        &mut self,
+        job: crate::azure::wire::JobResponse,
+        rows: Option<Vec<crate::azure::wire::DeviceJob>>,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.job_id == job.job_id) else {
+            return;
+        };
+        let stats = job.device_job_statistics.unwrap_or_default();
+        let first = detail.samples.first().map(|sample| sample.seconds);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
+        let seconds = first.map_or(0.0, |_| now - detail.samples_origin);
+        if first.is_none() {
+            detail.samples_origin = now;
+        }
+        detail.samples.push(ProgressSample {
+            seconds,
+            succeeded: stats.succeeded_count,
+            failed: stats.failed_count,
+            running: stats.running_count,
+        });
+        let finished_now = job.status.is_final() && detail.job.as_ref().is_some_and(|previous| !previous.status.is_final());
+        if let Some(rows) = rows {
+            detail.rows = rows;
+        }
+        detail.error = None;
+        // Keep the list's copy of this job current too.
+        if let Some(listed) = self.jobs.list.iter_mut().find(|listed| listed.job_id == job.job_id) {
+            *listed = job.clone();
+        }
+        detail.job = Some(job);
+        if finished_now {
+            out.push(Command::LoadJobs);
+        }
+    }
+
+    /// Job, method and export events (kept apart from `apply` so each match stays readable).
+    fn apply_job_event(&mut self, event: Event, out: &mut Vec<Command>) {
+        match event {
+            Event::JobsLoaded(result) => {
+                self.jobs.loading = false;
+                match result {
+                    Ok(list) => {
+                        self.jobs.list = list;
+                        self.jobs.list_error = None;
+                    }
+                    Err(message) => self.jobs.list_error = Some(message),
+                }
+            }
+            Event::TargetPreview(preview) => self.target_preview(preview),
+            Event::JobsCreated(results) => self.jobs_created(results, out),
+            Event::JobProgress { job, rows } => self.job_progress(*job, rows, out),
+            Event::JobWatchFailed { job_id, message } => {
+                if let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.job_id == job_id) {
+                    detail.error = Some(message);
+                }
+            }
+            Event::JobCancelled(result) => match result {
+                Ok(job) => {
+                    self.notify(NoticeLevel::Success, format!("Job {} cancelled", job.job_id));
+                    out.push(Command::LoadJobs);
+                    self.jobs.loading = true;
+                }
+                Err(message) => self.notify(NoticeLevel::Error, format!("Could not cancel the job: {message}")),
+            },
+            Event::MethodDone { device_id, method_name, result } => {
+                if let Some(call) = self
+                    .method
+                    .history
+                    .iter_mut()
+                    .rev()
+                    .find(|call| call.result.is_none() && call.device_id == device_id && call.method_name == method_name)
+                {
+                    call.result = Some(result);
+                }
+            }
+            Event::CsvExported(result) => {
+                let message = match result {
+                    Ok(Some(path)) => format!("Saved {}", path.display()),
+                    Ok(None) => "Export cancelled".to_owned(),
+                    Err(message) => format!("Export failed: {message}"),
+                };
+                if let Some(detail) = &mut self.jobs.detail {
+                    detail.export_message = Some(message);
+                }
+            }
+            _ => {}
         }
     }
 

@@ -149,6 +149,11 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             {
                 state.open_twin(Arc::clone(device_id), out);
             }
+            if ui.button("Direct method…").on_hover_text("Invoke a method on this device and see its answer").clicked()
+                && let Some(device_id) = selected_ids.first()
+            {
+                super::method_panel::open(state, Arc::clone(device_id));
+            }
         });
         if selected > 0 {
             ui.label(RichText::new(format!("{selected} selected")).color(theme::muted(ui.visuals())));

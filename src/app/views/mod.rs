@@ -6,6 +6,8 @@ pub mod details;
 pub mod device_table;
 pub mod devices;
 pub mod dialogs;
+pub mod jobs;
+pub mod method_panel;
 pub mod profiles_dialog;
 pub mod shell;
 pub mod theme;
@@ -54,11 +56,16 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
     }
     egui::CentralPanel::default().show(ui, |ui| match state.page {
         Page::Devices => devices::devices_page_ui(ui, state, view, out),
-        Page::Jobs => coming_ui(ui, "Jobs", "Scheduling direct methods (like lockDoor) and twin updates on the devices a query selects, with live per-device results, arrives in a coming release."),
-        Page::Enrollments => coming_ui(ui, "Enrollments", "DPS individual enrollments and groups, with a re-provisioning policy editor, arrive in a coming release."),
+        Page::Jobs => jobs::jobs_page_ui(ui, state, out),
+        Page::Enrollments => coming_ui(
+            ui,
+            "Enrollments",
+            "DPS individual enrollments and groups, with a re-provisioning policy editor, arrive in a coming release.",
+        ),
         Page::Activity => activity::activity_page_ui(ui, state),
         Page::Twin => twin::twin_page_ui(ui, state, out),
     });
+    method_panel::method_panel_ui(ui, state, out);
     dialogs::add_device_ui(ui, state, out);
     dialogs::confirm_delete_ui(ui, state, out);
     profiles_dialog::profiles_dialog_ui(ui, state, view, out);

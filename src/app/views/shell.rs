@@ -124,7 +124,9 @@ pub fn shortcuts(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut 
         .twin
         .as_ref()
         .is_some_and(|editor| state.page == Page::Twin && (editor.review || editor.conflict.is_some() || editor.confirm_discard.is_some()));
-    let dialog_open = state.profiles.dialog.is_some() || state.add_device.is_some() || state.confirm_delete.is_some() || twin_dialog;
+    let jobs_dialog = state.jobs.draft.is_some() || state.jobs.detail.as_ref().is_some_and(|detail| detail.confirm_cancel);
+    let dialog_open =
+        state.profiles.dialog.is_some() || state.add_device.is_some() || state.confirm_delete.is_some() || twin_dialog || jobs_dialog;
     if dialog_open {
         return; // modals take Esc and Enter themselves
     }

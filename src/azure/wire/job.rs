@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `POST /twins/{id}/methods` body, and the method of a method job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudToDeviceMethod {
     /// Method name (`lockDoor`).
@@ -156,7 +156,7 @@ pub struct DeviceJobStatistics {
 }
 
 /// `PUT /jobs/v2/{id}` body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRequest {
     /// Must equal the id in the path.

@@ -1,0 +1,126 @@
+//! Job and method work for the console: listing, target previews, creating, cancelling, a
+//! direct method, and the watcher that streams a job's progress until it ends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::sink::EventSink;
+use crate::app::model::Event;
+use crate::app::model::job_draft::TargetPreview;
+use crate::azure::wire::{CloudToDeviceMethod, DeviceJob, JobRequest};
+use crate::azure::{AzureError, HubClient};
+
+/// How often a watched job is read (keeps progress at ≥ 2 updates a second).
+const WATCH_INTERVAL: Duration = Duration::from_millis(350);
+/// How often the per-device results are read while the job runs.
+const ROWS_INTERVAL: Duration = Duration::from_millis(1500);
+/// Per-device results per page.
+const ROWS_PAGE: u32 = 1000;
+/// Devices shown in a target preview.
+const PREVIEW_DEVICES: usize = 5;
+
+fn message_of(error: &AzureError) -> String {
+    error.service().map_or_else(|| error.to_string(), |service| service.message.clone())
+}
+
+/// Lists every job.
+pub async fn load_jobs(client: HubClient, sink: EventSink) {
+    let result = client.list_jobs(None, None).await.map_err(|error| message_of(&error));
+    sink.send(Event::JobsLoaded(result)).await;
+}
+
+/// Counts the devices a condition selects and names the first few.
+pub async fn preview(client: HubClient, sink: EventSink, condition: String) {
+    let filter = if condition.trim() == "*" { String::new() } else { format!(" WHERE {condition}") };
+    let (count_query, first_query) =
+        (format!("SELECT COUNT() AS total FROM devices{filter}"), format!("SELECT TOP {PREVIEW_DEVICES} deviceId FROM devices{filter}"));
+    let count = client.query_page::<Value>(&count_query, None, None);
+    let first = client.query_page::<Value>(&first_query, None, None);
+    let (count, first) = tokio::join!(count, first);
+    let mut preview = TargetPreview { condition, ..TargetPreview::default() };
+    match (count, first) {
+        (Ok(count), Ok(first)) => {
+            preview.count = count.items.first().and_then(|row| row.get("total")).and_then(Value::as_u64);
+            preview.first = first.items.iter().filter_map(|row| row.get("deviceId").and_then(Value::as_str)).map(str::to_owned).collect();
+        }
+        (Err(error), _) | (_, Err(error)) => preview.error = Some(message_of(&error)),
+    }
+    sink.send(Event::TargetPreview(preview)).await;
+}
+
+/// Creates jobs one after another (a split device list is several jobs).
+pub async fn create_jobs(client: HubClient, sink: EventSink, requests: Vec<JobRequest>) {
+    let mut results = Vec::new();
+    for request in requests {
+        results.push(client.create_job(&request).await.map_err(|error| format!("{}: {}", request.job_id, message_of(&error))));
+    }
+    sink.send(Event::JobsCreated(results)).await;
+}
+
+/// Cancels a job.
+pub async fn cancel_job(client: HubClient, sink: EventSink, job_id: String) {
+    let result = client.cancel_job(&job_id).await.map(Box::new).map_err(|error| message_of(&error));
+    sink.send(Event::JobCancelled(result)).await;
+}
+
+/// Invokes a direct method.
+pub async fn invoke_method(client: HubClient, sink: EventSink, device_id: Arc<str>, method: CloudToDeviceMethod) {
+    let result = client.invoke_method(&device_id, &method).await.map_err(|error| {
+        let code = error.service().and_then(|service| service.code.clone()).map_or_else(String::new, |code| format!(" ({code})"));
+        format!("{}{code}", message_of(&error))
+    });
+    sink.send(Event::MethodDone { device_id, method_name: method.method_name, result }).await;
+}
+
+async fn all_rows(client: &HubClient, job_id: &str) -> Result<Vec<DeviceJob>, AzureError> {
+    let mut rows = Vec::new();
+    let mut continuation: Option<String> = None;
+    loop {
+        let page = client.device_jobs_page(job_id, None, Some(ROWS_PAGE), continuation.as_deref()).await?;
+        rows.extend(page.items);
+        match page.continuation {
+            Some(next) => continuation = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// Streams a job's state (and, less often, its per-device results) until it has ended. The
+/// client's retry policy waits out throttling, so the rate drops when the hub asks it to.
+pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
+    let mut rows_read: Option<Instant> = None;
+    loop {
+        let job = match client.get_job(&job_id).await {
+            Ok(job) => job,
+            Err(error) => {
+                sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        let finished = job.status.is_final();
+        let rows_due = finished || rows_read.is_none_or(|at| at.elapsed() >= ROWS_INTERVAL);
+        let rows = if rows_due {
+            match all_rows(&client, &job_id).await {
+                Ok(rows) => {
+                    rows_read = Some(Instant::now());
+                    Some(rows)
+                }
+                Err(error) => {
+                    sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let got_rows = rows.is_some();
+        sink.send(Event::JobProgress { job: Box::new(job), rows }).await;
+        if finished && got_rows {
+            return;
+        }
+        tokio::time::sleep(WATCH_INTERVAL).await;
+    }
+}

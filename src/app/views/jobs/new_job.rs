@@ -1,0 +1,204 @@
+//! The "new job" dialog: type, method (presets or any name) and payload, or a twin patch;
+//! target (selected devices, a condition, or all) with a live preview; start now or at a local
+//! time (shown in UTC too); max execution time; the job id.
+
+use egui::{RichText, Ui};
+
+use super::super::theme;
+use crate::app::model::job_draft::{JobTarget, METHOD_PRESETS};
+use crate::app::model::{AppState, Command};
+use crate::azure::wire::JobType;
+
+fn field_ui(ui: &mut Ui, label: &str, text: &mut String, width: f32, hint: &str) -> egui::Response {
+    let label = ui.label(label);
+    ui.add(egui::TextEdit::singleline(text).desired_width(width).hint_text(hint)).labelled_by(label.id)
+}
+
+/// The dialog, when open.
+#[allow(clippy::too_many_lines)] // one form in one grid; split up, its fields would be hard to follow
+pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+    let Some(draft) = &mut state.jobs.draft else {
+        return;
+    };
+    let mut close = false;
+    let mut submit = false;
+    let mut preview = false;
+    let modal = theme::modal("new-job").show(ui.ctx(), |ui| {
+        ui.set_width(640.0);
+        ui.heading("New job");
+        let visuals = ui.visuals().clone();
+        egui::Grid::new("new-job-grid").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
+            ui.label("Type");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut draft.kind, JobType::ScheduleDeviceMethod, "Direct method");
+                ui.radio_value(&mut draft.kind, JobType::ScheduleUpdateTwin, "Twin update");
+            });
+            ui.end_row();
+            match draft.kind {
+                JobType::ScheduleDeviceMethod => {
+                    ui.label("Method");
+                    ui.horizontal(|ui| {
+                        for (name, payload) in METHOD_PRESETS {
+                            if ui.selectable_label(draft.method_name == name, name).clicked() {
+                                name.clone_into(&mut draft.method_name);
+                                payload.clone_into(&mut draft.payload);
+                            }
+                        }
+                        let label = ui.label("or name");
+                        ui.add(egui::TextEdit::singleline(&mut draft.method_name).desired_width(140.0)).labelled_by(label.id);
+                    });
+                    ui.end_row();
+                    let label = ui.label("Payload (JSON)");
+                    ui.add(egui::TextEdit::multiline(&mut draft.payload).code_editor().desired_rows(3).desired_width(440.0)).labelled_by(label.id);
+                    ui.end_row();
+                    ui.label("Timeouts");
+                    ui.horizontal(|ui| {
+                        field_ui(ui, "response (s)", &mut draft.response_timeout, 50.0, "30");
+                        field_ui(ui, "connect (s)", &mut draft.connect_timeout, 50.0, "0");
+                    });
+                    ui.end_row();
+                }
+                JobType::ScheduleUpdateTwin => {
+                    let label = ui.label("Twin patch (JSON)");
+                    ui.vertical(|ui| {
+                        ui.add(egui::TextEdit::multiline(&mut draft.twin_patch).code_editor().desired_rows(5).desired_width(440.0))
+                            .labelled_by(label.id);
+                        ui.label(
+                            RichText::new("tags and/or properties.desired; null deletes a key. Sent with \"etag\": \"*\" (a forced update), as the service requires.")
+                                .small()
+                                .color(theme::muted(&visuals)),
+                        );
+                    });
+                    ui.end_row();
+                }
+            }
+            ui.label("Target");
+            ui.vertical(|ui| {
+                let selected_count = match &draft.target {
+                    JobTarget::Selected(ids) => ids.len(),
+                    _ => state.devices.selection.len(),
+                };
+                ui.horizontal(|ui| {
+                    let selected_ids: Vec<_> = state.devices.selection.ids.iter().cloned().collect();
+                    if ui
+                        .add_enabled(selected_count > 0, egui::RadioButton::new(matches!(draft.target, JobTarget::Selected(_)), format!("{selected_count} selected devices")))
+                        .clicked()
+                    {
+                        draft.target = JobTarget::Selected(selected_ids);
+                    }
+                    if ui.radio(matches!(draft.target, JobTarget::Condition), "Query condition").clicked() {
+                        draft.target = JobTarget::Condition;
+                    }
+                    if ui.radio(matches!(draft.target, JobTarget::All), "All devices").clicked() {
+                        draft.target = JobTarget::All;
+                    }
+                });
+                if matches!(draft.target, JobTarget::Condition) {
+                    ui.horizontal(|ui| {
+                        let label = ui.label("WHERE");
+                        let response = ui
+                            .add(egui::TextEdit::singleline(&mut draft.condition).desired_width(330.0).font(egui::TextStyle::Monospace).hint_text("tags.building = 43"))
+                            .labelled_by(label.id);
+                        if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+                            preview = true;
+                        }
+                        if ui.button("Preview").on_hover_text("Count the devices this selects and show the first few").clicked() {
+                            preview = true;
+                        }
+                    });
+                } else if ui.small_button("Preview").clicked() {
+                    preview = true;
+                }
+                preview_ui(ui, draft, &visuals);
+            });
+            ui.end_row();
+            ui.label("Start");
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut draft.start_now, true, "Now");
+                    ui.radio_value(&mut draft.start_now, false, "At (local time)");
+                    if !draft.start_now {
+                        ui.add(egui::TextEdit::singleline(&mut draft.start_local).desired_width(140.0)).accessible_name("Start at (local)");
+                    }
+                });
+                if !draft.start_now
+                    && let Ok(Some(utc)) = draft.start_utc()
+                {
+                    ui.label(RichText::new(format!("= {} UTC", utc.format("%Y-%m-%d %H:%M"))).small().color(theme::muted(&visuals)));
+                }
+            });
+            ui.end_row();
+            ui.label("Max execution");
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut draft.max_execution).desired_width(70.0)).accessible_name("Max execution time (s)");
+                ui.label(RichText::new("seconds; devices not done by then fail").color(theme::muted(&visuals)));
+            });
+            ui.end_row();
+            let label = ui.label("Job id");
+            ui.add(egui::TextEdit::singleline(&mut draft.job_id).desired_width(300.0)).labelled_by(label.id);
+            ui.end_row();
+        });
+        ui.add_space(6.0);
+        let requests = draft.requests();
+        match &requests {
+            Err(problems) => {
+                for problem in problems {
+                    ui.label(RichText::new(format!("⚠ {problem}")).color(theme::bad(&visuals)));
+                }
+            }
+            Ok(requests) if requests.len() > 1 => {
+                ui.label(
+                    RichText::new(format!("The device list is long: it is sent as {} jobs ({}-1 …) to stay under the service's query size limit.", requests.len(), draft.job_id.trim()))
+                        .color(theme::warn(&visuals)),
+                );
+            }
+            Ok(_) => {}
+        }
+        if let Some(error) = &draft.error {
+            ui.label(RichText::new(format!("Not created: {error}")).color(theme::bad(&visuals)));
+        }
+        ui.horizontal(|ui| {
+            let ready = requests.is_ok() && !draft.submitting;
+            if ui.add_enabled(ready, egui::Button::new(RichText::new("Schedule job").strong())).clicked() {
+                submit = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+            if draft.submitting {
+                ui.label(RichText::new("creating…").color(theme::muted(&visuals)));
+            }
+        });
+    });
+    if preview && let Some(condition) = draft.preview_condition() {
+        draft.preview = Some(crate::app::model::job_draft::TargetPreview { condition: condition.clone(), ..Default::default() });
+        out.push(Command::PreviewTargets { condition });
+    }
+    if submit && let Ok(requests) = draft.requests() {
+        draft.submitting = true;
+        draft.error = None;
+        out.push(Command::CreateJobs(requests));
+    }
+    if close || theme::escape_pressed(&modal) {
+        state.jobs.draft = None;
+    }
+}
+
+fn preview_ui(ui: &mut Ui, draft: &crate::app::model::job_draft::NewJobDraft, visuals: &egui::Visuals) {
+    let Some(preview) = &draft.preview else {
+        return;
+    };
+    let current = draft.preview_condition().as_deref() == Some(preview.condition.as_str());
+    if let Some(error) = &preview.error {
+        ui.label(RichText::new(format!("Preview failed: {error}")).color(theme::bad(visuals)));
+    } else if let Some(count) = preview.count {
+        let stale = if current { "" } else { " (for the previous condition)" };
+        ui.label(RichText::new(format!("{count} device{} match{stale}", if count == 1 { "" } else { "s" })).strong());
+        if !preview.first.is_empty() {
+            let more = if count > preview.first.len() as u64 { ", …" } else { "" };
+            ui.label(RichText::new(format!("{}{more}", preview.first.join(", "))).monospace().small().color(theme::muted(visuals)));
+        }
+    } else {
+        ui.label(RichText::new("counting…").color(theme::muted(visuals)));
+    }
+}
