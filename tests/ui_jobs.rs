@@ -223,11 +223,15 @@ fn a_twin_update_job_sets_desired_properties() {
     let targets = console.twins("tags.building = 41");
     console.open_new_job();
     console.click(Role::RadioButton, "Twin update");
+    // The patch is edited with the twin editor's tree: building 43 is there; floor becomes 4.
+    console.type_into("properties.desired.floor", "4");
     console.type_into("WHERE", "tags.building = 41");
+    let request = console.harness.state().state.jobs.draft.as_ref().unwrap().requests().unwrap().remove(0);
+    assert_eq!(request.update_twin, Some(json!({"properties": {"desired": {"building": 43, "floor": 4}}, "etag": "*"})));
     console.schedule_and_wait(JobStatus::Completed);
     for twin in console.twins("tags.building = 41") {
         assert_eq!(twin.desired().unwrap()["building"], json!(43), "{}", twin.device_id);
-        assert_eq!(twin.desired().unwrap()["floor"], json!(3));
+        assert_eq!(twin.desired().unwrap()["floor"], json!(4));
     }
     assert!(!targets.is_empty());
 }

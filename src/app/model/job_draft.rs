@@ -7,6 +7,9 @@ use std::sync::Arc;
 use chrono::{Local, NaiveDateTime, TimeZone as _, Utc};
 use serde_json::Value;
 
+use serde_json::Map;
+
+use super::twin::TwinEditor;
 use crate::azure::wire::{CloudToDeviceMethod, JobRequest, JobType, Timestamp};
 
 /// Longest `queryCondition` a split job gets (the service fails queries around 8 KB).
@@ -40,7 +43,7 @@ pub struct TargetPreview {
 }
 
 /// The form.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct NewJobDraft {
     /// Job id (generated, editable).
     pub job_id: String,
@@ -54,8 +57,8 @@ pub struct NewJobDraft {
     pub response_timeout: String,
     /// Seconds to wait for an offline device to connect.
     pub connect_timeout: String,
-    /// Twin patch as JSON text (`{"properties": {"desired": …}}` and/or `{"tags": …}`).
-    pub twin_patch: String,
+    /// The twin patch, edited with the twin editor's tree (or its JSON mode).
+    pub patch: TwinEditor,
     /// Target.
     pub target: JobTarget,
     /// The condition (for `JobTarget::Condition`).
@@ -86,7 +89,7 @@ impl NewJobDraft {
             payload: METHOD_PRESETS[0].1.to_owned(),
             response_timeout: "30".to_owned(),
             connect_timeout: "0".to_owned(),
-            twin_patch: "{\"properties\": {\"desired\": {\"building\": 43, \"floor\": 3}}}".to_owned(),
+            patch: TwinEditor::for_patch(Map::new(), default_desired()),
             target,
             condition: String::new(),
             start_now: true,
@@ -176,24 +179,26 @@ impl NewJobDraft {
                     });
                 }
             }
-            JobType::ScheduleUpdateTwin => match serde_json::from_str::<Value>(&self.twin_patch) {
-                Ok(Value::Object(mut object)) => {
-                    if let Some(key) = object.keys().find(|key| !matches!(key.as_str(), "tags" | "properties" | "etag")) {
-                        problems.push(format!("twin patch: '{key}' cannot be set by a job; use tags and properties.desired"));
-                    } else if object.get("properties").is_some_and(|properties| properties.get("reported").is_some()) {
-                        problems.push("twin patch: properties.reported is written by devices, not jobs".to_owned());
-                    } else if !object.contains_key("tags") && !object.contains_key("properties") {
-                        problems.push("twin patch: set tags and/or properties.desired".to_owned());
-                    } else {
-                        object.insert("etag".to_owned(), Value::String("*".to_owned()));
-                        patch = Some(Value::Object(object));
+            JobType::ScheduleUpdateTwin => {
+                if let Some(error) = &self.patch.json_error {
+                    let at =
+                        error.line.zip(error.column).map_or_else(String::new, |(line, column)| format!(" (line {line}, column {column})"));
+                    problems.push(format!("twin patch: the JSON does not parse{at}: {}", error.message));
+                } else if let Some(((section, path), text)) = self.patch.invalid_text.iter().next() {
+                    problems.push(format!(
+                        "twin patch: {}.{} holds \"{text}\", which is not valid for its type",
+                        section.path(),
+                        path.join(".")
+                    ));
+                } else if let Some(violation) = self.patch.draft.as_ref().and_then(|draft| draft.violations().into_iter().next()) {
+                    problems.push(format!("twin patch: {violation}"));
+                } else {
+                    patch = self.patch.job_patch();
+                    if patch.is_none() {
+                        problems.push("twin patch: set at least one tag or desired property".to_owned());
                     }
                 }
-                Ok(_) => problems.push("twin patch: must be a JSON object".to_owned()),
-                Err(error) => {
-                    problems.push(format!("twin patch: not valid JSON (line {}, column {}): {error}", error.line(), error.column()));
-                }
-            },
+            }
         }
         let conditions = self.conditions().map_err(|error| problems.push(error)).ok();
         let start = self.start_utc().map_err(|error| problems.push(error)).ok();
@@ -219,6 +224,14 @@ impl NewJobDraft {
             })
             .collect())
     }
+}
+
+/// The twin-update example the form starts with: move devices to building 43, floor 3.
+fn default_desired() -> Map<String, Value> {
+    let mut desired = Map::new();
+    desired.insert("building".to_owned(), Value::from(43));
+    desired.insert("floor".to_owned(), Value::from(3));
+    desired
 }
 
 /// `deviceId IN ['a', 'b', …]` conditions, each at most `max_bytes` long.
@@ -296,7 +309,16 @@ mod tests {
         assert_eq!(request.query_condition.as_deref(), Some("deviceId IN ['d1']"));
         let expected = Local.from_local_datetime(&NaiveDateTime::parse_from_str("2031-05-04 10:30", "%Y-%m-%d %H:%M").unwrap()).unwrap();
         assert_eq!(Timestamp::parse(&request.start_time.unwrap()).unwrap().0, expected.with_timezone(&Utc));
-        draft.twin_patch = "{\"properties\": {\"reported\": {\"x\": 1}}}".into();
-        assert!(draft.problems().iter().any(|problem| problem.contains("reported")));
+        assert_eq!(
+            draft.requests().unwrap()[0].update_twin,
+            Some(serde_json::json!({"properties": {"desired": {"building": 43, "floor": 3}}, "etag": "*"}))
+        );
+        draft.patch.set_mode(crate::app::model::twin::EditorMode::Json);
+        draft.patch.json_text = "{\"properties\": {\"reported\": {\"x\": 1}}}".into();
+        draft.patch.json_edited();
+        assert!(draft.problems().iter().any(|problem| problem.contains("reported")), "{:?}", draft.problems());
+        draft.patch.json_text = "{\"tags\": {\"bad key\": 1}}".into();
+        draft.patch.json_edited();
+        assert!(draft.problems().iter().any(|problem| problem.contains("'bad key'")), "{:?}", draft.problems());
     }
 }

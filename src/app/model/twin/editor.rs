@@ -98,6 +98,7 @@ pub struct KeyForm {
 
 /// The editor for one device's twin.
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent flags (review open, saving, polling, patch mode), not one state
 pub struct TwinEditor {
     /// The device.
     pub device_id: Arc<str>,
@@ -139,6 +140,9 @@ pub struct TwinEditor {
     pub last_poll: Option<Instant>,
     /// Poll faster until then (a save is waiting for the device).
     pub fast_poll_until: Option<Instant>,
+    /// Editing a patch for many devices (a twin-update job), not one device's twin: no
+    /// reported properties, no sync badges, no polling.
+    pub patch_mode: bool,
 }
 
 impl TwinEditor {
@@ -166,7 +170,38 @@ impl TwinEditor {
             refreshing: false,
             last_poll: None,
             fast_poll_until: None,
+            patch_mode: false,
         }
+    }
+
+    /// An editor for a job's twin patch, starting from `tags` and `desired`.
+    pub fn for_patch(tags: serde_json::Map<String, serde_json::Value>, desired: serde_json::Map<String, serde_json::Value>) -> Self {
+        let mut editor = Self::open(Arc::from("job patch"), &mut Vec::new());
+        let mut draft = TwinDraft::new(Twin::default());
+        draft.tags = tags;
+        draft.desired = desired;
+        editor.draft = Some(draft);
+        editor.load = TwinLoad::Ready;
+        editor.patch_mode = true;
+        editor
+    }
+
+    /// The patch a job sends: the edited sections as they are (a `null` deletes the key on each
+    /// device), plus the `"etag": "*"` the service requires. `None` when nothing is set.
+    pub fn job_patch(&self) -> Option<serde_json::Value> {
+        let draft = self.draft.as_ref()?;
+        let mut body = serde_json::Map::new();
+        if !draft.tags.is_empty() {
+            body.insert("tags".to_owned(), serde_json::Value::Object(draft.tags.clone()));
+        }
+        if !draft.desired.is_empty() {
+            body.insert("properties".to_owned(), serde_json::json!({ "desired": draft.desired }));
+        }
+        if body.is_empty() {
+            return None;
+        }
+        body.insert("etag".to_owned(), serde_json::Value::String("*".to_owned()));
+        Some(serde_json::Value::Object(body))
     }
 
     /// Unsaved work: draft changes, text that does not parse yet.

@@ -6,6 +6,7 @@ use egui::{RichText, Ui};
 
 use super::super::theme;
 use crate::app::model::job_draft::{JobTarget, METHOD_PRESETS};
+use crate::app::model::twin::EditorMode;
 use crate::app::model::{AppState, Command};
 use crate::azure::wire::JobType;
 
@@ -49,7 +50,8 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                     });
                     ui.end_row();
                     let label = ui.label("Payload (JSON)");
-                    ui.add(egui::TextEdit::multiline(&mut draft.payload).code_editor().desired_rows(3).desired_width(440.0)).labelled_by(label.id);
+                    ui.add(egui::TextEdit::multiline(&mut draft.payload).code_editor().desired_rows(3).desired_width(440.0))
+                        .labelled_by(label.id);
                     ui.end_row();
                     ui.label("Timeouts");
                     ui.horizontal(|ui| {
@@ -59,15 +61,30 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                     ui.end_row();
                 }
                 JobType::ScheduleUpdateTwin => {
-                    let label = ui.label("Twin patch (JSON)");
+                    ui.label("Twin patch");
                     ui.vertical(|ui| {
-                        ui.add(egui::TextEdit::multiline(&mut draft.twin_patch).code_editor().desired_rows(5).desired_width(440.0))
-                            .labelled_by(label.id);
-                        ui.label(
-                            RichText::new("tags and/or properties.desired; null deletes a key. Sent with \"etag\": \"*\" (a forced update), as the service requires.")
+                        ui.horizontal(|ui| {
+                            let editor = &mut draft.patch;
+                            let tree_allowed = editor.mode == EditorMode::Tree || editor.json_error.is_none();
+                            if ui.add_enabled(tree_allowed, egui::Button::selectable(editor.mode == EditorMode::Tree, "Tree")).clicked() {
+                                editor.set_mode(EditorMode::Tree);
+                            }
+                            if ui.add(egui::Button::selectable(editor.mode == EditorMode::Json, "JSON")).clicked() {
+                                editor.set_mode(EditorMode::Json);
+                            }
+                            ui.label(
+                                RichText::new(
+                                    "type null to delete a key on every device; sent with \"etag\": \"*\", as the service requires",
+                                )
                                 .small()
                                 .color(theme::muted(&visuals)),
-                        );
+                            );
+                        });
+                        ui.set_max_width(560.0);
+                        match draft.patch.mode {
+                            EditorMode::Tree => crate::app::views::twin::tree::tree_ui(ui, &mut draft.patch),
+                            EditorMode::Json => crate::app::views::twin::json::json_ui(ui, &mut draft.patch),
+                        }
                     });
                     ui.end_row();
                 }
@@ -81,7 +98,13 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                 ui.horizontal(|ui| {
                     let selected_ids: Vec<_> = state.devices.selection.ids.iter().cloned().collect();
                     if ui
-                        .add_enabled(selected_count > 0, egui::RadioButton::new(matches!(draft.target, JobTarget::Selected(_)), format!("{selected_count} selected devices")))
+                        .add_enabled(
+                            selected_count > 0,
+                            egui::RadioButton::new(
+                                matches!(draft.target, JobTarget::Selected(_)),
+                                format!("{selected_count} selected devices"),
+                            ),
+                        )
                         .clicked()
                     {
                         draft.target = JobTarget::Selected(selected_ids);
@@ -97,7 +120,12 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                     ui.horizontal(|ui| {
                         let label = ui.label("WHERE");
                         let response = ui
-                            .add(egui::TextEdit::singleline(&mut draft.condition).desired_width(330.0).font(egui::TextStyle::Monospace).hint_text("tags.building = 43"))
+                            .add(
+                                egui::TextEdit::singleline(&mut draft.condition)
+                                    .desired_width(330.0)
+                                    .font(egui::TextStyle::Monospace)
+                                    .hint_text("tags.building = 43"),
+                            )
                             .labelled_by(label.id);
                         if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
                             preview = true;
@@ -148,8 +176,12 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             }
             Ok(requests) if requests.len() > 1 => {
                 ui.label(
-                    RichText::new(format!("The device list is long: it is sent as {} jobs ({}-1 …) to stay under the service's query size limit.", requests.len(), draft.job_id.trim()))
-                        .color(theme::warn(&visuals)),
+                    RichText::new(format!(
+                        "The device list is long: it is sent as {} jobs ({}-1 …) to stay under the service's query size limit.",
+                        requests.len(),
+                        draft.job_id.trim()
+                    ))
+                    .color(theme::warn(&visuals)),
                 );
             }
             Ok(_) => {}

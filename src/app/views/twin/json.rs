@@ -9,10 +9,12 @@ use crate::app::model::twin::TwinEditor;
 /// The text editor.
 pub fn json_ui(ui: &mut Ui, editor: &mut TwinEditor) {
     let visuals = ui.visuals().clone();
-    ui.label(
-        RichText::new("Tags and desired properties as JSON. Removing a key sends it as null; reported properties are the device's and are not part of this text.")
-            .color(theme::muted(&visuals)),
-    );
+    let hint = if editor.patch_mode {
+        "The patch every targeted device gets: tags and properties.desired; a null deletes that key on each device."
+    } else {
+        "Tags and desired properties as JSON. Removing a key sends it as null; reported properties are the device's and are not part of this text."
+    };
+    ui.label(RichText::new(hint).color(theme::muted(&visuals)));
     if let Some(error) = &editor.json_error {
         let message = error.message.split(" at line ").next().unwrap_or(&error.message);
         let text = match (error.line, error.column) {
@@ -29,10 +31,15 @@ pub fn json_ui(ui: &mut Ui, editor: &mut TwinEditor) {
         }
     }
     let error_line = editor.json_error.as_ref().and_then(|error| error.line);
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+    let (scroll, rows) = if editor.patch_mode {
+        (egui::ScrollArea::vertical().max_height(240.0).auto_shrink([false, true]), 8)
+    } else {
+        (egui::ScrollArea::vertical().auto_shrink([false, false]), 28)
+    };
+    scroll.show(ui, |ui| {
         ui.horizontal_top(|ui| {
             gutter_ui(ui, editor.json_text.lines().count().max(1), error_line);
-            let edit = egui::TextEdit::multiline(&mut editor.json_text).code_editor().desired_width(f32::INFINITY).desired_rows(28);
+            let edit = egui::TextEdit::multiline(&mut editor.json_text).code_editor().desired_width(f32::INFINITY).desired_rows(rows);
             if ui.add(edit).accessible_name("Twin JSON").changed() {
                 editor.json_edited();
             }

@@ -3,8 +3,8 @@
 //! twin while visible.
 
 mod dialogs;
-mod json;
-mod tree;
+pub mod json;
+pub mod tree;
 mod value;
 
 use std::time::Instant;

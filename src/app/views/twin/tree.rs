@@ -43,7 +43,13 @@ pub fn tree_ui(ui: &mut Ui, editor: &mut TwinEditor) {
         base_desired: draft.base_section(Section::Desired),
         key_width: 210.0,
     };
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+    let patch_mode = editor.patch_mode;
+    let scroll = if patch_mode {
+        egui::ScrollArea::vertical().max_height(240.0).auto_shrink([false, true])
+    } else {
+        egui::ScrollArea::vertical().auto_shrink([false, false])
+    };
+    scroll.show(ui, |ui| {
         for (section, title, values) in [(Section::Tags, "Tags", &draft.tags), (Section::Desired, "Desired properties", &draft.desired)] {
             egui::CollapsingHeader::new(RichText::new(title).strong().size(15.0))
                 .id_salt(("twin-section", section))
@@ -52,6 +58,9 @@ pub fn tree_ui(ui: &mut Ui, editor: &mut TwinEditor) {
                     let base = draft.base_section(section);
                     children_ui(ui, editor, &context, section, &[], values, Some(&base), &context.filter);
                 });
+        }
+        if patch_mode {
+            return; // a job's patch has no device behind it: no reported properties
         }
         let reported = section_values(context.live.as_ref().and_then(Twin::reported));
         egui::CollapsingHeader::new(RichText::new("Reported properties (read-only, written by the device)").strong().size(15.0))
@@ -189,7 +198,9 @@ fn leaf_row_ui(ui: &mut Ui, editor: &mut TwinEditor, context: &TreeContext, sect
             None => {}
         }
         row_buttons_ui(ui, editor, section, path);
-        if section == Section::Desired {
+        if editor.patch_mode {
+            // Badges compare with one device's twin; a job patch has none.
+        } else if section == Section::Desired {
             sync_ui(ui, context, path, value);
         } else {
             let live = context.live.as_ref().and_then(|live| live.tags.as_ref()).and_then(|tags| get(tags, path));
