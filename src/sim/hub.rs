@@ -70,6 +70,11 @@ impl Hub {
         &self.method_config
     }
 
+    /// True when state is kept on disk (not `--ephemeral`).
+    pub fn is_persistent(&self) -> bool {
+        self.store.is_some()
+    }
+
     /// Saves job records (`None` removes one) durably.
     pub async fn save_jobs(&self, jobs: Vec<(String, Option<Vec<u8>>)>) -> Result<(), SimError> {
         let Some(store) = &self.store else {

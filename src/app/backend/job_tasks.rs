@@ -12,8 +12,8 @@ use crate::app::model::job_draft::TargetPreview;
 use crate::azure::wire::{CloudToDeviceMethod, DeviceJob, JobRequest};
 use crate::azure::{AzureError, HubClient};
 
-/// How often a watched job is read (keeps progress at ≥ 2 updates a second).
-const WATCH_INTERVAL: Duration = Duration::from_millis(350);
+/// How often a watched job is read (progress reaches the window several times a second).
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// How often the per-device results are read while the job runs.
 const ROWS_INTERVAL: Duration = Duration::from_millis(1500);
 /// Per-device results per page.
@@ -88,9 +88,11 @@ async fn all_rows(client: &HubClient, job_id: &str) -> Result<Vec<DeviceJob>, Az
 }
 
 /// Streams a job's state (and, less often, its per-device results) until it has ended. The
+/// results are read on their own task so a large job's rows never hold up the counters. The
 /// client's retry policy waits out throttling, so the rate drops when the hub asks it to.
 pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
-    let mut rows_read: Option<Instant> = None;
+    let mut rows_task: Option<tokio::task::JoinHandle<Result<Vec<DeviceJob>, AzureError>>> = None;
+    let mut rows_started: Option<Instant> = None;
     loop {
         let job = match client.get_job(&job_id).await {
             Ok(job) => job,
@@ -101,21 +103,32 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
             }
         };
         let finished = job.status.is_final();
-        let rows_due = finished || rows_read.is_none_or(|at| at.elapsed() >= ROWS_INTERVAL);
-        let rows = if rows_due {
+        let mut rows = None;
+        if finished {
+            // The last word: rows read after the job ended.
+            if let Some(task) = rows_task.take() {
+                task.abort();
+            }
             match all_rows(&client, &job_id).await {
-                Ok(rows) => {
-                    rows_read = Some(Instant::now());
-                    Some(rows)
-                }
-                Err(error) => {
-                    sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await;
-                    None
-                }
+                Ok(all) => rows = Some(all),
+                Err(error) => sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await,
             }
         } else {
-            None
-        };
+            if rows_task.as_ref().is_some_and(tokio::task::JoinHandle::is_finished)
+                && let Some(task) = rows_task.take()
+            {
+                match task.await {
+                    Ok(Ok(all)) => rows = Some(all),
+                    Ok(Err(error)) => sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await,
+                    Err(_) => {}
+                }
+            }
+            if rows_task.is_none() && rows_started.is_none_or(|at| at.elapsed() >= ROWS_INTERVAL) {
+                let (client, job_id) = (client.clone(), job_id.clone());
+                rows_started = Some(Instant::now());
+                rows_task = Some(tokio::spawn(async move { all_rows(&client, &job_id).await }));
+            }
+        }
         let got_rows = rows.is_some();
         sink.send(Event::JobProgress { job: Box::new(job), rows }).await;
         if finished && got_rows {

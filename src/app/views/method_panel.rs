@@ -25,9 +25,13 @@ pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>
     let mut invoke = false;
     let title = format!("Direct method — {}", form.device_id);
     let history = &state.method.history;
-    egui::Window::new(title).id(egui::Id::unique("method-window")).open(&mut open).default_width(520.0).resizable(true).show(
-        ui.ctx(),
-        |ui| {
+    egui::Window::new(title)
+        .id(egui::Id::unique("method-window"))
+        .open(&mut open)
+        .default_pos(ui.ctx().content_rect().right_top() + egui::vec2(-560.0, 90.0))
+        .default_width(520.0)
+        .resizable(true)
+        .show(ui.ctx(), |ui| {
             let visuals = ui.visuals().clone();
             ui.horizontal(|ui| {
                 for (name, payload) in crate::app::model::job_draft::METHOD_PRESETS {
@@ -66,6 +70,9 @@ pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>
             });
             ui.separator();
             ui.label(RichText::new("Results").strong());
+            if history.is_empty() {
+                ui.label(RichText::new("Nothing invoked yet this session.").color(theme::muted(&visuals)));
+            }
             egui::ScrollArea::vertical().max_height(260.0).auto_shrink([false, true]).show(ui, |ui| {
                 for call in history.iter().rev() {
                     let time: chrono::DateTime<chrono::Local> = call.at.into();
@@ -86,8 +93,7 @@ pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>
                     ui.add_space(4.0);
                 }
             });
-        },
-    );
+        });
     if invoke {
         state.invoke_method(out);
     }

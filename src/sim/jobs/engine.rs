@@ -16,8 +16,10 @@ use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
 use crate::sim::registry::{Changes, TwinWrite};
 
-/// How often the engine saves changed jobs and looks at the clock while anything is active.
+/// How often the engine looks at the clock.
 const TICK: Duration = Duration::from_millis(250);
+/// How often a running job's progress is saved (a 10 000-device record is a few MB of JSON).
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the engine; running jobs found in the store resume. The task ends (its jobs stopped
 /// and saved, unfinished devices left to resume) when `shutdown` turns true.
@@ -40,8 +42,15 @@ async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
         });
         runners.spawn(run_job(Arc::clone(&hub), job_id));
     }
+    let mut last_save = tokio::time::Instant::now();
     loop {
-        for job_id in tick(&hub).await {
+        let started = tick(&hub);
+        // Start and end of jobs are saved at once; progress in between at most every second.
+        if !started.is_empty() || last_save.elapsed() >= SAVE_EVERY {
+            save(&hub).await;
+            last_save = tokio::time::Instant::now();
+        }
+        for job_id in started {
             runners.spawn(run_job(Arc::clone(&hub), job_id));
         }
         while runners.try_join_next().is_some() {}
@@ -59,7 +68,7 @@ async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Moves jobs along; returns the jobs that started (their runners are the caller's to spawn).
-async fn tick(hub: &Arc<Hub>) -> Vec<String> {
+fn tick(hub: &Arc<Hub>) -> Vec<String> {
     let now = Timestamp::now();
     let queue_delay = chrono::Duration::from_std(hub.jobs().config().queue_delay).unwrap_or_default();
     let retention = chrono::Duration::from_std(hub.jobs().config().retention).unwrap_or_default();
@@ -87,9 +96,7 @@ async fn tick(hub: &Arc<Hub>) -> Vec<String> {
     for job_id in expired {
         hub.jobs().remove(&job_id);
     }
-    let started = to_start.into_iter().filter(|job_id| start(hub, job_id)).collect();
-    save(hub).await;
-    started
+    to_start.into_iter().filter(|job_id| start(hub, job_id)).collect()
 }
 
 /// Fixes the device set; true when the job is running (false: it failed to start).
@@ -120,11 +127,12 @@ fn start(hub: &Arc<Hub>, job_id: &str) -> bool {
 async fn run_job(hub: Arc<Hub>, job_id: String) {
     let Some((pending, deadline)) = hub.jobs().read(|records| {
         records.get(&job_id).map(|record| {
-            let pending: Vec<String> = record
+            let pending: Vec<(usize, String)> = record
                 .devices
                 .iter()
-                .filter(|device| device.status == DeviceJobStatus::Pending)
-                .map(|device| device.device_id.clone())
+                .enumerate()
+                .filter(|(_, device)| device.status == DeviceJobStatus::Pending)
+                .map(|(index, device)| (index, device.device_id.clone()))
                 .collect();
             let started = record.started.unwrap_or(record.created);
             let limit = chrono::Duration::seconds(i64::try_from(record.max_execution_secs).unwrap_or(i64::MAX / 2_000));
@@ -135,10 +143,10 @@ async fn run_job(hub: Arc<Hub>, job_id: String) {
     };
     let remaining = (deadline - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
     let concurrency = hub.jobs().config().concurrency.max(1);
-    let work = futures_util::stream::iter(pending).for_each_concurrent(concurrency, |device_id| {
+    let work = futures_util::stream::iter(pending).for_each_concurrent(concurrency, |(index, device_id)| {
         let hub = Arc::clone(&hub);
         let job_id = job_id.clone();
-        async move { run_device(&hub, &job_id, &device_id).await }
+        async move { run_device(&hub, &job_id, index, &device_id).await }
     });
     let timed_out = tokio::time::timeout(remaining, work).await.is_err();
     let now = Timestamp::now();
@@ -157,13 +165,14 @@ async fn run_job(hub: Arc<Hub>, job_id: String) {
     hub.jobs().wake.notify_one();
 }
 
-async fn run_device(hub: &Arc<Hub>, job_id: &str, device_id: &str) {
+/// One device of a job; `index` is its place in the job's device list (found without a search).
+async fn run_device(hub: &Arc<Hub>, job_id: &str, index: usize, device_id: &str) {
     let started = Timestamp::now();
     let Some(Some((job_type, method, patch))) = hub.jobs().update(job_id, |record| {
         if record.status != JobStatus::Running {
             return None;
         }
-        let device = record.devices.iter_mut().find(|device| device.device_id == device_id)?;
+        let device = record.devices.get_mut(index).filter(|device| device.device_id == device_id)?;
         if device.status != DeviceJobStatus::Pending {
             return None;
         }
@@ -186,7 +195,7 @@ async fn run_device(hub: &Arc<Hub>, job_id: &str, device_id: &str) {
     };
     let now = Timestamp::now();
     hub.jobs().update(job_id, |record| {
-        let Some(device) = record.devices.iter_mut().find(|device| device.device_id == device_id) else {
+        let Some(device) = record.devices.get_mut(index).filter(|device| device.device_id == device_id) else {
             return;
         };
         if device.status != DeviceJobStatus::Running {
@@ -225,6 +234,10 @@ async fn update_twin(hub: &Hub, device_id: &str, patch: &serde_json::Value) -> R
 
 /// Saves jobs that changed.
 pub async fn save(hub: &Hub) {
+    if !hub.is_persistent() {
+        hub.jobs().clear_dirty();
+        return;
+    }
     let dirty = hub.jobs().take_dirty();
     if dirty.is_empty() {
         return;

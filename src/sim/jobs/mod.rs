@@ -86,6 +86,11 @@ impl Jobs {
         self.dirty.lock().insert(job_id.to_owned());
     }
 
+    /// Forgets which jobs changed (nothing is saved when the simulator is ephemeral).
+    pub fn clear_dirty(&self) {
+        self.dirty.lock().clear();
+    }
+
     /// Takes the ids of jobs to save, with their serialized records (`None`: removed).
     pub fn take_dirty(&self) -> Vec<(String, Option<Vec<u8>>)> {
         let ids = std::mem::take(&mut *self.dirty.lock());
