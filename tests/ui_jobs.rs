@@ -166,8 +166,8 @@ fn lock_door_on_building_43_with_preview_progress_results_retry_and_export() {
 
     console.open_new_job();
     console.type_into("WHERE", "tags.building = 43");
-    console.click(Role::Button, "Preview");
-    console.wait_for("the preview", |app| {
+    // No click: the preview follows the condition once typing pauses.
+    console.wait_for("the live preview", |app| {
         app.state.jobs.draft.as_ref().and_then(|draft| draft.preview.as_ref()).is_some_and(|preview| preview.count.is_some())
     });
     console.harness.get_by_label(&format!("{} devices match", targets.len()));

@@ -71,6 +71,8 @@ pub struct NewJobDraft {
     pub max_execution: String,
     /// The last preview.
     pub preview: Option<TargetPreview>,
+    /// When the condition was last typed in (the preview waits for a pause).
+    pub condition_edited: Option<std::time::Instant>,
     /// Sent; waiting for the service.
     pub submitting: bool,
     /// Why submitting failed.
@@ -96,6 +98,7 @@ impl NewJobDraft {
             start_local: local.format("%Y-%m-%d %H:%M").to_string(),
             max_execution: "3600".to_owned(),
             preview: None,
+            condition_edited: None,
             submitting: false,
             error: None,
         }

@@ -10,6 +10,9 @@ use crate::app::model::twin::EditorMode;
 use crate::app::model::{AppState, Command};
 use crate::azure::wire::JobType;
 
+/// How long the target must stay unchanged before it is previewed.
+const PREVIEW_AFTER: std::time::Duration = std::time::Duration::from_millis(600);
+
 fn field_ui(ui: &mut Ui, label: &str, text: &mut String, width: f32, hint: &str) -> egui::Response {
     let label = ui.label(label);
     ui.add(egui::TextEdit::singleline(text).desired_width(width).hint_text(hint)).labelled_by(label.id)
@@ -127,6 +130,9 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                                     .hint_text("tags.building = 43"),
                             )
                             .labelled_by(label.id);
+                        if response.changed() {
+                            draft.condition_edited = Some(std::time::Instant::now());
+                        }
                         if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
                             preview = true;
                         }
@@ -202,6 +208,17 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             }
         });
     });
+    // Live preview: once the target has not changed for a moment, count what it selects.
+    let previewed = draft.preview.as_ref().map(|preview| preview.condition.clone());
+    let wanted = draft.preview_condition();
+    if wanted.is_some() && wanted != previewed {
+        let quiet_for = draft.condition_edited.map_or(PREVIEW_AFTER, |edited| edited.elapsed());
+        if quiet_for >= PREVIEW_AFTER {
+            preview = true;
+        } else {
+            ui.ctx().request_repaint_after(PREVIEW_AFTER.saturating_sub(quiet_for));
+        }
+    }
     if preview && let Some(condition) = draft.preview_condition() {
         draft.preview = Some(crate::app::model::job_draft::TargetPreview { condition: condition.clone(), ..Default::default() });
         out.push(Command::PreviewTargets { condition });
