@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod clock;
 pub mod device_app;
+pub mod dps;
 pub mod error;
 pub mod faults;
 mod files;

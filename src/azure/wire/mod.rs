@@ -3,6 +3,7 @@
 
 mod bulk;
 mod device;
+mod dps;
 mod error_body;
 mod error_code;
 mod job;
@@ -15,6 +16,7 @@ pub use bulk::{BulkRegistryOperationResult, DeviceRegistryOperationError, Device
 pub use device::{
     AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, X509Thumbprint,
 };
+pub use dps::{AllocationPolicy, RegistrationStatus, RegistrationSubstatus, ReprovisionPolicy};
 pub use error_body::{HubErrorBody, ParsedError, StructuredError, parse_error};
 pub use error_code::ErrorCode;
 pub use job::{
