@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod method_call;
 pub mod profile;
 pub mod query_plan;
+pub mod reprovision_choice;
 pub mod selection;
 pub mod state;
 pub mod twin;

@@ -83,3 +83,204 @@ mod tests {
         assert_eq!(serde_json::to_value(RegistrationStatus::Assigning).unwrap(), json!("assigning"));
     }
 }
+
+/// Shapes of enrollments, groups and registration records (service API 2021-10-01).
+pub mod enrollment {
+    use serde::{Deserialize, Serialize};
+    use serde_json::{Map, Value};
+
+    use super::{AllocationPolicy, RegistrationStatus, RegistrationSubstatus, ReprovisionPolicy};
+    use crate::azure::secret::Secret;
+
+    /// Symmetric keys of an attestation (the service generates them when empty; GET omits them).
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SymmetricKeyAttestation {
+        /// Primary key (base64).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub primary_key: Option<Secret>,
+        /// Secondary key (base64).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub secondary_key: Option<Secret>,
+    }
+
+    /// How a device proves who it is. TPM and X.509 details are kept as sent.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct AttestationMechanism {
+        /// `none`, `tpm`, `x509` or `symmetricKey`.
+        #[serde(rename = "type")]
+        pub kind: String,
+        /// Symmetric keys.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub symmetric_key: Option<SymmetricKeyAttestation>,
+        /// TPM details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tpm: Option<Value>,
+        /// X.509 details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub x509: Option<Value>,
+    }
+
+    /// The twin a device gets on its first assignment (or a reset).
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InitialTwin {
+        /// Tags.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tags: Option<Map<String, Value>>,
+        /// `{"desired": …}`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub properties: Option<InitialTwinProperties>,
+    }
+
+    /// Desired properties of an initial twin.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InitialTwinProperties {
+        /// Desired properties.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub desired: Option<Map<String, Value>>,
+    }
+
+    /// What an enrollment or group has in common.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct EnrollmentSettings {
+        /// `{"iotEdge": bool}`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub capabilities: Option<Value>,
+        /// Legacy single hub.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub iot_hub_host_name: Option<String>,
+        /// Initial twin.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub initial_twin: Option<InitialTwin>,
+        /// Etag (opaque).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub etag: Option<String>,
+        /// `enabled` or `disabled`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub provisioning_status: Option<String>,
+        /// `None`: never saved (the legacy sticky behaviour for old devices).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reprovision_policy: Option<ReprovisionPolicy>,
+        /// Created.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub created_date_time_utc: Option<String>,
+        /// Last change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub last_updated_date_time_utc: Option<String>,
+        /// Overrides the instance's default policy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub allocation_policy: Option<AllocationPolicy>,
+        /// Candidate hubs (host names).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub iot_hubs: Option<Vec<String>>,
+        /// `{webhookUrl, apiVersion}` for custom allocation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub custom_allocation_definition: Option<Value>,
+    }
+
+    /// An individual enrollment.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct IndividualEnrollment {
+        /// Registration id (case-insensitive).
+        pub registration_id: String,
+        /// Device id on the hub (defaults to the registration id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub device_id: Option<String>,
+        /// The current registration, read-only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub registration_state: Option<DeviceRegistrationState>,
+        /// Attestation.
+        pub attestation: AttestationMechanism,
+        /// Everything else.
+        #[serde(flatten)]
+        pub settings: EnrollmentSettings,
+    }
+
+    /// An enrollment group.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct EnrollmentGroup {
+        /// Group id.
+        pub enrollment_group_id: String,
+        /// Attestation (group keys derive each device's key).
+        pub attestation: AttestationMechanism,
+        /// Everything else.
+        #[serde(flatten)]
+        pub settings: EnrollmentSettings,
+    }
+
+    /// A registration record (`GET /registrations/{id}`).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct DeviceRegistrationState {
+        /// Registration id.
+        pub registration_id: String,
+        /// First registration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub created_date_time_utc: Option<String>,
+        /// Hub host name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub assigned_hub: Option<String>,
+        /// Device id on that hub.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub device_id: Option<String>,
+        /// Status.
+        pub status: RegistrationStatus,
+        /// Substatus (assigned only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub substatus: Option<RegistrationSubstatus>,
+        /// Error code (failed only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub error_code: Option<i64>,
+        /// Error text (failed only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub error_message: Option<String>,
+        /// Last change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub last_updated_date_time_utc: Option<String>,
+        /// Etag (opaque).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub etag: Option<String>,
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde_json::json;
+
+        use super::*;
+
+        #[test]
+        fn documented_bodies_parse_and_round_trip() {
+            let body = json!({
+                "registrationId": "my-symkey-device",
+                "attestation": {"type": "symmetricKey", "symmetricKey": {"primaryKey": "cHJpbWFyeQ==", "secondaryKey": "c2Vjb25kYXJ5"}},
+                "capabilities": {"iotEdge": false},
+                "etag": "\"13003fea-0000-0300-0000-62d1d5e50000\"",
+                "provisioningStatus": "enabled",
+                "reprovisionPolicy": {"updateHubAssignment": true, "migrateDeviceData": true},
+                "createdDateTimeUtc": "2022-07-05T21:27:16.8123235Z",
+                "lastUpdatedDateTimeUtc": "2022-07-05T21:27:16.8123235Z"
+            });
+            let enrollment: IndividualEnrollment = serde_json::from_value(body.clone()).unwrap();
+            assert_eq!(enrollment.settings.reprovision_policy, Some(ReprovisionPolicy::MIGRATE));
+            let keys = enrollment.attestation.symmetric_key.clone().unwrap();
+            assert_eq!(keys.primary_key.unwrap().expose(), "cHJpbWFyeQ==");
+            assert!(!format!("{enrollment:?}").contains("cHJpbWFyeQ=="), "keys never reach Debug output");
+            assert_eq!(serde_json::to_value(&enrollment).unwrap(), body, "nothing is lost on the way back");
+            let group: EnrollmentGroup = serde_json::from_value(
+                json!({"enrollmentGroupId": "lobby-locks", "attestation": {"type": "symmetricKey"}, "allocationPolicy": "geoLatency"}),
+            )
+            .unwrap();
+            assert_eq!(group.settings.allocation_policy, Some(AllocationPolicy::GeoLatency));
+            assert_eq!(group.settings.reprovision_policy, None, "an unsaved policy stays unsaved");
+            let state: DeviceRegistrationState = serde_json::from_value(json!({"registrationId":"VM-DM-DEV-4",
+                "assignedHub":"test-hub-integration.azure-devices.net","deviceId":"VM-DM-DEV-4",
+                "status":"assigned","substatus":"deviceDataMigrated"}))
+            .unwrap();
+            assert_eq!(state.substatus, Some(RegistrationSubstatus::DeviceDataMigrated));
+        }
+    }
+}

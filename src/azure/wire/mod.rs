@@ -16,6 +16,10 @@ pub use bulk::{BulkRegistryOperationResult, DeviceRegistryOperationError, Device
 pub use device::{
     AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, X509Thumbprint,
 };
+pub use dps::enrollment::{
+    AttestationMechanism, DeviceRegistrationState, EnrollmentGroup, EnrollmentSettings, IndividualEnrollment, InitialTwin,
+    InitialTwinProperties, SymmetricKeyAttestation,
+};
 pub use dps::{AllocationPolicy, RegistrationStatus, RegistrationSubstatus, ReprovisionPolicy};
 pub use error_body::{HubErrorBody, ParsedError, StructuredError, parse_error};
 pub use error_code::ErrorCode;
