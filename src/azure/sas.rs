@@ -202,6 +202,12 @@ impl ParsedSas {
         mac(key, &self.resource_as_sent, &self.expiry_as_sent).verify_slice(&self.signature).is_ok()
     }
 
+    /// True when the signature was made with `key` over `resource` instead of `sr` as sent
+    /// (clients differ in how they encode what they sign).
+    pub fn verify_with_resource(&self, key: &[u8], resource: &str) -> bool {
+        mac(key, resource, &self.expiry_as_sent).verify_slice(&self.signature).is_ok()
+    }
+
     /// True when the token expired before `now_secs`.
     pub fn is_expired_at(&self, now_secs: u64) -> bool {
         self.expiry_secs < now_secs
