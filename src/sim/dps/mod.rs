@@ -5,4 +5,5 @@
 
 pub mod allocation;
 pub mod device_auth;
+pub mod enrollments;
 pub mod reprovision;
