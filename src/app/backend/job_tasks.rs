@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::sink::EventSink;
+use super::tasks::message_of;
 use crate::app::model::Event;
 use crate::app::model::job_draft::TargetPreview;
 use crate::azure::wire::{CloudToDeviceMethod, DeviceJob, JobRequest};
@@ -20,10 +21,6 @@ const ROWS_INTERVAL: Duration = Duration::from_millis(1500);
 const ROWS_PAGE: u32 = 1000;
 /// Devices shown in a target preview.
 const PREVIEW_DEVICES: usize = 5;
-
-fn message_of(error: &AzureError) -> String {
-    error.service().map_or_else(|| error.to_string(), |service| service.message.clone())
-}
 
 /// Lists every job.
 pub async fn load_jobs(client: HubClient, sink: EventSink) {

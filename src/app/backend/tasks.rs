@@ -20,7 +20,8 @@ const PAGE_SIZE: u32 = 1000;
 /// Devices changed at the same time by enable/disable.
 const ACTION_CONCURRENCY: usize = 8;
 
-fn message_of(error: &AzureError) -> String {
+/// The service's own message when it answered, else the error's text (shared by the task files).
+pub(super) fn message_of(error: &AzureError) -> String {
     error.service().map_or_else(|| error.to_string(), |service| service.message.clone())
 }
 

@@ -456,12 +456,11 @@ impl AppState {
             return;
         };
         let stats = job.device_job_statistics.unwrap_or_default();
-        let first = detail.samples.first().map(|sample| sample.seconds);
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
-        let seconds = first.map_or(0.0, |_| now - detail.samples_origin);
-        if first.is_none() {
+        if detail.samples.is_empty() {
             detail.samples_origin = now;
         }
+        let seconds = now - detail.samples_origin;
         detail.samples.push(ProgressSample {
             seconds,
             succeeded: stats.succeeded_count,

@@ -27,7 +27,8 @@ pub async fn run(hub: &Arc<Hub>, route: Route, call: Call) -> Result<Response, H
         }
         Route::PutJob(job_id) => {
             let request: JobRequest = call.json("a JobRequest with jobId, type, queryCondition and a method or twin patch")?;
-            let response = hub.read(|registry| hub.jobs().create(registry, &job_id, &request, Timestamp::now()))?;
+            // The device set is evaluated when the job starts, not now.
+            let response = hub.jobs().create(&job_id, &request, Timestamp::now())?;
             // Acknowledged only once it is saved: a restart must not lose an accepted job.
             crate::sim::jobs::engine::save(hub).await;
             Ok(json(StatusCode::OK, &response))

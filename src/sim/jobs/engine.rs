@@ -208,13 +208,9 @@ async fn run_device(hub: &Arc<Hub>, job_id: &str, index: usize, device_id: &str)
                 device.ended = Some(now);
                 device.updated = now;
             }
-            Err(error) => device.fail(error_code_name(&error), error.message, now),
+            Err(error) => device.fail(error.code.name(), error.message, now),
         }
     });
-}
-
-fn error_code_name(error: &HubError) -> &'static str {
-    error.code.name()
 }
 
 /// Applies a twin job's patch (`etag` is `*`: a forced update).

@@ -104,8 +104,7 @@ impl Jobs {
     }
 
     /// `PUT /jobs/v2/{id}`: checks the request as the service does and queues the job.
-    pub fn create(&self, registry: &Registry, path_id: &str, request: &JobRequest, now: Timestamp) -> Result<JobResponse, HubError> {
-        let _ = registry; // the device set is evaluated when the job starts, not now
+    pub fn create(&self, path_id: &str, request: &JobRequest, now: Timestamp) -> Result<JobResponse, HubError> {
         if request.job_id != path_id {
             return Err(HubError::invalid(format!(
                 "the jobId in the body ('{}') must equal the one in the path ('{path_id}')",
