@@ -32,7 +32,7 @@ pub fn json_ui(ui: &mut Ui, editor: &mut TwinEditor) {
     }
     let error_line = editor.json_error.as_ref().and_then(|error| error.line);
     let (scroll, rows) = if editor.patch_mode {
-        (egui::ScrollArea::vertical().max_height(240.0).auto_shrink([false, true]), 8)
+        (egui::ScrollArea::vertical().max_height(240.0).min_scrolled_height(200.0).auto_shrink([false, true]), 8)
     } else {
         (egui::ScrollArea::vertical().auto_shrink([false, false]), 28)
     };

@@ -45,7 +45,7 @@ pub fn tree_ui(ui: &mut Ui, editor: &mut TwinEditor) {
     };
     let patch_mode = editor.patch_mode;
     let scroll = if patch_mode {
-        egui::ScrollArea::vertical().max_height(240.0).auto_shrink([false, true])
+        egui::ScrollArea::vertical().max_height(240.0).min_scrolled_height(200.0).auto_shrink([false, true])
     } else {
         egui::ScrollArea::vertical().auto_shrink([false, false])
     };
