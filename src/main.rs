@@ -44,9 +44,13 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct SimArgs {
-    /// Port to listen on (443 is the only port the official Node SDKs can reach).
+    /// Port to listen on (443 is the only port the official Node SDKs can reach). Serves the
+    /// first hub (contoso-east) and DPS.
     #[arg(long, default_value_t = 8443)]
     port: u16,
+    /// Port of the second hub, contoso-west (default: --port + 1; 0 with --port 0).
+    #[arg(long)]
+    west_port: Option<u16>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -173,6 +177,8 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
             slow_per_mille: args.slow_per_mille.min(1000),
             ..hubdeck::sim::methods::MethodConfig::default()
         },
+        west_port: args.west_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1) }),
+        dps: hubdeck::sim::dps::DpsConfig::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -199,9 +205,15 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
     println!("hubdeck simulator ready on https://{} ({} devices, {state_text})", info.host_name, info.device_count);
     println!("CA certificate: {}", info.ca_file.display());
     println!("  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}", info.ca_file.display());
-    println!("Connection strings:");
-    for (policy, connection_string) in &info.connection_strings {
-        println!("  {policy:<18} {connection_string}");
+    for hub in &info.hubs {
+        println!("Hub {} on https://{} — connection strings:", hub.name, hub.host_name);
+        for (policy, connection_string) in &hub.connection_strings {
+            println!("  {policy:<24} {connection_string}");
+        }
+    }
+    println!("DPS on https://{} (ID scope {}) — connection strings:", info.dps.host_name, info.dps.id_scope);
+    for (policy, connection_string) in &info.dps.connection_strings {
+        println!("  {policy:<24} {connection_string}");
     }
     if info.port != 443 {
         println!("Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them.");

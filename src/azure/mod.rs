@@ -4,6 +4,7 @@
 //! the SAS primitives.
 
 pub mod connection_string;
+pub mod dps;
 pub mod error;
 pub mod events;
 pub mod hub;
@@ -15,6 +16,7 @@ pub mod twin_rules;
 pub mod wire;
 
 pub use connection_string::{ConnectionStringError, ServiceConnectionString, ServiceKind};
+pub use dps::{BulkMode, DPS_API_VERSION, DpsClient};
 pub use error::{AzureError, ServiceError};
 pub use events::{CallOutcome, CallRecord, ClientEvent, EventSink, RetryNotice, RetryReason, SharedEventSink};
 pub use hub::{HUB_API_VERSION, HubClient};

@@ -18,6 +18,16 @@ pub enum Permission {
     ServiceConnect,
     /// Device-facing endpoints.
     DeviceConnect,
+    /// DPS: read enrollments and groups (and their attestation keys).
+    EnrollmentRead,
+    /// DPS: create, change, delete enrollments and groups.
+    EnrollmentWrite,
+    /// DPS: read registration records.
+    RegistrationStatusRead,
+    /// DPS: delete registration records.
+    RegistrationStatusWrite,
+    /// DPS: change the service configuration.
+    ServiceConfig,
 }
 
 /// A shared access policy.
@@ -43,6 +53,22 @@ pub const BUILT_IN: [(&str, &[Permission]); 5] = [
     ("registryReadWrite", &[Permission::RegistryRead, Permission::RegistryWrite]),
 ];
 
+/// The built-in policies of a new DPS instance (`provisioningserviceowner` holds every right).
+pub const DPS_BUILT_IN: [(&str, &[Permission]); 3] = [
+    (
+        "provisioningserviceowner",
+        &[
+            Permission::ServiceConfig,
+            Permission::EnrollmentRead,
+            Permission::EnrollmentWrite,
+            Permission::RegistrationStatusRead,
+            Permission::RegistrationStatusWrite,
+        ],
+    ),
+    ("enrollmentread", &[Permission::EnrollmentRead, Permission::RegistrationStatusRead]),
+    ("enrollmentwrite", &[Permission::EnrollmentRead, Permission::EnrollmentWrite, Permission::RegistrationStatusRead]),
+];
+
 /// A hub's policies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Policies {
@@ -53,7 +79,16 @@ pub struct Policies {
 impl Policies {
     /// The built-in set with fresh random keys.
     pub fn generate() -> Self {
-        let policies = BUILT_IN
+        Self::generate_from(&BUILT_IN)
+    }
+
+    /// The DPS built-in set with fresh random keys.
+    pub fn generate_dps() -> Self {
+        Self::generate_from(&DPS_BUILT_IN)
+    }
+
+    fn generate_from(built_in: &[(&str, &[Permission])]) -> Self {
+        let policies = built_in
             .iter()
             .map(|(name, permissions)| Policy {
                 name: (*name).to_owned(),

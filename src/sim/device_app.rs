@@ -20,6 +20,10 @@ pub struct SimProfile {
     /// Rejects settings it does not know (most devices echo them back).
     #[serde(default)]
     pub strict: bool,
+    /// Registered through DPS: it holds its enrollment key and registers again when it
+    /// reboots or is asked to (`reprovision`).
+    #[serde(default)]
+    pub provisioned: bool,
 }
 
 impl SimProfile {
@@ -53,6 +57,11 @@ impl SimProfile {
         match method_name {
             "lockDoor" | "unlockDoor" => ok(format!("{method_name} called successfully")),
             "reboot" => ok("reboot started; the device reconnects shortly".to_owned()),
+            "reprovision" if self.provisioned => ok("registering again with the Device Provisioning Service".to_owned()),
+            "reprovision" => MethodResult {
+                status: 400,
+                payload: json!({"Response": "this device was not provisioned through DPS, so it has no enrollment to register with"}),
+            },
             other => MethodResult {
                 status: 501,
                 payload: json!({"Response": format!("method '{other}' is not implemented by this {} device", self.kind.tag())}),
@@ -208,11 +217,11 @@ mod tests {
 
     #[test]
     fn strict_devices_reject_unknown_settings() {
-        let profile = SimProfile { kind: DeviceKind::DoorLock, strict: true };
+        let profile = SimProfile { kind: DeviceKind::DoorLock, strict: true, provisioned: false };
         assert!(profile.judge("building", &json!(44)).unwrap_err().contains("unsupported setting 'building'"));
         assert!(profile.judge("autoLockSeconds", &json!(30)).is_ok());
         assert!(profile.judge("autoLockSeconds", &json!(30.5)).is_err());
-        assert!(SimProfile { kind: DeviceKind::DoorLock, strict: false }.judge("building", &json!(44)).is_ok());
+        assert!(SimProfile { kind: DeviceKind::DoorLock, strict: false, provisioned: false }.judge("building", &json!(44)).is_ok());
     }
 
     #[test]

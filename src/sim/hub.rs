@@ -27,6 +27,8 @@ pub struct Hub {
     desired_listener: std::sync::OnceLock<tokio::sync::mpsc::Sender<String>>,
     jobs: Jobs,
     method_config: MethodConfig,
+    /// Where simulated devices ask to register with DPS again (device ids), when DPS runs.
+    reprovision_listener: std::sync::OnceLock<tokio::sync::mpsc::Sender<String>>,
 }
 
 /// The parts of a hub besides its registry and store.
@@ -57,6 +59,7 @@ impl Hub {
             desired_listener: std::sync::OnceLock::new(),
             jobs,
             method_config,
+            reprovision_listener: std::sync::OnceLock::new(),
         }
     }
 
@@ -127,6 +130,16 @@ impl Hub {
     /// Connects the simulated fleet: desired changes are reported to `listener` from now on.
     pub fn set_desired_listener(&self, listener: tokio::sync::mpsc::Sender<String>) {
         self.desired_listener.set(listener).ok();
+    }
+
+    /// Connects DPS: simulated devices' requests to register again go to `listener`.
+    pub fn set_reprovision_listener(&self, listener: tokio::sync::mpsc::Sender<String>) {
+        self.reprovision_listener.set(listener).ok();
+    }
+
+    /// A simulated device asks DPS to register it again; false when no DPS listens.
+    pub fn request_reprovision(&self, device_id: &str) -> bool {
+        self.reprovision_listener.get().is_some_and(|listener| listener.try_send(device_id.to_owned()).is_ok())
     }
 
     /// Shared access policies.

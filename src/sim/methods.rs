@@ -126,13 +126,17 @@ pub async fn invoke(hub: &Arc<Hub>, device_id: &str, method: &CloudToDeviceMetho
     tokio::time::sleep(delay).await;
     let answer = profile.answer_method(&method.method_name, &method.payload);
     if method.method_name == "reboot" && answer.status == 200 {
-        tokio::spawn(reboot(Arc::clone(hub), device_id.to_owned(), config.reboot_offline));
+        tokio::spawn(reboot(Arc::clone(hub), device_id.to_owned(), config.reboot_offline, profile.provisioned));
+    }
+    if method.method_name == "reprovision" && answer.status == 200 {
+        hub.request_reprovision(device_id);
     }
     Ok(answer)
 }
 
 /// The device drops off, then reconnects and reports when it rebooted.
-async fn reboot(hub: Arc<Hub>, device_id: String, offline_for: Duration) {
+/// A device provisioned through DPS registers again when it comes back.
+async fn reboot(hub: Arc<Hub>, device_id: String, offline_for: Duration, provisioned: bool) {
     let set_state = |state: ConnectionState| {
         let device_id = device_id.clone();
         move |registry: &mut super::registry::Registry| {
@@ -157,6 +161,9 @@ async fn reboot(hub: Arc<Hub>, device_id: String, offline_for: Duration) {
     }
     tokio::time::sleep(offline_for).await;
     hub.write(set_state(ConnectionState::Connected)).await.ok();
+    if provisioned {
+        hub.request_reprovision(&device_id);
+    }
 }
 
 #[cfg(test)]

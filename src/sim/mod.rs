@@ -29,4 +29,4 @@ pub mod twin_json;
 pub use error::{HubError, SimError};
 pub use faults::{Fault, FaultConfig};
 pub use fleet::FleetConfig;
-pub use server::{ReadyInfo, SimConfig, Simulator, StateLocation, default_state_dir};
+pub use server::{DpsInfo, HUBS, HubInfo, ReadyInfo, SimConfig, Simulator, StateLocation, default_state_dir};

@@ -128,7 +128,7 @@ fn demo_device(rng: &mut StdRng, index: usize, now: Ticks) -> DeviceRecord {
         device_scope: None,
         parent_scopes: Vec::new(),
         twin,
-        simulated: Some(SimProfile { kind, strict }),
+        simulated: Some(SimProfile { kind, strict, provisioned: false }),
     }
 }
 

@@ -244,6 +244,66 @@ pub mod enrollment {
         /// Etag (opaque).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub etag: Option<String>,
+        /// What a custom-allocation webhook returned for the device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub payload: Option<Value>,
+        /// Device side, symmetric-key attestation: `{"enrollmentGroupId": …}` when a group matched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub symmetric_key: Option<Value>,
+    }
+
+    /// A device's registration call and its polling answer (`RegistrationOperationStatus`).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct RegistrationOperationStatus {
+        /// Opaque id to poll with.
+        pub operation_id: String,
+        /// `assigning`, `assigned`, `failed` or `disabled`.
+        pub status: RegistrationStatus,
+        /// The result, once the operation ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub registration_state: Option<DeviceRegistrationState>,
+    }
+
+    /// One bulk enrollment call (`POST /enrollments` or `/enrollmentGroups`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct BulkEnrollmentOperation {
+        /// `create`, `update`, `updateIfMatchETag` or `delete`.
+        pub mode: String,
+        /// Individual enrollments (at most 10).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub enrollments: Option<Vec<IndividualEnrollment>>,
+        /// Enrollment groups (at most 10).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub enrollment_groups: Option<Vec<EnrollmentGroup>>,
+    }
+
+    /// The answer to a bulk enrollment call.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct BulkEnrollmentOperationResult {
+        /// True when every item succeeded.
+        pub is_successful: bool,
+        /// The items that failed.
+        #[serde(default)]
+        pub errors: Vec<BulkEnrollmentOperationError>,
+    }
+
+    /// One failed item of a bulk call.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct BulkEnrollmentOperationError {
+        /// The enrollment's registration id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub registration_id: Option<String>,
+        /// The group's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub enrollment_group_id: Option<String>,
+        /// Six-digit code.
+        pub error_code: i64,
+        /// Why.
+        pub error_status: String,
     }
 
     #[cfg(test)]

@@ -17,8 +17,9 @@ pub use device::{
     AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, X509Thumbprint,
 };
 pub use dps::enrollment::{
-    AttestationMechanism, DeviceRegistrationState, EnrollmentGroup, EnrollmentSettings, IndividualEnrollment, InitialTwin,
-    InitialTwinProperties, SymmetricKeyAttestation,
+    AttestationMechanism, BulkEnrollmentOperation, BulkEnrollmentOperationError, BulkEnrollmentOperationResult, DeviceRegistrationState,
+    EnrollmentGroup, EnrollmentSettings, IndividualEnrollment, InitialTwin, InitialTwinProperties, RegistrationOperationStatus,
+    SymmetricKeyAttestation,
 };
 pub use dps::{AllocationPolicy, RegistrationStatus, RegistrationSubstatus, ReprovisionPolicy};
 pub use error_body::{HubErrorBody, ParsedError, StructuredError, parse_error};

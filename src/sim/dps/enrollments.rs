@@ -35,7 +35,7 @@ pub enum EnrollmentError {
 }
 
 /// What the two kinds of enrollment share, so one store serves both.
-pub trait Enrollment: Clone {
+pub trait Enrollment: Clone + serde::Serialize + serde::de::DeserializeOwned {
     /// `individual enrollment` or `enrollment group`.
     const KIND: &'static str;
     /// Its id.
@@ -88,20 +88,13 @@ impl Enrollment for EnrollmentGroup {
     }
 }
 
-/// The registration-id rules: 1–128 of letters, digits, `: . _ -`, not starting or ending with
-/// one of those four.
+/// The registration-id rules (shared with the client): 1–128 of letters, digits, `: . _ -`, not
+/// starting or ending with one of those four.
 pub fn check_id(kind: &str, id: &str) -> Result<(), EnrollmentError> {
-    let special = |c: char| matches!(c, ':' | '.' | '_' | '-');
-    if id.is_empty() || id.chars().count() > 128 {
-        return Err(EnrollmentError::Invalid(format!("the {kind} id must be 1 to 128 characters long")));
-    }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || special(*c))) {
-        return Err(EnrollmentError::Invalid(format!("the {kind} id '{id}' contains '{bad}'; use letters, digits and : . _ - only")));
-    }
-    if id.starts_with(special) || id.ends_with(special) {
-        return Err(EnrollmentError::Invalid(format!("the {kind} id '{id}' cannot start or end with : . _ or -")));
-    }
-    Ok(())
+    crate::azure::dps::check_id(kind, id).map_err(|error| match error {
+        crate::azure::AzureError::InvalidInput(message) => EnrollmentError::Invalid(message),
+        other => EnrollmentError::Invalid(other.to_string()),
+    })
 }
 
 fn generated_key() -> Secret {
@@ -117,7 +110,8 @@ fn check_key(which: &str, key: &Secret) -> Result<(), EnrollmentError> {
 }
 
 /// One kind of enrollment, by lowercased id (ids are case-insensitive).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(bound = "E: Enrollment")]
 pub struct EnrollmentTable<E: Enrollment> {
     items: BTreeMap<String, E>,
     next_etag: u64,
@@ -217,6 +211,33 @@ impl<E: Enrollment> EnrollmentTable<E> {
     /// Every item in id order, without keys.
     pub fn list(&self) -> Vec<E> {
         self.items.values().map(without_keys).collect()
+    }
+
+    /// Every item with its keys (matching a group device's derived key).
+    pub fn iter_with_keys(&self) -> impl Iterator<Item = &E> {
+        self.items.values()
+    }
+
+    /// Rewrites hub host names in `iotHubs` (the simulated hubs' ports change between runs).
+    pub fn rename_hubs(&mut self, rename: &impl Fn(&str) -> Option<String>) {
+        for item in self.items.values_mut() {
+            let settings = item.settings_mut();
+            for host in settings.iot_hubs.iter_mut().flatten().chain(settings.iot_hub_host_name.iter_mut()) {
+                if let Some(renamed) = rename(host) {
+                    *host = renamed;
+                }
+            }
+        }
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 
     /// A bulk call: `create`, `update`, `updateIfMatchETag` or `delete`; per-item errors.

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use percent_encoding::percent_decode_str;
 
-pub use response::{JSON, error_response};
+pub use response::{JSON, error_response, json as json_response};
 pub use route::Route;
 
 use super::error::HubError;
@@ -27,9 +27,18 @@ use crate::azure::wire::ErrorCode;
 /// Largest request body accepted (a direct-method payload may be 128 KB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The axum app serving `hub`.
-pub fn router(hub: Arc<Hub>) -> Router {
-    Router::new().fallback(dispatch).with_state(hub)
+/// What one listener serves: a hub, and on the first hub's listener also DPS.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The hub.
+    pub hub: Arc<Hub>,
+    /// The DPS instance, when this listener serves it.
+    pub dps: Option<Arc<crate::sim::dps::Dps>>,
+}
+
+/// The axum app serving `endpoint`.
+pub fn router(endpoint: Endpoint) -> Router {
+    Router::new().fallback(dispatch).with_state(endpoint)
 }
 
 /// What a handler gets besides the hub.
@@ -60,10 +69,18 @@ impl Call {
     }
 }
 
-async fn dispatch(State(hub): State<Arc<Hub>>, request: Request) -> Response {
+async fn dispatch(State(endpoint): State<Endpoint>, request: Request) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    if let Some(dps) = &endpoint.dps
+        && crate::sim::dps::http::is_dps_path(&path)
+    {
+        let response = crate::sim::dps::http::handle(dps, request).await;
+        tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis(), "DPS request");
+        return response;
+    }
+    let hub = endpoint.hub;
     let response = match handle(&hub, request).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
@@ -132,7 +149,8 @@ fn check_api_version(version: Option<&str>) -> Result<(), HubError> {
     }
 }
 
-fn unix_now() -> u64 {
+/// Seconds since 1970 (SAS expiry checks).
+pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 

@@ -1,0 +1,376 @@
+//! The DPS front: the service API (enrollments, groups, registration records; dps-api.md §4)
+//! and the device registration API (§6), on the same listener as the first hub. Paths match
+//! case-insensitively with trailing slashes tolerated; every answer carries `x-ms-request-id`.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use percent_encoding::percent_decode_str;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::enrollments::{Enrollment, EnrollmentTable};
+use super::error::{DpsError, dps_error_response, uuid_like};
+use super::register::RegisterRequest;
+use super::service::{Dps, DpsState};
+use crate::azure::wire::{
+    BulkEnrollmentOperation, BulkEnrollmentOperationError, BulkEnrollmentOperationResult, EnrollmentGroup, IndividualEnrollment,
+    RegistrationStatus, Timestamp,
+};
+use crate::sim::auth::Permission;
+
+/// Largest DPS request body (the service's message limit).
+const MAX_BODY_BYTES: usize = 96 * 1024;
+/// Page size when the caller sends no `x-ms-max-item-count`.
+const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// True when `path` belongs to DPS rather than to the hub.
+pub fn is_dps_path(path: &str) -> bool {
+    let mut segments = path.trim_start_matches('/').split('/').map(str::to_ascii_lowercase);
+    let first = segments.next().unwrap_or_default();
+    let second = segments.next().unwrap_or_default();
+    matches!(first.as_str(), "enrollments" | "enrollmentgroups" | "registrations") || second == "registrations"
+}
+
+/// Serves one DPS request.
+pub async fn handle(dps: &Arc<Dps>, request: Request) -> Response {
+    let request_id = uuid_like();
+    let mut response = match serve(dps, request).await {
+        Ok(response) => response,
+        Err(error) => dps_error_response(&error),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().entry("x-ms-request-id").or_insert(value);
+    }
+    response
+}
+
+struct DpsCall {
+    method: Method,
+    headers: HeaderMap,
+    api_version: String,
+    body: Bytes,
+}
+
+impl DpsCall {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    fn authorization(&self) -> Option<&str> {
+        self.header(header::AUTHORIZATION.as_str())
+    }
+
+    fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T, DpsError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(DpsError::bad_request(format!("the request has no body; it must be {what}")));
+        }
+        serde_json::from_slice(&self.body).map_err(|error| DpsError::bad_request(format!("the request body is not {what}: {error}")))
+    }
+}
+
+async fn serve(dps: &Arc<Dps>, request: Request) -> Result<Response, DpsError> {
+    let (parts, body) = request.into_parts();
+    let query = parts.uri.query().unwrap_or("");
+    let api_version = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| name.eq_ignore_ascii_case("api-version"))
+        .map(|(_, value)| percent_decode_str(value).decode_utf8_lossy().into_owned())
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| DpsError::bad_request("the api-version query parameter is required (e.g. api-version=2021-10-01)"))?;
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| DpsError::new(413_001, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    let segments: Vec<String> = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
+        .collect();
+    let words: Vec<String> = segments.iter().map(|segment| segment.to_ascii_lowercase()).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let call = DpsCall { method: parts.method.clone(), headers: parts.headers, api_version, body };
+    let path = parts.uri.path();
+    let not_allowed = |allowed: &str| DpsError::new(405_001, format!("{} is not allowed on {path}; use {allowed}", call.method));
+    let method = call.method.clone();
+    match (words.as_slice(), &method) {
+        (["enrollments"], &Method::POST) => bulk::<IndividualEnrollment>(dps, &call, |state| &mut state.enrollments).await,
+        (["enrollments", "query"], &Method::POST) => {
+            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+            let items = dps.read(|state| state.enrollments.list().into_iter().map(|item| with_registration(state, item)).collect());
+            page(items, &call, "Enrollment")
+        }
+        (["enrollments", _, "attestationmechanism"], &Method::POST) => {
+            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+            let attestation = dps.read(|state| state.enrollments.get_with_keys(&segments[1]).map(|item| item.attestation.clone()))?;
+            Ok(json(StatusCode::OK, &attestation))
+        }
+        (["enrollments", _], _) => {
+            let id = &segments[1];
+            single::<IndividualEnrollment>(dps, &call, id, |state| &mut state.enrollments, with_registration).await
+        }
+        (["enrollmentgroups"], &Method::POST) => bulk::<EnrollmentGroup>(dps, &call, |state| &mut state.groups).await,
+        (["enrollmentgroups", "query"], &Method::POST) => {
+            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+            page(dps.read(|state| state.groups.list()), &call, "EnrollmentGroup")
+        }
+        (["enrollmentgroups", _, "attestationmechanism"], &Method::POST) => {
+            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+            let attestation = dps.read(|state| state.groups.get_with_keys(&segments[1]).map(|item| item.attestation.clone()))?;
+            Ok(json(StatusCode::OK, &attestation))
+        }
+        (["enrollmentgroups", _], _) => {
+            single::<EnrollmentGroup>(dps, &call, &segments[1], |state| &mut state.groups, |_, item| item).await
+        }
+        (["registrations", _, "query"], &Method::POST) => {
+            dps.authorize(call.authorization(), Permission::RegistrationStatusRead)?;
+            let group_id = &segments[1];
+            let records = dps.read(|state| state.groups.get(group_id).map(|_| state.group_records(group_id)))?;
+            page(records, &call, "DeviceRegistration")
+        }
+        (["registrations", _], &Method::GET) => {
+            dps.authorize(call.authorization(), Permission::RegistrationStatusRead)?;
+            let id = &segments[1];
+            let record = dps.read(|state| state.registrations.get(&id.to_lowercase()).map(|record| record.state.clone()));
+            Ok(json(StatusCode::OK, &record.ok_or_else(|| DpsError::registration_not_found(id))?))
+        }
+        (["registrations", _], &Method::DELETE) => {
+            dps.authorize(call.authorization(), Permission::RegistrationStatusWrite)?;
+            let id = segments[1].clone();
+            let if_match = call.header("if-match").map(str::to_owned);
+            dps.change(move |state| {
+                let record = state.registrations.get(&id.to_lowercase()).ok_or_else(|| DpsError::registration_not_found(&id))?;
+                if !etag_matches(if_match.as_deref(), record.state.etag.as_deref()) {
+                    return Err(DpsError::new(412_002, "the etag does not match the registration record's; read it again and retry"));
+                }
+                state.registrations.remove(&id.to_lowercase());
+                Ok(())
+            })
+            .await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        (["registrations", _], _) => Err(not_allowed("GET or DELETE")),
+        ([_, "registrations", _, "register"], &Method::PUT) => register(dps, &call, &segments[0], &segments[2]),
+        ([_, "registrations", _, "operations", _], &Method::GET) => {
+            check_scope(dps, &segments[0])?;
+            let status = dps.operation(call.authorization(), &segments[2], &segments[4])?;
+            let code = if status.status == RegistrationStatus::Assigning { StatusCode::ACCEPTED } else { StatusCode::OK };
+            let mut response = json(code, &status);
+            if code == StatusCode::ACCEPTED {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(dps_retry_after(dps)));
+            }
+            Ok(response)
+        }
+        ([_, "registrations", _], &Method::POST) => {
+            check_scope(dps, &segments[0])?;
+            Ok(json(StatusCode::OK, &dps.lookup(call.authorization(), &segments[2])?))
+        }
+        ([_, "registrations", _, "register"], _) => Err(not_allowed("PUT")),
+        _ => Err(DpsError::new(404_001, format!("there is no Device Provisioning Service API at {} {path}", call.method))),
+    }
+}
+
+fn dps_retry_after(dps: &Dps) -> u32 {
+    dps.config.retry_after_secs
+}
+
+fn check_scope(dps: &Dps, scope: &str) -> Result<(), DpsError> {
+    if scope.eq_ignore_ascii_case(dps.id_scope()) {
+        Ok(())
+    } else {
+        Err(DpsError::new(404_204, format!("no DPS instance has ID scope '{scope}'; this one is '{}'", dps.id_scope())))
+    }
+}
+
+fn register(dps: &Arc<Dps>, call: &DpsCall, scope: &str, registration_id: &str) -> Result<Response, DpsError> {
+    check_scope(dps, scope)?;
+    let body: Value = if call.body.iter().all(u8::is_ascii_whitespace) { Value::Null } else { call.json("a DeviceRegistration object")? };
+    if let Some(named) = body.get("registrationId").and_then(Value::as_str)
+        && !named.eq_ignore_ascii_case(registration_id)
+    {
+        return Err(DpsError::bad_request(format!(
+            "the registrationId in the body ('{named}') must equal the one in the path ('{registration_id}')"
+        )));
+    }
+    let payload = body.get("payload").cloned().filter(|payload| !payload.is_null());
+    if payload.as_ref().is_some_and(|payload| !payload.is_object()) {
+        return Err(DpsError::bad_request("payload must be a JSON object"));
+    }
+    let request = RegisterRequest {
+        registration_id: registration_id.to_owned(),
+        authorization: call.authorization().map(str::to_owned),
+        api_version: call.api_version.clone(),
+        payload,
+        simulated: None,
+    };
+    let status = dps.start_registration(request)?;
+    let mut response = json(StatusCode::ACCEPTED, &status);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(dps_retry_after(dps)));
+    Ok(response)
+}
+
+/// An individual enrollment as GET and query answer it: with its current registration record.
+fn with_registration(state: &DpsState, mut item: IndividualEnrollment) -> IndividualEnrollment {
+    item.registration_state = state.registrations.get(&item.registration_id.to_lowercase()).map(|record| record.state.clone());
+    item
+}
+
+fn etag_matches(if_match: Option<&str>, current: Option<&str>) -> bool {
+    match if_match.map(str::trim).filter(|etag| !etag.is_empty() && *etag != "*" && *etag != "\"*\"") {
+        None => true,
+        Some(wanted) => current.map(|etag| etag.trim_matches('"')) == Some(wanted.trim_matches('"')),
+    }
+}
+
+async fn single<E: Enrollment + Serialize>(
+    dps: &Arc<Dps>,
+    call: &DpsCall,
+    id: &str,
+    table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
+    decorate: fn(&DpsState, E) -> E,
+) -> Result<Response, DpsError> {
+    let if_match = call.header("if-match").map(str::to_owned);
+    match call.method {
+        Method::GET => {
+            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+            let item = {
+                let mut state = dps.state.lock();
+                let item = table(&mut state).get(id)?;
+                decorate(&state, item)
+            };
+            Ok(json(StatusCode::OK, &item))
+        }
+        Method::PUT => {
+            dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
+            let item: E = call.json(if E::KIND == "enrollment group" { "an EnrollmentGroup" } else { "an IndividualEnrollment" })?;
+            let id = id.to_owned();
+            let saved =
+                dps.change(move |state| table(state).put(&id, item, if_match.as_deref(), Timestamp::now()).map_err(DpsError::from)).await?;
+            Ok(json(StatusCode::OK, &saved))
+        }
+        Method::DELETE => {
+            dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
+            let id = id.to_owned();
+            dps.change(move |state| table(state).delete(&id, if_match.as_deref()).map_err(DpsError::from)).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        _ => Err(DpsError::new(405_001, format!("{} is not allowed on {id}; use GET, PUT or DELETE", call.method))),
+    }
+}
+
+async fn bulk<E: Enrollment + Serialize>(
+    dps: &Arc<Dps>,
+    call: &DpsCall,
+    table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
+) -> Result<Response, DpsError> {
+    dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
+    let operation: BulkEnrollmentOperation = call.json("a bulk enrollment operation {mode, enrollments | enrollmentGroups}")?;
+    let is_group = E::KIND == "enrollment group";
+    let raw = if is_group {
+        serde_json::to_value(operation.enrollment_groups.unwrap_or_default())
+    } else {
+        serde_json::to_value(operation.enrollments.unwrap_or_default())
+    }
+    .map_err(|error| DpsError::bad_request(error.to_string()))?;
+    let items: Vec<E> = serde_json::from_value(raw).map_err(|error| DpsError::bad_request(error.to_string()))?;
+    if items.is_empty() {
+        return Err(DpsError::bad_request(format!(
+            "the bulk operation lists no {}",
+            if is_group { "enrollmentGroups" } else { "enrollments" }
+        )));
+    }
+    let mode = operation.mode;
+    let failures = dps.change(move |state| table(state).bulk(&mode, items, Timestamp::now()).map_err(DpsError::from)).await?;
+    let errors: Vec<BulkEnrollmentOperationError> = failures
+        .into_iter()
+        .map(|(id, error)| {
+            let error = DpsError::from(error);
+            BulkEnrollmentOperationError {
+                registration_id: (!is_group).then(|| id.clone()),
+                enrollment_group_id: is_group.then_some(id),
+                error_code: i64::from(error.code),
+                error_status: error.message,
+            }
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &BulkEnrollmentOperationResult { is_successful: errors.is_empty(), errors }))
+}
+
+/// One page of a query: `x-ms-max-item-count` items from the `x-ms-continuation` offset.
+fn page<T: Serialize>(items: Vec<T>, call: &DpsCall, item_type: &str) -> Result<Response, DpsError> {
+    let size = match call.header("x-ms-max-item-count").map(str::trim) {
+        None | Some("") => DEFAULT_PAGE_SIZE,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|size| *size > 0)
+            .ok_or_else(|| DpsError::bad_request(format!("x-ms-max-item-count '{text}' must be a positive number")))?,
+    };
+    let start = match call.header("x-ms-continuation").map(str::trim).filter(|token| !token.is_empty()) {
+        None => 0,
+        Some(token) => BASE64
+            .decode(token)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse::<usize>().ok())
+            .ok_or_else(|| DpsError::bad_request("x-ms-continuation is not a token this service handed out"))?,
+    };
+    let total = items.len();
+    let end = start.saturating_add(size).min(total);
+    let page: Vec<T> = items.into_iter().skip(start).take(size).collect();
+    let mut response = json(StatusCode::OK, &page);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(item_type) {
+        headers.insert("x-ms-item-type", value);
+    }
+    headers.insert("x-ms-max-item-count", HeaderValue::from(size));
+    if end < total
+        && let Ok(value) = HeaderValue::from_str(&BASE64.encode(end.to_string()))
+    {
+        headers.insert("x-ms-continuation", value);
+    }
+    Ok(response)
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    crate::sim::http::json_response(status, body)
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dps_paths_are_told_from_hub_paths() {
+        assert!(is_dps_path("/enrollments/door-1"));
+        assert!(is_dps_path("/enrollmentGroups/query"));
+        assert!(is_dps_path("/registrations/lobby/query"));
+        assert!(is_dps_path("/0ne00ABCDEF/registrations/door-1/register"));
+        assert!(!is_dps_path("/devices/door-1"));
+        assert!(!is_dps_path("/twins/door-1/methods"));
+        assert!(!is_dps_path("/jobs/v2/query"));
+    }
+
+    #[test]
+    fn etags_compare_without_quotes_and_star_matches() {
+        assert!(etag_matches(None, Some("\"a\"")));
+        assert!(etag_matches(Some("*"), Some("\"a\"")));
+        assert!(etag_matches(Some("a"), Some("\"a\"")));
+        assert!(!etag_matches(Some("\"b\""), Some("\"a\"")));
+    }
+}
