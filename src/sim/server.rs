@@ -268,7 +268,7 @@ impl Simulator {
         let dps = Arc::new(dps);
         dps.listen_for_reprovision_requests();
         if fresh {
-            super::dps::seed::seed(&dps);
+            super::dps::seed::seed(&dps).await;
         }
         dps.save().await?;
         let mut accept_tasks = Vec::new();

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Runs the official Azure IoT SDKs against `hubdeck sim --ephemeral --port 443`:
-#   Python azure-iot-hub==2.7.0 (+ six, which it forgets to declare), pinned in requirements.lock
-#   Node azure-iothub@1.16.6, pinned in node/package-lock.json
+#   Python azure-iot-hub==2.7.0 (+ six, which it forgets to declare) and
+#     azure-iot-deviceprovisioning==1.0.0b1, pinned in requirements.lock
+#   Node azure-iothub@1.16.6, azure-iot-provisioning-service@1.11.2,
+#     azure-iot-provisioning-device@1.9.1 + azure-iot-provisioning-device-http@1.9.1,
+#     azure-iot-security-symmetric-key@1.8.2 (no 1.9.x exists), pinned in node/package-lock.json
+# The DPS scripts (dps_*.py, node/dps_*.js) use the `hubs` and `dps` sections of the ready file;
+# DPS is served on the first hub's listener, the second hub on its own port.
 # Needs root (the Node SDKs reach only port 443), python3 and npm. Any install failure fails the run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

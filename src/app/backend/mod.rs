@@ -2,6 +2,7 @@
 //! the in-process simulator and the hub client, runs commands (long ones as their own tasks)
 //! and reports events. The UI talks to it only through two bounded channels.
 
+mod dps_tasks;
 mod files;
 mod job_tasks;
 pub mod profile_store;
@@ -24,8 +25,9 @@ use secrets::SecretStores;
 use sink::EventSink;
 pub use sink::Waker;
 
+use crate::app::model::HubRef;
 use crate::app::model::{Command, Event, KeyringStatus, ProfileId, RequestId};
-use crate::azure::{ClientOptions, HubClient, RetryPolicy};
+use crate::azure::{ClientOptions, DpsClient, HubClient, RetryPolicy};
 use crate::sim::{SimConfig, Simulator, StateLocation};
 
 /// Commands the UI may queue before it must show "busy".
@@ -86,7 +88,12 @@ struct Worker {
     profiles: ProfileStore,
     keyring: KeyringStatus,
     simulator: Option<Simulator>,
+    /// The hub in use.
     client: Option<HubClient>,
+    /// Every hub of the profile (the simulator has several).
+    hubs: Vec<(HubRef, HubClient)>,
+    /// The profile's DPS, when it has one.
+    dps: Option<DpsClient>,
     loads: HashMap<RequestId, JoinHandle<()>>,
     /// The job whose progress is being streamed.
     job_watch: Option<JoinHandle<()>>,
@@ -130,6 +137,8 @@ impl Worker {
             keyring,
             simulator: None,
             client: None,
+            hubs: Vec::new(),
+            dps: None,
             loads: HashMap::new(),
             job_watch: None,
             startup_notice,
@@ -265,6 +274,14 @@ impl Worker {
                     sink.send(Event::CsvExported(result)).await;
                 });
             }
+            command @ (Command::SwitchHub(_)
+            | Command::LoadEnrollments
+            | Command::SaveEnrollment { .. }
+            | Command::BulkSetPolicy(_)
+            | Command::LoadEnrollmentRecords { .. }
+            | Command::LoadEnrollmentKeys { .. }
+            | Command::ReRegister { .. }
+            | Command::FindEnrollment(_)) => self.handle_dps(command).await,
             Command::LoadTwin { device_id, refresh } => match self.client.clone() {
                 Some(client) => {
                     tokio::spawn(twin_tasks::load_twin(client, self.sink.clone(), device_id, refresh));
@@ -317,23 +334,52 @@ impl Worker {
             load.abort();
         }
         self.client = None;
+        self.hubs.clear();
+        self.dps = None;
         let mut notice = self.startup_notice.take();
         let connected = if id == ProfileId::simulator() { self.connect_simulator(&mut notice).await } else { self.connect_saved(&id) };
         match connected {
-            Ok(client) => {
+            Ok((hubs, dps)) => {
                 if let Err(error) = tokio::task::block_in_place(|| self.profiles.set_active(&id)) {
                     notice = Some(format!("the active profile could not be remembered: {error}"));
                 }
                 self.send_profiles().await;
-                let event = Event::Connected { profile: id, host: client.host_name().to_owned(), in_flight: client.in_flight(), notice };
-                self.client = Some(client);
-                self.sink.send(event).await;
+                self.hubs = hubs;
+                self.dps = dps;
+                let first = self.hubs.first().map(|(hub, _)| hub.name.clone()).unwrap_or_default();
+                self.use_hub(&id, &first, notice).await;
             }
             Err(message) => {
                 self.send_profiles().await;
                 self.sink.send(Event::ConnectionFailed { profile: id, message }).await;
             }
         }
+    }
+
+    /// Makes `hub_name` the hub in use and tells the UI.
+    async fn use_hub(&mut self, profile: &ProfileId, hub_name: &str, notice: Option<String>) {
+        let Some((hub, client)) = self.hubs.iter().find(|(hub, _)| hub.name == hub_name).cloned() else {
+            let message = format!("the profile has no hub named '{hub_name}'");
+            self.sink.send(Event::ConnectionFailed { profile: profile.clone(), message }).await;
+            return;
+        };
+        for (_, load) in self.loads.drain() {
+            load.abort();
+        }
+        if let Some(watch) = self.job_watch.take() {
+            watch.abort();
+        }
+        let event = Event::Connected {
+            profile: profile.clone(),
+            host: client.host_name().to_owned(),
+            in_flight: client.in_flight(),
+            notice,
+            hubs: self.hubs.iter().map(|(hub, _)| hub.clone()).collect(),
+            hub: hub.name,
+            dps: self.dps.is_some(),
+        };
+        self.client = Some(client);
+        self.sink.send(event).await;
     }
 
     fn client_options(&self, extra_ca_pem: Option<Vec<u8>>) -> ClientOptions {
@@ -345,7 +391,7 @@ impl Worker {
         }
     }
 
-    async fn connect_simulator(&mut self, notice: &mut Option<String>) -> Result<HubClient, String> {
+    async fn connect_simulator(&mut self, notice: &mut Option<String>) -> Result<Connected, String> {
         if self.simulator.is_none() {
             let settings = &self.options.simulator;
             let config = SimConfig {
@@ -369,17 +415,106 @@ impl Worker {
             self.simulator = Some(started);
         }
         let simulator = self.simulator.as_ref().ok_or("the simulator did not start")?;
-        let connection = simulator.connection_string("iothubowner").ok_or("the simulator has no iothubowner policy")?;
         let ca = std::fs::read(simulator.ca_path()).map_err(|error| format!("cannot read {}: {error}", simulator.ca_path().display()))?;
-        HubClient::new(&connection, &self.client_options(Some(ca))).map_err(|error| error.to_string())
+        let options = self.client_options(Some(ca));
+        let mut hubs = Vec::new();
+        for name in simulator.hub_names() {
+            let connection = simulator.hub_connection_string(&name, "iothubowner").ok_or("the simulator has no iothubowner policy")?;
+            let client = HubClient::new(&connection, &options).map_err(|error| error.to_string())?;
+            hubs.push((HubRef { name, host: connection.host_name().to_owned() }, client));
+        }
+        let dps_connection = simulator.dps_connection_string("provisioningserviceowner").ok_or("the simulator has no DPS owner policy")?;
+        let dps = DpsClient::new(&dps_connection, &options).map_err(|error| error.to_string())?;
+        Ok((hubs, Some(dps)))
     }
 
-    fn connect_saved(&self, id: &ProfileId) -> Result<HubClient, String> {
+    fn connect_saved(&self, id: &ProfileId) -> Result<Connected, String> {
         let connection = tokio::task::block_in_place(|| self.profiles.connection(id)).map_err(|error| error.to_string())?;
         let ca = match &connection.ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|error| format!("cannot read the CA file {}: {error}", path.display()))?),
             None => None,
         };
-        HubClient::new(&connection.hub, &self.client_options(ca)).map_err(|error| error.to_string())
+        let options = self.client_options(ca);
+        let client = HubClient::new(&connection.hub, &options).map_err(|error| error.to_string())?;
+        let host = connection.hub.host_name().to_owned();
+        let dps = match &connection.dps {
+            Some(dps) => Some(DpsClient::new(dps, &options).map_err(|error| error.to_string())?),
+            None => None,
+        };
+        Ok((vec![(HubRef { name: host.clone(), host }, client)], dps))
+    }
+
+    /// Runs a DPS task, or reports that the profile has no DPS.
+    fn spawn_dps<F, Fut>(&self, task: F) -> bool
+    where
+        F: FnOnce(DpsClient, EventSink) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        match self.dps.clone() {
+            Some(dps) => {
+                tokio::spawn(task(dps, self.sink.clone()));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A profile's hubs (each with its client) and its DPS.
+type Connected = (Vec<(HubRef, HubClient)>, Option<DpsClient>);
+
+impl Worker {
+    async fn handle_dps(&mut self, command: Command) {
+        let no_dps = "this profile has no DPS connection string".to_owned();
+        match command {
+            Command::SwitchHub(name) => {
+                let profile = self.active.clone();
+                self.use_hub(&profile, &name, None).await;
+            }
+            Command::LoadEnrollments if !self.spawn_dps(dps_tasks::load_enrollments) => {
+                self.sink.send(Event::EnrollmentsLoaded(Err(no_dps))).await;
+            }
+            Command::SaveEnrollment { item, etag } => {
+                let id = item.id().to_owned();
+                if !self.spawn_dps(move |dps, sink| dps_tasks::save_enrollment(dps, sink, *item, etag)) {
+                    let outcome = crate::app::model::EnrollmentSaveOutcome::Failed(no_dps);
+                    self.sink.send(Event::EnrollmentSaved { id, outcome }).await;
+                }
+            }
+            Command::BulkSetPolicy(items) if self.dps.is_none() => {
+                drop(items);
+                self.sink.send(Event::BulkPolicyDone(Err(no_dps))).await;
+            }
+            Command::BulkSetPolicy(items) => {
+                self.spawn_dps(move |dps, sink| dps_tasks::bulk_set_policy(dps, sink, items));
+            }
+            Command::LoadEnrollmentRecords { kind, id } => {
+                let for_event = id.clone();
+                if !self.spawn_dps(move |dps, sink| dps_tasks::load_records(dps, sink, kind, id)) {
+                    self.sink.send(Event::EnrollmentRecords { id: for_event, result: Err(no_dps) }).await;
+                }
+            }
+            Command::LoadEnrollmentKeys { kind, id } => {
+                let for_event = id.clone();
+                if !self.spawn_dps(move |dps, sink| dps_tasks::load_keys(dps, sink, kind, id)) {
+                    self.sink.send(Event::EnrollmentKeys { id: for_event, result: Err(no_dps) }).await;
+                }
+            }
+            Command::ReRegister { hub, device_id, registration_id } => {
+                if let Some((_, client)) = self.hubs.iter().find(|(entry, _)| entry.name == hub) {
+                    tokio::spawn(dps_tasks::reregister(client.clone(), self.sink.clone(), device_id, registration_id));
+                } else {
+                    let result = Err(format!("the profile has no hub named '{hub}'"));
+                    self.sink.send(Event::ReRegisterSent { registration_id, result }).await;
+                }
+            }
+            Command::FindEnrollment(device_id) => {
+                let for_event = Arc::clone(&device_id);
+                if !self.spawn_dps(move |dps, sink| dps_tasks::find_enrollment(dps, sink, device_id)) {
+                    self.sink.send(Event::EnrollmentFound { device_id: for_event, result: Err(no_dps) }).await;
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -63,6 +63,8 @@ struct StoredProfiles {
 pub struct Connection {
     /// Hub service connection string.
     pub hub: ServiceConnectionString,
+    /// DPS service connection string, when the profile has one.
+    pub dps: Option<ServiceConnectionString>,
     /// Extra CA certificate file.
     pub ca_file: Option<PathBuf>,
 }
@@ -263,12 +265,24 @@ impl ProfileStore {
         {
             let hub =
                 ServiceConnectionString::parse_hub(command_line.hub.expose()).map_err(|error| ProfileError::Invalid(error.to_string()))?;
-            return Ok(Connection { hub, ca_file: command_line.ca_file.clone() });
+            let dps = command_line
+                .dps
+                .as_ref()
+                .map(|dps| ServiceConnectionString::parse_dps(dps.expose()))
+                .transpose()
+                .map_err(|error| ProfileError::Invalid(error.to_string()))?;
+            return Ok(Connection { hub, dps, ca_file: command_line.ca_file.clone() });
         }
         let profile = self.find(id)?;
         let secrets = self.secrets.get(profile.secrets, id)?.ok_or_else(|| ProfileError::SecretsMissing(profile.name.clone()))?;
         let hub = ServiceConnectionString::parse_hub(secrets.hub.expose()).map_err(|error| ProfileError::Invalid(error.to_string()))?;
-        Ok(Connection { hub, ca_file: profile.ca_file.clone() })
+        let dps = secrets
+            .dps
+            .as_ref()
+            .map(|dps| ServiceConnectionString::parse_dps(dps.expose()))
+            .transpose()
+            .map_err(|error| ProfileError::Invalid(error.to_string()))?;
+        Ok(Connection { hub, dps, ca_file: profile.ca_file.clone() })
     }
 
     fn find(&self, id: &ProfileId) -> Result<&StoredProfile, ProfileError> {

@@ -101,6 +101,44 @@ pub enum Command {
         /// Method, payload, timeouts.
         method: crate::azure::wire::CloudToDeviceMethod,
     },
+    /// Show another of the profile's hubs in the device list (and the twin editor).
+    SwitchHub(String),
+    /// Load the DPS enrollment lists (individual and groups).
+    LoadEnrollments,
+    /// Save one enrollment or group with `If-Match` (`None`: create).
+    SaveEnrollment {
+        /// The enrollment as it should be.
+        item: Box<super::enrollments::AnyEnrollment>,
+        /// The etag it was loaded with.
+        etag: Option<String>,
+    },
+    /// Set one policy on several enrollments of one kind (bulk `updateIfMatchETag`).
+    BulkSetPolicy(Vec<super::enrollments::AnyEnrollment>),
+    /// Read the registration records of an enrollment (its one device) or group (its devices).
+    LoadEnrollmentRecords {
+        /// Which list.
+        kind: super::enrollments::EnrollmentKind,
+        /// Which enrollment.
+        id: String,
+    },
+    /// Read an enrollment's keys (the attestation call) for copying.
+    LoadEnrollmentKeys {
+        /// Which list.
+        kind: super::enrollments::EnrollmentKind,
+        /// Which enrollment.
+        id: String,
+    },
+    /// Ask a device to register with DPS again (direct method `reprovision` on its hub).
+    ReRegister {
+        /// The hub it is on (name).
+        hub: String,
+        /// Device.
+        device_id: Arc<str>,
+        /// Its registration id (for the answer).
+        registration_id: String,
+    },
+    /// Find the enrollment a device registered through.
+    FindEnrollment(Arc<str>),
     /// Save text through the save dialog (off the UI thread).
     ExportCsv {
         /// Suggested file name.

@@ -33,6 +33,26 @@ pub enum TwinSaveOutcome {
     Failed(String),
 }
 
+/// One of the profile's hubs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubRef {
+    /// Display name (`contoso-east`, or the host name of a saved profile's hub).
+    pub name: String,
+    /// Host name as DPS records it (`assignedHub`).
+    pub host: String,
+}
+
+/// How an enrollment save ended.
+#[derive(Clone, Debug)]
+pub enum EnrollmentSaveOutcome {
+    /// Saved; as the service now has it.
+    Saved(Box<super::enrollments::AnyEnrollment>),
+    /// 412: their version.
+    Conflict(Box<super::enrollments::AnyEnrollment>),
+    /// Refused or failed; why.
+    Failed(String),
+}
+
 /// Backend → UI.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -68,6 +88,12 @@ pub enum Event {
         in_flight: Arc<AtomicUsize>,
         /// Something the user should know (e.g. the simulator fell back to a temporary state).
         notice: Option<String>,
+        /// The profile's hubs.
+        hubs: Vec<HubRef>,
+        /// The hub in use (name).
+        hub: String,
+        /// A DPS instance is configured.
+        dps: bool,
     },
     /// The profile could not be used.
     ConnectionFailed {
@@ -183,6 +209,45 @@ pub enum Event {
     },
     /// The CSV export finished: the path written, `None` when the dialog was cancelled, or why not.
     CsvExported(Result<Option<std::path::PathBuf>, String>),
+    /// The enrollment lists, or why not.
+    EnrollmentsLoaded(Result<super::enrollments::EnrollmentLists, String>),
+    /// An enrollment save finished.
+    EnrollmentSaved {
+        /// Which enrollment.
+        id: String,
+        /// What happened.
+        outcome: EnrollmentSaveOutcome,
+    },
+    /// A bulk policy change finished: per item `Ok` or why not.
+    BulkPolicyDone(Result<super::enrollments::ItemResults, String>),
+    /// Registration records of an enrollment or group.
+    EnrollmentRecords {
+        /// Which enrollment.
+        id: String,
+        /// The records, or why not.
+        result: Result<Vec<crate::azure::wire::DeviceRegistrationState>, String>,
+    },
+    /// Keys read for copying.
+    EnrollmentKeys {
+        /// Which enrollment.
+        id: String,
+        /// Primary and secondary, or why not.
+        result: Result<(Secret, Secret), String>,
+    },
+    /// A device was asked to register again.
+    ReRegisterSent {
+        /// Its registration id.
+        registration_id: String,
+        /// Accepted, or why not.
+        result: Result<(), String>,
+    },
+    /// The enrollment a device registered through (`None`: none found).
+    EnrollmentFound {
+        /// The device.
+        device_id: Arc<str>,
+        /// Found, none, or why not.
+        result: Result<Option<Box<super::enrollments::AnyEnrollment>>, String>,
+    },
     /// Something from the HTTP client (a call finished, a retry wait started).
     Client(ClientEvent),
 }

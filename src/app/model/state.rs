@@ -193,6 +193,16 @@ pub struct AppState {
     pub jobs: JobsState,
     /// The direct-method panel and its history.
     pub method: MethodPanel,
+    /// The profile's hubs (the simulator has several).
+    pub hubs: Vec<super::event::HubRef>,
+    /// The hub the device list and twin editor show (name).
+    pub hub: String,
+    /// The profile has a DPS instance.
+    pub dps_configured: bool,
+    /// The Enrollments page.
+    pub enrollments: super::enrollments::EnrollmentsState,
+    /// A device to open once the hub switch finishes (hub name, device).
+    pub pending_twin: Option<(String, Arc<str>)>,
     next_request: u64,
 }
 
@@ -248,7 +258,7 @@ impl AppState {
         }
     }
 
-    fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
+    pub(super) fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
         self.notices.push(Notice { level, text: text.into() });
     }
 
@@ -293,30 +303,35 @@ impl AppState {
                     ConnectionStatus::Starting => false,
                 };
                 if switching {
-                    // Another hub: nothing on screen belongs to it.
-                    let mut fresh = DevicesState::default();
-                    fresh.query_input = std::mem::take(&mut self.devices.query_input);
-                    fresh.columns = std::mem::take(&mut self.devices.columns);
-                    fresh.sort = self.devices.sort.take();
-                    self.devices = fresh;
-                    // A draft is for one hub; it must never be saved to another.
-                    if let Some(editor) = self.twin.take() {
-                        let lost = if editor.has_unsaved_work() { " Its unsaved changes were not sent." } else { "" };
-                        self.notify(NoticeLevel::Info, format!("Closed the twin editor of {} (another hub).{lost}", editor.device_id));
-                        if self.page == Page::Twin {
-                            self.page = Page::Devices;
-                        }
-                    }
+                    self.forget_hub_content();
+                    self.enrollments = super::enrollments::EnrollmentsState::default();
+                    self.pending_twin = None;
                 }
                 self.profiles.active = profile.clone();
                 self.connection = ConnectionStatus::Connecting(profile);
             }
-            Event::Connected { profile, host, in_flight, notice } => {
+            Event::Connected { profile, host, in_flight, notice, hubs, hub, dps } => {
+                if !self.hub.is_empty() && self.hub != hub {
+                    self.forget_hub_content();
+                }
                 self.connection = ConnectionStatus::Connected { profile, host, in_flight };
+                self.hubs = hubs;
+                self.hub = hub;
+                self.dps_configured = dps;
                 if let Some(notice) = notice {
                     self.notify(NoticeLevel::Info, notice);
                 }
                 self.refresh(out);
+                if let Some((hub, device_id)) = self.pending_twin.take() {
+                    if hub == self.hub {
+                        self.open_twin(device_id, out);
+                    } else {
+                        self.pending_twin = Some((hub, device_id));
+                    }
+                }
+                if self.page == Page::Enrollments && self.enrollments.load == super::enrollments::ListLoad::Idle {
+                    self.load_enrollments(out);
+                }
             }
             Event::ConnectionFailed { profile, message } => {
                 self.notify(NoticeLevel::Error, format!("Cannot use profile '{profile}': {message}"));
@@ -372,9 +387,34 @@ impl AppState {
             | Event::JobCancelled(_)
             | Event::MethodDone { .. }
             | Event::CsvExported(_)) => self.apply_job_event(event, out),
+            event @ (Event::EnrollmentsLoaded(_)
+            | Event::EnrollmentSaved { .. }
+            | Event::BulkPolicyDone(_)
+            | Event::EnrollmentRecords { .. }
+            | Event::EnrollmentKeys { .. }
+            | Event::ReRegisterSent { .. }
+            | Event::EnrollmentFound { .. }) => self.apply_dps_event(event, out),
             Event::Client(ClientEvent::Call(record)) => self.log_call(record),
             Event::Client(ClientEvent::RetryWaiting(notice)) => self.status.retry = Some(notice),
         }
+    }
+
+    /// Another hub is shown: its devices, twin and job views start empty. A twin draft is for one
+    /// hub and must never be saved to another.
+    fn forget_hub_content(&mut self) {
+        let mut fresh = DevicesState::default();
+        fresh.query_input = std::mem::take(&mut self.devices.query_input);
+        fresh.columns = std::mem::take(&mut self.devices.columns);
+        fresh.sort = self.devices.sort.take();
+        self.devices = fresh;
+        if let Some(editor) = self.twin.take() {
+            let lost = if editor.has_unsaved_work() { " Its unsaved changes were not sent." } else { "" };
+            self.notify(NoticeLevel::Info, format!("Closed the twin editor of {} (another hub).{lost}", editor.device_id));
+            if self.page == Page::Twin {
+                self.page = Page::Devices;
+            }
+        }
+        self.jobs = JobsState::default();
     }
 
     /// Opens a job's detail and starts streaming its progress.

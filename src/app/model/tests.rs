@@ -28,6 +28,9 @@ fn connected(state: &mut AppState) -> Vec<Command> {
             host: "localhost:8443".into(),
             in_flight: Arc::new(AtomicUsize::new(0)),
             notice: None,
+            hubs: vec![crate::app::model::HubRef { name: "contoso-east".into(), host: "localhost:8443".into() }],
+            hub: "contoso-east".into(),
+            dps: true,
         },
         &mut out,
     );

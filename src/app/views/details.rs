@@ -12,6 +12,8 @@ use crate::azure::wire::{Device, Twin};
 
 /// Draws the panel; closing it clears `state.devices.details`.
 pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+    let dps_configured = state.dps_configured;
+    let mut find_enrollment = false;
     let Some(details) = &mut state.devices.details else {
         return;
     };
@@ -38,10 +40,20 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 identity_ui(ui, device, &mut details.reveal_keys, &mut copy_connection);
                 ui.separator();
-                if ui.button("Edit twin…").on_hover_text("Edit tags and desired properties, review the patch, save with the etag").clicked()
-                {
-                    edit_twin = true;
-                }
+                ui.horizontal(|ui| {
+                    if ui
+                        .button("Edit twin…")
+                        .on_hover_text("Edit tags and desired properties, review the patch, save with the etag")
+                        .clicked()
+                    {
+                        edit_twin = true;
+                    }
+                    if dps_configured
+                        && ui.button("Enrollment").on_hover_text("Open the DPS enrollment this device registered through").clicked()
+                    {
+                        find_enrollment = true;
+                    }
+                });
                 twin_ui(ui, twin);
             });
         }
@@ -53,6 +65,9 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     }
     if copy_connection {
         out.push(Command::CopyConnectionString(Arc::clone(&details.device_id)));
+    }
+    if find_enrollment {
+        out.push(Command::FindEnrollment(Arc::clone(&details.device_id)));
     }
     if close {
         state.devices.details = None;

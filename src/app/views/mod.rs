@@ -6,6 +6,7 @@ pub mod details;
 pub mod device_table;
 pub mod devices;
 pub mod dialogs;
+pub mod enrollments;
 pub mod jobs;
 pub mod method_panel;
 pub mod profiles_dialog;
@@ -15,7 +16,7 @@ pub mod twin;
 
 use std::path::PathBuf;
 
-use egui::{RichText, Ui};
+use egui::Ui;
 
 use crate::app::model::{AppState, Command, Page};
 
@@ -57,11 +58,7 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
     egui::CentralPanel::default().show(ui, |ui| match state.page {
         Page::Devices => devices::devices_page_ui(ui, state, view, out),
         Page::Jobs => jobs::jobs_page_ui(ui, state, out),
-        Page::Enrollments => coming_ui(
-            ui,
-            "Enrollments",
-            "DPS individual enrollments and groups, with a re-provisioning policy editor, arrive in a coming release.",
-        ),
+        Page::Enrollments => enrollments::enrollments_page_ui(ui, state, out),
         Page::Activity => activity::activity_page_ui(ui, state),
         Page::Twin => twin::twin_page_ui(ui, state, out),
     });
@@ -69,14 +66,4 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
     dialogs::add_device_ui(ui, state, out);
     dialogs::confirm_delete_ui(ui, state, out);
     profiles_dialog::profiles_dialog_ui(ui, state, view, out);
-}
-
-fn coming_ui(ui: &mut Ui, title: &str, text: &str) {
-    ui.add_space(24.0);
-    ui.vertical_centered(|ui| {
-        ui.heading(title);
-        ui.add_space(8.0);
-        ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
-        ui.label(RichText::new("Nothing is shown here until it works against the real service.").color(theme::muted(ui.visuals())));
-    });
 }

@@ -29,6 +29,23 @@ pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: 
         if ui.button("Profiles…").on_hover_text("Add, edit, delete and switch connection profiles").clicked() {
             open_profiles_dialog(state, out);
         }
+        if state.hubs.len() > 1 {
+            ui.separator();
+            let current = state.hub.clone();
+            egui::ComboBox::from_id_salt("hub-switch")
+                .selected_text(format!("Hub: {current}"))
+                .show_ui(ui, |ui| {
+                    for hub in state.hubs.clone() {
+                        if ui.selectable_label(hub.name == current, format!("{}  ({})", hub.name, hub.host)).clicked()
+                            && hub.name != current
+                        {
+                            out.push(Command::SwitchHub(hub.name.clone()));
+                        }
+                    }
+                })
+                .response
+                .on_hover_text("The device list, twin editor and jobs show one hub of this profile at a time");
+        }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             theme_switch_ui(ui, view);
         });

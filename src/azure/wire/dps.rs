@@ -105,7 +105,7 @@ pub mod enrollment {
     }
 
     /// How a device proves who it is. TPM and X.509 details are kept as sent.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct AttestationMechanism {
         /// `none`, `tpm`, `x509` or `symmetricKey`.
@@ -142,7 +142,7 @@ pub mod enrollment {
     }
 
     /// What an enrollment or group has in common.
-    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct EnrollmentSettings {
         /// `{"iotEdge": bool}`.
@@ -181,7 +181,7 @@ pub mod enrollment {
     }
 
     /// An individual enrollment.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct IndividualEnrollment {
         /// Registration id (case-insensitive).
@@ -200,7 +200,7 @@ pub mod enrollment {
     }
 
     /// An enrollment group.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct EnrollmentGroup {
         /// Group id.

@@ -120,6 +120,21 @@ impl Dps {
     /// `PUT …/register`: authenticates, answers `assigning` with a new operation, and assigns in
     /// the background.
     pub fn start_registration(self: &Arc<Self>, request: RegisterRequest) -> Result<RegistrationOperationStatus, DpsError> {
+        let (status, attested) = self.prepare(&request)?;
+        let dps = Arc::clone(self);
+        let operation_id = status.operation_id.clone();
+        tokio::spawn(async move { dps.finish_registration(operation_id, attested, request, true).await });
+        Ok(status)
+    }
+
+    /// Registers and waits until it is done, without the simulated service delay (seeding).
+    pub async fn register_now(self: &Arc<Self>, request: RegisterRequest) -> Result<(), DpsError> {
+        let (status, attested) = self.prepare(&request)?;
+        Arc::clone(self).finish_registration(status.operation_id, attested, request, false).await;
+        Ok(())
+    }
+
+    fn prepare(&self, request: &RegisterRequest) -> Result<(RegistrationOperationStatus, Attested), DpsError> {
         let attested = self.authenticate(request.authorization.as_deref(), &request.registration_id)?;
         let operation_id =
             format!("{}.{}.{}", rand::random_range(1..10_u8), crate::sim::text::hex(&rand::random::<[u8; 8]>()), uuid_like());
@@ -156,9 +171,7 @@ impl Dps {
             registration_state: None,
         };
         self.operations.lock().put(&request.registration_id, status.clone());
-        let dps = Arc::clone(self);
-        tokio::spawn(async move { dps.finish_registration(operation_id, attested, request).await });
-        Ok(status)
+        Ok((status, attested))
     }
 
     /// `GET …/operations/{id}`.
@@ -183,9 +196,11 @@ impl Dps {
             .ok_or_else(|| DpsError::registration_not_found(registration_id))
     }
 
-    async fn finish_registration(self: Arc<Self>, operation_id: String, attested: Attested, request: RegisterRequest) {
+    async fn finish_registration(self: Arc<Self>, operation_id: String, attested: Attested, request: RegisterRequest, delay: bool) {
         let gate = self.assign_gate.lock().await;
-        tokio::time::sleep(self.config.assign_delay).await;
+        if delay {
+            tokio::time::sleep(self.config.assign_delay).await;
+        }
         let outcome = if attested.enabled() { self.assign(&attested, &request).await } else { Err(Failure::Disabled) };
         drop(gate);
         let now = Timestamp::now().to_wire();
@@ -276,13 +291,19 @@ impl Dps {
         })?;
         let exists = target.hub.read(|registry| registry.get(&attested.device_id).is_ok());
         let legacy_api = is_legacy(&request.api_version);
-        let outcome = decide(&Situation {
+        let mut outcome = decide(&Situation {
             policy: settings.reprovision_policy,
             legacy_api,
             current_hub: current_hub.as_deref(),
             allocated_hub: &allocated,
             exists_on_allocated_hub: exists,
         });
+        // The value exists from api-version 2019-04-15; older devices are told `initialAssignment`.
+        if outcome.substatus == Some(RegistrationSubstatus::ReprovisionedToInitialAssignment)
+            && is_before(&request.api_version, 2019, 4, 15)
+        {
+            outcome.substatus = Some(RegistrationSubstatus::InitialAssignment);
+        }
         let initial_twin = webhook.as_ref().and_then(|answer| answer.initial_twin.clone()).or_else(|| settings.initial_twin.clone());
         let iot_edge =
             settings.capabilities.as_ref().and_then(|capabilities| capabilities.get("iotEdge")).and_then(Value::as_bool).unwrap_or(false);
@@ -368,9 +389,14 @@ pub enum Failure {
 
 /// True for api-versions from before re-provisioning existed (2018-04-01 and earlier).
 pub fn is_legacy(api_version: &str) -> bool {
+    is_before(api_version, 2018, 4, 2)
+}
+
+/// True when `api_version` (`2019-03-31`, `-preview` allowed) is older than the given date.
+fn is_before(api_version: &str, year: i32, month: u32, day: u32) -> bool {
     let date = api_version.get(..10).unwrap_or(api_version);
-    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .is_ok_and(|date| date <= chrono::NaiveDate::from_ymd_opt(2018, 4, 1).unwrap_or_default())
+    let limit = chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default();
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|date| date < limit)
 }
 
 /// The initial twin as a hub twin write body.
@@ -392,5 +418,7 @@ mod tests {
         assert!(!is_legacy("2019-03-31"));
         assert!(!is_legacy("2021-10-01"));
         assert!(!is_legacy("garbage"));
+        assert!(is_before("2019-03-31", 2019, 4, 15));
+        assert!(!is_before("2019-04-15", 2019, 4, 15));
     }
 }

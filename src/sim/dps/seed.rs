@@ -145,8 +145,9 @@ fn settings_json(dps: &Dps, seeded: &Seeded) -> Value {
 /// Regions the seeded devices report, alternating so geo-latency spreads them.
 const REGIONS: [&str; 2] = ["eastus", "westus2"];
 
-/// Puts the demo enrollments in place and starts the simulated devices' first registrations.
-pub fn seed(dps: &Arc<Dps>) {
+/// Puts the demo enrollments in place and registers the simulated devices (done before the
+/// simulator reports ready, so device counts are settled).
+pub async fn seed(dps: &Arc<Dps>) {
     let now = Timestamp::now();
     let mut devices: Vec<(String, Option<&'static str>, DeviceKind)> = Vec::new();
     {
@@ -174,7 +175,11 @@ pub fn seed(dps: &Arc<Dps>) {
     for (index, (registration_id, group_id, kind)) in devices.into_iter().enumerate() {
         let profile = SimProfile { kind, strict: false, provisioned: true };
         let payload = json!({"region": REGIONS[index % REGIONS.len()]});
-        if let Err(error) = dps.register_as_device(&registration_id, group_id, Some(payload), Some(profile)) {
+        let registered = match dps.device_request(&registration_id, group_id, Some(payload), Some(profile)) {
+            Ok(request) => dps.register_now(request).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = registered {
             tracing::warn!(%registration_id, %error, "a demo device could not register");
         }
     }

@@ -318,7 +318,7 @@ impl Dps {
         self.register_as_device(&registration_id, None, None, None)
     }
 
-    /// Registers like a device holding its key would (the simulated fleet, the seed).
+    /// Registers like a device holding its key would (the simulated fleet), in the background.
     pub fn register_as_device(
         self: &Arc<Self>,
         registration_id: &str,
@@ -326,19 +326,30 @@ impl Dps {
         payload: Option<serde_json::Value>,
         simulated: Option<crate::sim::device_app::SimProfile>,
     ) -> Result<(), DpsError> {
+        let request = self.device_request(registration_id, group_id, payload, simulated)?;
+        self.start_registration(request).map(drop)
+    }
+
+    /// A registration request signed with the key the device holds.
+    pub fn device_request(
+        &self,
+        registration_id: &str,
+        group_id: Option<&str>,
+        payload: Option<serde_json::Value>,
+        simulated: Option<crate::sim::device_app::SimProfile>,
+    ) -> Result<super::register::RegisterRequest, DpsError> {
         let key = self
             .device_key(registration_id, group_id)
             .ok_or_else(|| DpsError::unauthorized(format!("no key is known for '{registration_id}'")))?;
         let resource = format!("{}/registrations/{registration_id}", self.id_scope);
         let token = crate::azure::sas::build_token(&resource, &key, crate::sim::http::unix_now() + 3600, Some("registration"));
-        let request = super::register::RegisterRequest {
+        Ok(super::register::RegisterRequest {
             registration_id: registration_id.to_owned(),
             authorization: Some(token.expose().to_owned()),
             api_version: "2019-03-31".to_owned(),
             payload,
             simulated,
-        };
-        self.start_registration(request).map(drop)
+        })
     }
 }
 

@@ -1,0 +1,154 @@
+//! The reducer's DPS part: enrollment lists, saves and conflicts, bulk results, registration
+//! records and re-registrations, and the jumps between a registration and its device.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::command::Command;
+use super::enrollment_editor::EnrollmentEditor;
+use super::enrollments::{AnyEnrollment, EnrollmentKind, ListLoad};
+use super::event::{EnrollmentSaveOutcome, Event};
+use super::state::{AppState, NoticeLevel, Page};
+
+impl AppState {
+    /// Loads the enrollment lists (the page asks on first show and on Refresh).
+    pub fn load_enrollments(&mut self, out: &mut Vec<Command>) {
+        if !self.dps_configured {
+            self.enrollments.load = ListLoad::Failed(
+                "This profile has no DPS connection string. Add one in Profiles to see enrollments (the built-in simulator has one)."
+                    .to_owned(),
+            );
+            return;
+        }
+        self.enrollments.load = ListLoad::Loading;
+        out.push(Command::LoadEnrollments);
+    }
+
+    /// Opens the editor on one enrollment. Unsaved edits of another one are kept until saved or
+    /// discarded: the user is told instead of losing them.
+    pub fn open_enrollment(&mut self, kind: EnrollmentKind, id: &str, out: &mut Vec<Command>) {
+        self.page = Page::Enrollments;
+        self.enrollments.tab = kind;
+        if let Some(editor) = &self.enrollments.editor
+            && editor.is_dirty()
+            && !(editor.base.kind() == kind && editor.base.id().eq_ignore_ascii_case(id))
+        {
+            let open = editor.base.id().to_owned();
+            self.notify(NoticeLevel::Info, format!("{open} has unsaved changes: save or discard them first."));
+            return;
+        }
+        if let Some(item) = self.enrollments.find(kind, id) {
+            self.enrollments.editor = Some(EnrollmentEditor::open(item, out));
+        }
+    }
+
+    /// The hub name DPS's `assignedHub` host stands for.
+    pub fn hub_for_host(&self, host: &str) -> Option<&str> {
+        self.hubs.iter().find(|hub| hub.host.eq_ignore_ascii_case(host)).map(|hub| hub.name.as_str())
+    }
+
+    /// Shows a device's twin on the hub DPS assigned it to (switching hubs first if needed).
+    pub fn open_device_on_hub(&mut self, host: &str, device_id: Arc<str>, out: &mut Vec<Command>) {
+        let Some(hub) = self.hub_for_host(host).map(str::to_owned) else {
+            self.notify(NoticeLevel::Error, format!("{host} is not one of this profile's hubs, so {device_id} cannot be opened here."));
+            return;
+        };
+        if hub == self.hub {
+            self.open_twin(device_id, out);
+        } else {
+            self.pending_twin = Some((hub.clone(), device_id));
+            out.push(Command::SwitchHub(hub));
+        }
+    }
+
+    pub(super) fn apply_dps_event(&mut self, event: Event, out: &mut Vec<Command>) {
+        let now = Instant::now();
+        match event {
+            Event::EnrollmentsLoaded(Ok(lists)) => {
+                self.enrollments.individuals = lists.individuals;
+                self.enrollments.groups = lists.groups;
+                self.enrollments.group_devices = lists.group_devices;
+                self.enrollments.load = ListLoad::Ready;
+                // An open editor's records follow the list (an individual's record is embedded).
+                let open = self.enrollments.editor.as_ref().map(|editor| (editor.base.kind(), editor.base.id().to_owned()));
+                if let Some((EnrollmentKind::Individual, id)) = open
+                    && let Some(AnyEnrollment::Individual(fresh)) = self.enrollments.find(EnrollmentKind::Individual, &id)
+                    && let Some(editor) = &mut self.enrollments.editor
+                {
+                    editor.records_loaded(Ok(fresh.registration_state.into_iter().collect()), now);
+                }
+            }
+            Event::EnrollmentsLoaded(Err(message)) => self.enrollments.load = ListLoad::Failed(message),
+            Event::EnrollmentSaved { id, outcome } => match outcome {
+                EnrollmentSaveOutcome::Saved(item) => {
+                    self.enrollments.upsert((*item).clone());
+                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                        editor.saved(*item);
+                    }
+                    self.notify(NoticeLevel::Success, format!("Saved {id}"));
+                }
+                EnrollmentSaveOutcome::Conflict(theirs) => {
+                    self.enrollments.upsert((*theirs).clone());
+                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                        editor.start_conflict(*theirs);
+                    }
+                }
+                EnrollmentSaveOutcome::Failed(message) => {
+                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                        editor.save_failed(&message);
+                    }
+                    self.notify(NoticeLevel::Error, format!("{id} was not saved: {message}"));
+                }
+            },
+            Event::BulkPolicyDone(result) => {
+                match result {
+                    Ok(results) => {
+                        let failed = results.iter().filter(|(_, result)| result.is_err()).count();
+                        let level = if failed == 0 { NoticeLevel::Success } else { NoticeLevel::Error };
+                        self.notify(level, format!("Policy set on {} of {} enrollments", results.len() - failed, results.len()));
+                        if let Some(bulk) = &mut self.enrollments.bulk {
+                            bulk.running = false;
+                            bulk.results = Some(results);
+                        }
+                    }
+                    Err(message) => {
+                        if let Some(bulk) = &mut self.enrollments.bulk {
+                            bulk.running = false;
+                            bulk.results = Some(bulk.ids.iter().map(|id| (id.clone(), Err(message.clone()))).collect());
+                        }
+                        self.notify(NoticeLevel::Error, format!("The bulk change failed: {message}"));
+                    }
+                }
+                self.load_enrollments(out);
+            }
+            Event::EnrollmentRecords { id, result } => {
+                if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                    editor.records_loaded(result, now);
+                }
+            }
+            Event::EnrollmentKeys { id, result } => {
+                if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                    editor.keys = Some(result);
+                }
+            }
+            Event::ReRegisterSent { registration_id, result } => {
+                if let Some(editor) = &mut self.enrollments.editor {
+                    editor.reregister_sent(&registration_id, result, now);
+                }
+            }
+            Event::EnrollmentFound { device_id, result } => match result {
+                Ok(Some(item)) => {
+                    let (kind, id) = (item.kind(), item.id().to_owned());
+                    self.enrollments.upsert(*item);
+                    if self.enrollments.load == ListLoad::Idle {
+                        self.load_enrollments(out);
+                    }
+                    self.open_enrollment(kind, &id, out);
+                }
+                Ok(None) => self.notify(NoticeLevel::Info, format!("{device_id} did not register through any enrollment of this DPS")),
+                Err(message) => self.notify(NoticeLevel::Error, format!("Cannot look up the enrollment of {device_id}: {message}")),
+            },
+            _ => {}
+        }
+    }
+}
