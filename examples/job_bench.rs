@@ -76,7 +76,12 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let options = BackendOptions {
         config_dir: work.path().join("config"),
-        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: hubdeck::sim::FleetConfig::default() },
+        simulator: SimulatorSettings {
+            state: StateLocation::Ephemeral,
+            fleet_size: 0,
+            fleet: hubdeck::sim::FleetConfig::default(),
+            shared: None,
+        },
         use_keyring: false,
         command_line: Some(CommandLineProfile {
             hub: Secret::new(ready["connectionStrings"]["iothubowner"].as_str().unwrap()),

@@ -80,7 +80,12 @@ fn main() {
         let config = tempfile::tempdir().unwrap();
         let options = BackendOptions {
             config_dir: config.path().to_owned(),
-            simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: hubdeck::sim::FleetConfig::default() },
+            simulator: SimulatorSettings {
+                state: StateLocation::Ephemeral,
+                fleet_size: 0,
+                fleet: hubdeck::sim::FleetConfig::default(),
+                shared: None,
+            },
             use_keyring: false,
             command_line: Some(CommandLineProfile {
                 hub: Secret::new(sim.1["connectionStrings"]["iothubowner"].as_str().unwrap()),

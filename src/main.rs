@@ -132,6 +132,7 @@ fn run_console(cli: Cli) -> anyhow::Result<()> {
             state: sim_state,
             fleet_size: cli.sim_devices,
             fleet: FleetConfig { churn_every: Some(Duration::from_secs(45)), ..FleetConfig::default() },
+            shared: None,
         },
         use_keyring: !cli.no_keyring,
         command_line,

@@ -33,6 +33,7 @@ fn start(fleet_size: usize) -> Console {
             state: StateLocation::Ephemeral,
             fleet_size,
             fleet: FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None },
+            shared: None,
         },
         use_keyring: false,
         command_line: None,

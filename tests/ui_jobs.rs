@@ -51,7 +51,7 @@ fn start(methods: MethodConfig) -> JobsConsole {
     let exports = tempfile::tempdir().unwrap();
     let options = BackendOptions {
         config_dir: config_dir.path().to_owned(),
-        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: FleetConfig::default() },
+        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: FleetConfig::default(), shared: None },
         use_keyring: false,
         command_line: Some(CommandLineProfile {
             hub: Secret::new(sim.connection_string("iothubowner").unwrap().expose()),

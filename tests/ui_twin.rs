@@ -42,7 +42,7 @@ fn start() -> TwinConsole {
     let config = tempfile::tempdir().unwrap();
     let options = BackendOptions {
         config_dir: config.path().to_owned(),
-        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: FleetConfig::default() },
+        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: FleetConfig::default(), shared: None },
         use_keyring: false,
         command_line: Some(CommandLineProfile {
             hub: Secret::new(sim.connection_string("iothubowner").unwrap().expose()),

@@ -400,6 +400,13 @@ impl Simulator {
     }
 }
 
+impl std::fmt::Debug for Simulator {
+    /// Names the hubs and DPS scope; never a key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator").field("hubs", &self.hub_names()).field("id_scope", &self.dps.id_scope()).finish_non_exhaustive()
+    }
+}
+
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);

@@ -46,6 +46,8 @@ pub struct SimulatorSettings {
     pub fleet_size: usize,
     /// How the simulated devices behave.
     pub fleet: crate::sim::FleetConfig,
+    /// A simulator started by the caller (tests reach it too); `None` starts one.
+    pub shared: Option<Arc<Simulator>>,
 }
 
 /// Everything the backend needs.
@@ -87,7 +89,7 @@ struct Worker {
     options: BackendOptions,
     profiles: ProfileStore,
     keyring: KeyringStatus,
-    simulator: Option<Simulator>,
+    simulator: Option<Arc<Simulator>>,
     /// The hub in use.
     client: Option<HubClient>,
     /// Every hub of the profile (the simulator has several).
@@ -321,7 +323,7 @@ impl Worker {
     }
 
     async fn send_profiles(&self) {
-        let host = self.simulator.as_ref().map(Simulator::host_name);
+        let host = self.simulator.as_ref().map(|simulator| simulator.host_name());
         let profiles = self.profiles.summaries(host.as_deref());
         self.sink.send(Event::Profiles { profiles, active: self.active.clone(), keyring: self.keyring.clone() }).await;
     }
@@ -392,6 +394,11 @@ impl Worker {
     }
 
     async fn connect_simulator(&mut self, notice: &mut Option<String>) -> Result<Connected, String> {
+        if self.simulator.is_none()
+            && let Some(shared) = &self.options.simulator.shared
+        {
+            self.simulator = Some(Arc::clone(shared));
+        }
         if self.simulator.is_none() {
             let settings = &self.options.simulator;
             let config = SimConfig {
@@ -412,7 +419,7 @@ impl Worker {
                 }
                 Err(error) => return Err(error.to_string()),
             };
-            self.simulator = Some(started);
+            self.simulator = Some(Arc::new(started));
         }
         let simulator = self.simulator.as_ref().ok_or("the simulator did not start")?;
         let ca = std::fs::read(simulator.ca_path()).map_err(|error| format!("cannot read {}: {error}", simulator.ca_path().display()))?;

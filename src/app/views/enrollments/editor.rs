@@ -385,6 +385,7 @@ fn records_ui(
         TableBuilder::new(ui)
             .striped(true)
             .vscroll(false)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
             .column(Column::initial(160.0).resizable(true).clip(true))
             .column(Column::initial(150.0).resizable(true).clip(true))
             .column(Column::initial(150.0).resizable(true).clip(true))

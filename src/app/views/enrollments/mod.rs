@@ -91,6 +91,7 @@ fn list_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(Column::exact(26.0))
         .column(Column::initial(200.0).resizable(true).clip(true))
         .column(Column::initial(100.0).resizable(true))
@@ -111,7 +112,11 @@ fn list_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                 let key = (item.kind(), item.id().to_owned());
                 row.col(|ui| {
                     let mut ticked = state.enrollments.picked.contains(&key);
-                    if ui.checkbox(&mut ticked, "").on_hover_text("Pick for a bulk policy change").changed() {
+                    let response = ui.checkbox(&mut ticked, "").on_hover_text("Pick for a bulk policy change");
+                    // The box has no visible text; screen readers (and UI tests) get the enrollment's id.
+                    let label = format!("Pick {}", key.1);
+                    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::CheckBox, true, ticked, &label));
+                    if response.changed() {
                         if ticked {
                             state.enrollments.picked.insert(key.clone());
                         } else {
