@@ -114,6 +114,11 @@ async fn enrollments_and_groups_round_trip_with_etags_paging_bulk_and_hidden_key
 
 /// A device registering over HTTP the way the Node SDK does: PUT register, poll the operation.
 async fn register_over_http(sim: &Simulator, registration_id: &str, key: &[u8]) -> Value {
+    register_with_api(sim, registration_id, key, "2019-03-31").await
+}
+
+/// The same, speaking `api_version`.
+async fn register_with_api(sim: &Simulator, registration_id: &str, key: &[u8], api_version: &str) -> Value {
     let scope = sim.dps().id_scope().to_owned();
     let resource = format!("{scope}/registrations/{registration_id}");
     let token = build_token(&resource, key, hubdeck::sim::http::unix_now() + 3600, Some("registration"));
@@ -123,7 +128,7 @@ async fn register_over_http(sim: &Simulator, registration_id: &str, key: &[u8]) 
         .unwrap();
     let base = format!("https://{}/{scope}/registrations/{registration_id}", sim.host_name());
     let started = http
-        .put(format!("{base}/register?api-version=2019-03-31"))
+        .put(format!("{base}/register?api-version={api_version}"))
         .header("Authorization", token.expose())
         .json(&json!({"registrationId": registration_id}))
         .send()
@@ -136,7 +141,7 @@ async fn register_over_http(sim: &Simulator, registration_id: &str, key: &[u8]) 
     let operation_id = operation["operationId"].as_str().unwrap().to_owned();
     for _ in 0..100 {
         let polled = http
-            .get(format!("{base}/operations/{operation_id}?api-version=2019-03-31"))
+            .get(format!("{base}/operations/{operation_id}?api-version={api_version}"))
             .header("Authorization", token.expose())
             .send()
             .await
@@ -293,4 +298,111 @@ async fn wrong_keys_disabled_enrollments_and_group_devices() {
     assert_eq!(after.assigned_hub, Some(host), "same hash, same hub");
     let fleet_device = client.query_page::<Value>("SELECT * FROM devices", Some(1), None).await.unwrap();
     assert!(!fleet_device.items.is_empty());
+}
+
+#[tokio::test]
+async fn custom_allocation_asks_the_webhook_and_a_dead_webhook_fails_the_registration_clearly() {
+    let hub = common::start_hub(5).await;
+    let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
+    let west_host = sim.hub_host_name("contoso-west").unwrap();
+    let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<Value>::new()));
+    let answer = json!({"iotHubHostName": west_host, "initialTwin": {"tags": {"shelf": "A7"}}, "payload": {"welcome": "to west"}});
+    let app = axum::Router::new().route(
+        "/allocate",
+        axum::routing::post({
+            let seen = std::sync::Arc::clone(&seen);
+            move |body: axum::body::Bytes| {
+                let seen = std::sync::Arc::clone(&seen);
+                let answer = answer.to_string();
+                async move {
+                    seen.lock().push(serde_json::from_slice(&body).unwrap());
+                    ([(axum::http::header::CONTENT_TYPE, "application/json")], answer)
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/allocate", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+
+    let custom = json!({"allocationPolicy": "custom", "customAllocationDefinition": {"webhookUrl": url, "apiVersion": "2021-10-01"}});
+    let created = dps.put_enrollment(&enrollment("shelf-7", &custom), None).await.unwrap();
+    let result = register_over_http(sim, "shelf-7", &key_of(&created)).await;
+    assert_eq!(result["status"], "assigned", "{result}");
+    assert_eq!(result["registrationState"]["assignedHub"], west_host.as_str());
+    assert_eq!(result["registrationState"]["payload"], json!({"welcome": "to west"}));
+    let twin = hub_client(sim, "contoso-west").get_twin("shelf-7").await.unwrap();
+    assert_eq!(twin.tags.unwrap()["shelf"], "A7", "the webhook's initial twin wins");
+    let request = seen.lock()[0].clone();
+    assert_eq!(request["deviceRuntimeContext"]["registrationId"], "shelf-7");
+    assert_eq!(request["individualEnrollment"]["registrationId"], "shelf-7");
+    assert!(request["individualEnrollment"]["attestation"]["symmetricKey"]["primaryKey"].is_null(), "keys are never sent to the webhook");
+    assert_eq!(request["linkedHubs"].as_array().unwrap().len(), 2);
+
+    let dead = json!({"allocationPolicy": "custom", "customAllocationDefinition": {"webhookUrl": "http://127.0.0.1:9/allocate", "apiVersion": "2021-10-01"}});
+    let created = dps.put_enrollment(&enrollment("shelf-8", &dead), None).await.unwrap();
+    let failed = register_over_http(sim, "shelf-8", &key_of(&created)).await;
+    assert_eq!(failed["status"], "failed");
+    let message = failed["registrationState"]["errorMessage"].as_str().unwrap();
+    assert!(message.contains("http://127.0.0.1:9/allocate could not be reached"), "{message}");
+    assert_eq!(failed["registrationState"]["errorCode"], 400_211);
+}
+
+#[tokio::test]
+async fn without_a_saved_policy_old_devices_stick_and_new_ones_migrate() {
+    let hub = common::start_hub(5).await;
+    let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
+    let east_host = sim.hub_host_name("contoso-east").unwrap();
+    let west_host = sim.hub_host_name("contoso-west").unwrap();
+    let created =
+        dps.put_enrollment(&enrollment("meter-1", &json!({"allocationPolicy": "static", "iotHubs": [east_host]})), None).await.unwrap();
+    assert_eq!(created.settings.reprovision_policy, None);
+    let key = key_of(&created);
+    register_with_api(sim, "meter-1", &key, "2018-04-01").await;
+    let mut to_west = dps.get_enrollment("meter-1").await.unwrap();
+    to_west.settings.iot_hubs = Some(vec![west_host.clone()]);
+    let etag = to_west.settings.etag.clone().unwrap();
+    dps.put_enrollment(&to_west, Some(IfMatch::Etag(etag))).await.unwrap();
+    let old = register_with_api(sim, "meter-1", &key, "2018-04-01").await;
+    assert_eq!(old["registrationState"]["assignedHub"], east_host.as_str(), "legacy devices go back to the same hub");
+    let new = register_with_api(sim, "meter-1", &key, "2021-10-01").await;
+    assert_eq!(new["registrationState"]["assignedHub"], west_host.as_str(), "newer devices get the default: migrate");
+    assert_eq!(new["registrationState"]["substatus"], "deviceDataMigrated");
+}
+
+#[tokio::test]
+async fn a_rebooting_dps_device_registers_again_and_dps_state_survives_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let config = || hubdeck::sim::SimConfig {
+        port: 0,
+        state: hubdeck::sim::StateLocation::Dir(state.path().to_owned()),
+        fleet_size: 3,
+        methods: hubdeck::sim::methods::MethodConfig { reboot_offline: Duration::from_millis(200), ..Default::default() },
+        ..hubdeck::sim::SimConfig::default()
+    };
+    let sim = Simulator::start(config()).await.unwrap();
+    let dps = dps_client(&sim);
+    let record = dps.get_registration("b43-grp-lock-02").await.unwrap();
+    let host = record.assigned_hub.clone().unwrap();
+    let name = if host == sim.hub_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" };
+    let method = hubdeck::azure::wire::CloudToDeviceMethod {
+        method_name: "reboot".to_owned(),
+        payload: Value::Null,
+        response_timeout_in_seconds: Some(30),
+        connect_timeout_in_seconds: Some(5),
+    };
+    assert_eq!(hub_client(&sim, name).invoke_method("b43-grp-lock-02", &method).await.unwrap().status, 200);
+    let after = wait_assigned(&dps, "b43-grp-lock-02", record.etag.as_deref()).await;
+    assert_ne!(after.last_updated_date_time_utc, record.last_updated_date_time_utc, "it registered again after the reboot");
+    let keys_before = dps.group_attestation("building-43-locks").await.unwrap();
+    sim.shutdown().await;
+
+    let sim = Simulator::start(config()).await.unwrap();
+    let dps = dps_client(&sim);
+    assert_eq!(dps.group_attestation("building-43-locks").await.unwrap(), keys_before, "keys survive");
+    let record = dps.get_registration("b43-grp-lock-02").await.unwrap();
+    let new_host = sim.hub_host_name(name).unwrap();
+    assert_eq!(record.assigned_hub.as_deref(), Some(new_host.as_str()), "records follow their hub to its new port");
+    assert!(hub_client(&sim, name).get_device("b43-grp-lock-02").await.is_ok());
+    assert_eq!(dps.query_group_registrations("building-43-locks", None, None).await.unwrap().items.len(), 8, "not seeded twice");
 }

@@ -273,10 +273,13 @@ impl Dps {
         for hub in &self.hubs {
             let (sender, mut receiver) = mpsc::channel::<String>(256);
             hub.hub.set_reprovision_listener(sender);
-            let dps = Arc::clone(self);
+            // Weak: the hub holds the sender, so a strong reference here would keep DPS, the
+            // hubs and their databases alive after the simulator stops.
+            let dps = Arc::downgrade(self);
             let host_name = hub.host_name.clone();
             tokio::spawn(async move {
                 while let Some(device_id) = receiver.recv().await {
+                    let Some(dps) = dps.upgrade() else { break };
                     if let Err(error) = dps.reregister_simulated(&host_name, &device_id) {
                         tracing::debug!(%device_id, %error, "a simulated device could not register again");
                     }
