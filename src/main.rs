@@ -66,6 +66,9 @@ struct SimArgs {
     /// Devices in the demo fleet seeded on first start.
     #[arg(long = "devices", default_value_t = hubdeck::sim::seed::DEFAULT_FLEET_SIZE)]
     fleet_size: usize,
+    /// Start DPS without the demo enrollments (and without the devices they register).
+    #[arg(long)]
+    no_dps_demo: bool,
     /// Seed for the fleet and for injected faults.
     #[arg(long, default_value_t = 43)]
     seed: u64,
@@ -180,6 +183,7 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
         },
         west_port: args.west_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1) }),
         dps: hubdeck::sim::dps::DpsConfig::default(),
+        dps_demo: !args.no_dps_demo,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {

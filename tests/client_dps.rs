@@ -55,7 +55,7 @@ async fn wait_assigned(dps: &DpsClient, registration_id: &str, etag_before: Opti
 
 #[tokio::test]
 async fn enrollments_and_groups_round_trip_with_etags_paging_bulk_and_hidden_keys() {
-    let hub = common::start_hub(5).await;
+    let hub = common::start_hub_with_dps(5).await;
     let dps = dps_client(&hub.sim);
     let created = dps.put_enrollment(&enrollment("door-17", &json!({"reprovisionPolicy": ReprovisionPolicy::RESET})), None).await.unwrap();
     let keys = created.attestation.symmetric_key.clone().unwrap();
@@ -163,7 +163,7 @@ fn key_of(enrollment: &IndividualEnrollment) -> Vec<u8> {
 
 #[tokio::test]
 async fn re_registration_migrates_resets_or_keeps_the_device_as_the_policy_says() {
-    let hub = common::start_hub(5).await;
+    let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
     let east_host = sim.hub_host_name("contoso-east").unwrap();
     let west_host = sim.hub_host_name("contoso-west").unwrap();
@@ -254,7 +254,7 @@ async fn re_registration_migrates_resets_or_keeps_the_device_as_the_policy_says(
 
 #[tokio::test]
 async fn wrong_keys_disabled_enrollments_and_group_devices() {
-    let hub = common::start_hub(5).await;
+    let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
     let created = dps.put_enrollment(&enrollment("door-9", &json!({"provisioningStatus": "disabled"})), None).await.unwrap();
     let scope = sim.dps().id_scope().to_owned();
@@ -302,7 +302,7 @@ async fn wrong_keys_disabled_enrollments_and_group_devices() {
 
 #[tokio::test]
 async fn custom_allocation_asks_the_webhook_and_a_dead_webhook_fails_the_registration_clearly() {
-    let hub = common::start_hub(5).await;
+    let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
     let west_host = sim.hub_host_name("contoso-west").unwrap();
     let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<Value>::new()));
@@ -350,7 +350,7 @@ async fn custom_allocation_asks_the_webhook_and_a_dead_webhook_fails_the_registr
 
 #[tokio::test]
 async fn without_a_saved_policy_old_devices_stick_and_new_ones_migrate() {
-    let hub = common::start_hub(5).await;
+    let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
     let east_host = sim.hub_host_name("contoso-east").unwrap();
     let west_host = sim.hub_host_name("contoso-west").unwrap();

@@ -23,7 +23,7 @@ impl SimProcess {
         let ready_file = state_dir.with_extension("ready.json");
         std::fs::remove_file(&ready_file).ok();
         let child = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
-            .args(["sim", "--port", "0", "--devices", "50", "--state-dir"])
+            .args(["sim", "--port", "0", "--devices", "50", "--no-dps-demo", "--state-dir"])
             .arg(state_dir)
             .arg("--ready-file")
             .arg(&ready_file)

@@ -27,14 +27,20 @@ struct Console {
 fn start(fleet_size: usize) -> Console {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let config = tempfile::tempdir().unwrap();
+    let fleet = FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None };
+    // Without the DPS demo devices, so the first hub holds exactly the fleet these tests count.
+    let simulator = hubdeck::sim::SimConfig {
+        port: 0,
+        state: StateLocation::Ephemeral,
+        fleet_size,
+        fleet: fleet.clone(),
+        dps_demo: false,
+        ..hubdeck::sim::SimConfig::default()
+    };
+    let simulator = Arc::new(runtime.block_on(hubdeck::sim::Simulator::start(simulator)).unwrap());
     let options = BackendOptions {
         config_dir: config.path().to_owned(),
-        simulator: SimulatorSettings {
-            state: StateLocation::Ephemeral,
-            fleet_size,
-            fleet: FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None },
-            shared: None,
-        },
+        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size, fleet, shared: Some(simulator) },
         use_keyring: false,
         command_line: None,
         retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },
@@ -221,7 +227,7 @@ fn deleting_two_selected_devices() {
 #[test]
 fn switching_to_a_second_profile() {
     let mut console = start(4);
-    let config = SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size: 7, ..SimConfig::default() };
+    let config = SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size: 7, dps_demo: false, ..SimConfig::default() };
     let other = console.runtime.block_on(Simulator::start(config)).unwrap();
     let connection = other.connection_string("iothubowner").unwrap().expose();
     let ca_file = other.ca_path().display().to_string();
@@ -314,7 +320,8 @@ fn keyboard_navigation() {
     console.harness.get_by_role_and_label(Role::Button, "New job…");
     console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
     console.harness.step();
-    console.harness.get_by_label_contains("arrive in a coming release");
+    assert_eq!(console.app().state.page, Page::Enrollments);
+    console.harness.get_by_label_contains("Individual enrollments");
 }
 
 #[test]

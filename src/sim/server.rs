@@ -61,6 +61,9 @@ pub struct SimConfig {
     pub west_port: u16,
     /// How the simulated DPS behaves.
     pub dps: super::dps::DpsConfig,
+    /// Seed the demo enrollments and register their devices on first start (their devices join
+    /// the hubs, so tests that count the fleet turn this off).
+    pub dps_demo: bool,
 }
 
 impl Default for SimConfig {
@@ -78,6 +81,7 @@ impl Default for SimConfig {
             methods: super::methods::MethodConfig::default(),
             west_port: 0,
             dps: super::dps::DpsConfig::default(),
+            dps_demo: true,
         }
     }
 }
@@ -267,7 +271,7 @@ impl Simulator {
         let (dps, fresh) = super::dps::Dps::open(persistent.then_some(dir.as_path()), dps_hubs, host_names, config.dps.clone())?;
         let dps = Arc::new(dps);
         dps.listen_for_reprovision_requests();
-        if fresh {
+        if fresh && config.dps_demo {
             super::dps::seed::seed(&dps).await;
         }
         dps.save().await?;

@@ -29,11 +29,19 @@ pub fn fast_retry() -> RetryPolicy {
     }
 }
 
-/// Starts an ephemeral simulator with `fleet_size` demo devices.
+/// Starts an ephemeral simulator with `fleet_size` demo devices (and no DPS demo devices, so the
+/// first hub holds exactly the fleet).
 pub async fn start_hub(fleet_size: usize) -> TestHub {
-    let sim = Simulator::start(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() })
-        .await
-        .expect("simulator starts");
+    start_with(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, dps_demo: false, ..SimConfig::default() }).await
+}
+
+/// Starts an ephemeral simulator with the demo fleet and the DPS demo enrollments and devices.
+pub async fn start_hub_with_dps(fleet_size: usize) -> TestHub {
+    start_with(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() }).await
+}
+
+async fn start_with(config: SimConfig) -> TestHub {
+    let sim = Simulator::start(config).await.expect("simulator starts");
     let events = Arc::new(Mutex::new(Vec::new()));
     let client = client_with(&sim, "iothubowner", fast_retry(), Some(Arc::clone(&events)));
     TestHub { sim, client, events }

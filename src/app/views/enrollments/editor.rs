@@ -198,6 +198,11 @@ fn policy_ui(ui: &mut Ui, editor: &mut EnrollmentEditor) {
                 if radio.clicked() && PolicyChoice::CHOICES.contains(&choice) {
                     editor.policy = choice;
                 }
+                if choice == saved {
+                    ui.label(RichText::new("(saved setting)").small().color(theme::good(&visuals)));
+                } else if selected {
+                    ui.label(RichText::new("(your change, not saved yet)").small().color(theme::warn(&visuals)));
+                }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     ui.label(RichText::new(flags(choice)).monospace().small().color(theme::muted(&visuals)));
                 });
@@ -210,9 +215,6 @@ fn policy_ui(ui: &mut Ui, editor: &mut EnrollmentEditor) {
                 }))
                 .wrap(),
             );
-            if choice == saved {
-                ui.label(RichText::new("saved now").small().color(theme::good(&visuals)));
-            }
         });
     }
 }
