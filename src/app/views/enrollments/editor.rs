@@ -190,7 +190,7 @@ fn policy_ui(ui: &mut Ui, editor: &mut EnrollmentEditor) {
         } else {
             egui::Frame::group(ui.style())
         };
-        frame.show(ui, |ui| {
+        let card = frame.show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
                 let title = RichText::new(choice.title()).strong();
@@ -216,6 +216,10 @@ fn policy_ui(ui: &mut Ui, editor: &mut EnrollmentEditor) {
                 .wrap(),
             );
         });
+        // The whole card picks the choice, not only the small radio button.
+        if PolicyChoice::CHOICES.contains(&choice) && card.response.interact(egui::Sense::click()).clicked() {
+            editor.policy = choice;
+        }
     }
 }
 
@@ -240,7 +244,8 @@ fn allocation_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, hubs: &[crate::app:
             }
             for (host, name) in known {
                 let mut ticked = editor.hubs.contains(&host);
-                if ui.checkbox(&mut ticked, format!("{name}  ({host})")).changed() {
+                let label = if name == host { host.clone() } else { format!("{name}  ({host})") };
+                if ui.checkbox(&mut ticked, label).changed() {
                     if ticked {
                         editor.hubs.insert(host);
                     } else {
