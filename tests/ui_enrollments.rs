@@ -285,3 +285,36 @@ fn bulk_policy_change_and_a_conflict_on_save() {
     assert_eq!(saved.settings.reprovision_policy, Some(ReprovisionPolicy::RESET), "mine was saved over theirs");
     assert_eq!(saved.settings.provisioning_status.as_deref(), Some("enabled"), "keeping mine means my whole version");
 }
+
+#[test]
+fn creating_and_deleting_an_enrollment() {
+    let mut console = start();
+    console.click(Role::Button, "New enrollment...");
+    console.harness.get_by_role_and_label(Role::TextInput, "Registration id").focus();
+    console.harness.step();
+    console.harness.get_by_role_and_label(Role::TextInput, "Registration id").type_text("b43-lobby-lock-01");
+    console.settle();
+    console.harness.get_by_label("b43-lobby-lock-01 already exists; open it from the list to change it.");
+    console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    console.harness.step();
+    console.harness.get_by_role_and_label(Role::TextInput, "Registration id").type_text("b43-new-door-9");
+    console.settle();
+    console.click(Role::Button, "Create");
+    console.wait_for("the new enrollment's editor", |app| {
+        app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id() == "b43-new-door-9")
+    });
+    let dps = console.dps.clone();
+    let (created, keys) = console.runtime.block_on(async move {
+        (dps.get_enrollment("b43-new-door-9").await.unwrap(), dps.enrollment_attestation("b43-new-door-9").await.unwrap())
+    });
+    assert_eq!(created.settings.reprovision_policy, Some(ReprovisionPolicy::MIGRATE));
+    assert!(keys.symmetric_key.unwrap().primary_key.is_some(), "DPS generated the keys");
+
+    console.click(Role::Button, "Delete...");
+    console.click(Role::Button, "Delete");
+    console.wait_for("the editor to close", |app| app.state.enrollments.editor.is_none());
+    let dps = console.dps.clone();
+    let gone = console.runtime.block_on(async move { dps.get_enrollment("b43-new-door-9").await });
+    assert_eq!(gone.unwrap_err().status(), Some(404));
+    assert!(console.harness.state().state.enrollments.individuals.iter().all(|item| item.registration_id != "b43-new-door-9"));
+}

@@ -83,6 +83,17 @@ fn has_keys(attestation: &AttestationMechanism) -> bool {
 pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnrollment, etag: Option<String>) {
     let (id, kind) = (item.id().to_owned(), item.kind());
     let if_match = etag.clone().map(IfMatch::Etag);
+    if etag.is_none() {
+        // A PUT without If-Match replaces whatever exists: a create must never do that.
+        match reread(&client, kind, &id).await {
+            Ok(_) => {
+                let message = format!("{id} already exists; open it from the list to change it");
+                return sink.send(Event::EnrollmentSaved { id, outcome: EnrollmentSaveOutcome::Failed(message) }).await;
+            }
+            Err(error) if error.status() == Some(404) => {}
+            Err(error) => return failed(&sink, id, &error).await,
+        }
+    }
     let result = match item {
         AnyEnrollment::Individual(mut enrollment) => {
             if etag.is_some() && !has_keys(&enrollment.attestation) {
@@ -147,6 +158,23 @@ fn strip_keys_group(mut group: EnrollmentGroup) -> EnrollmentGroup {
 
 async fn failed(sink: &EventSink, id: String, error: &AzureError) {
     sink.send(Event::EnrollmentSaved { id, outcome: EnrollmentSaveOutcome::Failed(message_of(error)) }).await;
+}
+
+/// Deletes an enrollment or group with the etag it was opened with.
+pub async fn delete_enrollment(client: DpsClient, sink: EventSink, kind: EnrollmentKind, id: String, etag: Option<String>) {
+    let if_match = etag.map_or(IfMatch::Any, IfMatch::Etag);
+    let result = match kind {
+        EnrollmentKind::Individual => client.delete_enrollment(&id, if_match).await,
+        EnrollmentKind::Group => client.delete_group(&id, if_match).await,
+    };
+    let result = result.map_err(|error| {
+        if error.status() == Some(412) {
+            "someone changed it since you opened it; nothing was deleted (close and reopen it to see their version)".to_owned()
+        } else {
+            message_of(&error)
+        }
+    });
+    sink.send(Event::EnrollmentDeleted { id, result }).await;
 }
 
 /// Sets a policy on several enrollments of one kind with bulk `updateIfMatchETag`, 10 per call.

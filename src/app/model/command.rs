@@ -112,6 +112,15 @@ pub enum Command {
         /// The etag it was loaded with.
         etag: Option<String>,
     },
+    /// Delete an enrollment or group with `If-Match` (its registration records stay).
+    DeleteEnrollment {
+        /// Which list.
+        kind: super::enrollments::EnrollmentKind,
+        /// Which enrollment.
+        id: String,
+        /// The etag it was opened with.
+        etag: Option<String>,
+    },
     /// Set one policy on several enrollments of one kind (bulk `updateIfMatchETag`).
     BulkSetPolicy(Vec<super::enrollments::AnyEnrollment>),
     /// Read the registration records of an enrollment (its one device) or group (its devices).

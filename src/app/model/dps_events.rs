@@ -82,6 +82,14 @@ impl AppState {
             Event::EnrollmentSaved { id, outcome } => match outcome {
                 EnrollmentSaveOutcome::Saved(item) => {
                     self.enrollments.upsert((*item).clone());
+                    if self.enrollments.open_when_saved.as_deref().is_some_and(|created| created.eq_ignore_ascii_case(&id)) {
+                        self.enrollments.open_when_saved = None;
+                        self.enrollments.new_draft = None;
+                        let kind = item.kind();
+                        self.notify(NoticeLevel::Success, format!("Created {id}"));
+                        self.open_enrollment(kind, &id, out);
+                        return;
+                    }
                     if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
                         editor.saved(*item);
                     }
@@ -93,11 +101,39 @@ impl AppState {
                         editor.start_conflict(*theirs);
                     }
                 }
+                EnrollmentSaveOutcome::Failed(message) if self.enrollments.open_when_saved.as_deref() == Some(id.as_str()) => {
+                    self.enrollments.open_when_saved = None;
+                    if let Some(draft) = &mut self.enrollments.new_draft {
+                        draft.creating = false;
+                    }
+                    self.notify(NoticeLevel::Error, format!("{id} was not created: {message}"));
+                }
                 EnrollmentSaveOutcome::Failed(message) => {
                     if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
                         editor.save_failed(&message);
                     }
                     self.notify(NoticeLevel::Error, format!("{id} was not saved: {message}"));
+                }
+            },
+            Event::EnrollmentDeleted { id, result } => match result {
+                Ok(()) => {
+                    self.enrollments.individuals.retain(|item| !item.registration_id.eq_ignore_ascii_case(&id));
+                    self.enrollments.groups.retain(|item| !item.enrollment_group_id.eq_ignore_ascii_case(&id));
+                    self.enrollments.picked.retain(|(_, picked)| !picked.eq_ignore_ascii_case(&id));
+                    if self.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                        self.enrollments.editor = None;
+                    }
+                    self.notify(
+                        NoticeLevel::Success,
+                        format!("Deleted {id}. Its devices stay on their hubs; their registration records stay in DPS."),
+                    );
+                }
+                Err(message) => {
+                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
+                        editor.confirm_delete = None;
+                        editor.message = Some((true, format!("Not deleted: {message}")));
+                    }
+                    self.notify(NoticeLevel::Error, format!("{id} was not deleted: {message}"));
                 }
             },
             Event::BulkPolicyDone(result) => {

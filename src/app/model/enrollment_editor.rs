@@ -81,6 +81,8 @@ pub struct EnrollmentEditor {
     pub records_load: ListLoad,
     /// Re-registrations being watched, by registration id.
     pub reregistering: BTreeMap<String, Reregistration>,
+    /// The delete confirmation is open; `true` once sent.
+    pub confirm_delete: Option<bool>,
     next_records_poll: Option<Instant>,
 }
 
@@ -147,6 +149,7 @@ impl EnrollmentEditor {
             records,
             records_load,
             reregistering: BTreeMap::new(),
+            confirm_delete: None,
             next_records_poll: None,
             base,
         }

@@ -218,6 +218,13 @@ pub enum Event {
         /// What happened.
         outcome: EnrollmentSaveOutcome,
     },
+    /// A delete finished.
+    EnrollmentDeleted {
+        /// Which enrollment.
+        id: String,
+        /// Deleted, or why not.
+        result: Result<(), String>,
+    },
     /// A bulk policy change finished: per item `Ok` or why not.
     BulkPolicyDone(Result<super::enrollments::ItemResults, String>),
     /// Registration records of an enrollment or group.

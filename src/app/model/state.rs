@@ -389,6 +389,7 @@ impl AppState {
             | Event::CsvExported(_)) => self.apply_job_event(event, out),
             event @ (Event::EnrollmentsLoaded(_)
             | Event::EnrollmentSaved { .. }
+            | Event::EnrollmentDeleted { .. }
             | Event::BulkPolicyDone(_)
             | Event::EnrollmentRecords { .. }
             | Event::EnrollmentKeys { .. }

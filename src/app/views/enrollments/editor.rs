@@ -44,6 +44,7 @@ pub fn enrollment_editor_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Com
         return;
     };
     header_ui(ui, editor, &mut close, out);
+    confirm_delete_ui(ui, editor, out);
     ui.separator();
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         ui.set_max_width(1100.0);
@@ -110,6 +111,9 @@ fn header_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, close: &mut bool, out: 
             editor.records = records;
             editor.records_load = load;
         }
+        if ui.add_enabled(!editor.saving, egui::Button::new("Delete...")).clicked() {
+            editor.confirm_delete = Some(false);
+        }
         if dirty {
             ui.label(RichText::new("unsaved changes").color(theme::warn(&visuals)));
         }
@@ -120,6 +124,40 @@ fn header_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, close: &mut bool, out: 
     if let Some((is_error, text)) = &editor.message {
         let color = if *is_error { theme::bad(&visuals) } else { theme::good(&visuals) };
         ui.label(RichText::new(text).color(color));
+    }
+}
+
+fn confirm_delete_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, out: &mut Vec<Command>) {
+    let Some(sent) = editor.confirm_delete else {
+        return;
+    };
+    let mut delete = false;
+    let mut cancel = false;
+    let modal = theme::modal("confirm-enrollment-delete").show(ui.ctx(), |ui| {
+        ui.set_width(460.0);
+        ui.heading(format!("Delete {}?", editor.base.id()));
+        ui.label(
+            "Its devices stay registered on their hubs and their DPS registration records stay; they can no longer register              through it. Deleted with the etag you opened it with, so a version someone saved since is not deleted.",
+        );
+        ui.horizontal(|ui| {
+            if ui.add_enabled(!sent, egui::Button::new(if sent { "Deleting..." } else { "Delete" })).clicked() {
+                delete = true;
+            }
+            if ui.add_enabled(!sent, egui::Button::new("Cancel")).clicked() {
+                cancel = true;
+            }
+        });
+    });
+    if (cancel || theme::escape_pressed(&modal)) && !sent {
+        editor.confirm_delete = None;
+    }
+    if delete {
+        editor.confirm_delete = Some(true);
+        out.push(Command::DeleteEnrollment {
+            kind: editor.base.kind(),
+            id: editor.base.id().to_owned(),
+            etag: editor.base.settings().etag.clone(),
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bulk;
 mod editor;
+mod new_enrollment;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -27,6 +28,7 @@ pub fn enrollments_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Comm
         list_ui(ui, state, out);
     }
     bulk::bulk_policy_ui(ui, state, out);
+    new_enrollment::new_enrollment_ui(ui, state, out);
 }
 
 fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
@@ -46,6 +48,10 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         ui.add(egui::TextEdit::singleline(&mut state.enrollments.filter).hint_text("Search ids, hubs, policies").desired_width(220.0));
         if ui.button("Refresh").clicked() {
             state.load_enrollments(out);
+        }
+        if ui.add_enabled(state.dps_configured, egui::Button::new("New enrollment...")).clicked() {
+            state.enrollments.new_draft =
+                Some(crate::app::model::enrollments::NewEnrollment { kind: state.enrollments.tab, ..Default::default() });
         }
         let picked = state.enrollments.picked_in_tab().len();
         if ui
