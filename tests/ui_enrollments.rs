@@ -202,6 +202,17 @@ fn reset_to_initial_config_then_reregister_gives_the_device_its_initial_twin() {
         app.state.page == Page::Twin && app.state.twin.as_ref().is_some_and(|editor| editor.draft.is_some())
     });
     assert_eq!(&*console.harness.state().state.twin.as_ref().unwrap().device_id, device);
+
+    // And back: from the device's details to the enrollment it registered through.
+    console.click(Role::Button, "Devices");
+    console.wait_for("the device list", |app| app.state.devices.load == LoadState::Done);
+    console.click_label(device);
+    console.click(Role::Button, "Details");
+    console.wait_for("the details", |app| app.state.devices.details.as_ref().is_some_and(|details| details.loaded.is_some()));
+    console.click(Role::Button, "Enrollment");
+    console.wait_for("the enrollment", |app| {
+        app.state.page == Page::Enrollments && app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id() == device)
+    });
 }
 
 #[test]
