@@ -304,6 +304,16 @@ impl AppState {
                 };
                 if switching {
                     self.forget_hub_content();
+                    // Enrollments belong to the profile's DPS; a draft must never be saved to another one.
+                    if let Some(editor) = &self.enrollments.editor
+                        && editor.is_dirty()
+                    {
+                        let id = editor.base.id().to_owned();
+                        self.notify(
+                            NoticeLevel::Info,
+                            format!("Closed the enrollment editor of {id} (another profile). Its unsaved changes were not sent."),
+                        );
+                    }
                     self.enrollments = super::enrollments::EnrollmentsState::default();
                     self.pending_twin = None;
                 }

@@ -234,3 +234,21 @@ fn an_action_refreshes_and_reports() {
     state.apply(Event::ActionDone { summary: "Deleted 1 of 2 devices".into(), failures: vec!["x: PreconditionFailed".into()] }, &mut out);
     assert!(state.notices.last().unwrap().text.contains("x: PreconditionFailed"));
 }
+
+#[test]
+fn switching_profiles_closes_a_dirty_enrollment_editor_and_says_so() {
+    use crate::app::model::EnrollmentKind;
+    use crate::app::model::reprovision_choice::PolicyChoice;
+    let mut state = AppState::default();
+    connected(&mut state);
+    let enrollment: crate::azure::wire::IndividualEnrollment =
+        serde_json::from_value(serde_json::json!({"registrationId": "door-1", "attestation": {"type": "symmetricKey"}, "etag": "\"e1\""}))
+            .unwrap();
+    state.enrollments.individuals = vec![enrollment];
+    let mut out = Vec::new();
+    state.open_enrollment(EnrollmentKind::Individual, "door-1", &mut out);
+    state.enrollments.editor.as_mut().unwrap().policy = PolicyChoice::Reset;
+    state.apply(Event::Connecting(ProfileId("staging".into())), &mut out);
+    assert!(state.enrollments.editor.is_none(), "a draft is never saved to another profile's DPS");
+    assert!(state.notices.iter().any(|notice| notice.text.contains("door-1") && notice.text.contains("were not sent")));
+}
