@@ -329,3 +329,17 @@ fn creating_and_deleting_an_enrollment() {
     assert_eq!(gone.unwrap_err().status(), Some(404));
     assert!(console.harness.state().state.enrollments.individuals.iter().all(|item| item.registration_id != "b43-new-door-9"));
 }
+
+#[test]
+fn the_enrollments_page_and_editor_are_idle_when_nothing_happens() {
+    let mut console = start();
+    // `try_run` steps until no repaint is requested; it fails if something keeps repainting.
+    let steps = console.harness.try_run().expect("the list does not keep the app busy");
+    assert!(steps <= 3, "the list settled after {steps} frames");
+    console.click_label("Enrollment groups (3)");
+    console.open("building-43-locks");
+    console
+        .wait_for("the group's registrations", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.records.len() == 8));
+    let steps = console.harness.try_run().expect("the editor does not keep the app busy");
+    assert!(steps <= 3, "the editor settled after {steps} frames");
+}

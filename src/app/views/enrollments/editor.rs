@@ -266,11 +266,13 @@ fn allocation_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, hubs: &[crate::app:
     section_ui(ui, "Allocation", "Which hub DPS assigns a registering device to.");
     egui::Grid::new("enrollment-allocation").num_columns(2).spacing([16.0, 8.0]).show(ui, |ui| {
         ui.label("Allocation policy");
-        egui::ComboBox::from_id_salt("allocation-policy").selected_text(allocation_label(editor.allocation)).show_ui(ui, |ui| {
-            for policy in [AllocationPolicy::Hashed, AllocationPolicy::GeoLatency, AllocationPolicy::Static, AllocationPolicy::Custom] {
-                ui.selectable_value(&mut editor.allocation, policy, allocation_label(policy));
-            }
-        });
+        let combo =
+            egui::ComboBox::from_id_salt("allocation-policy").selected_text(allocation_label(editor.allocation)).show_ui(ui, |ui| {
+                for policy in [AllocationPolicy::Hashed, AllocationPolicy::GeoLatency, AllocationPolicy::Static, AllocationPolicy::Custom] {
+                    ui.selectable_value(&mut editor.allocation, policy, allocation_label(policy));
+                }
+            });
+        combo.response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Allocation policy"));
         ui.end_row();
         ui.label("IoT hubs");
         ui.vertical(|ui| {

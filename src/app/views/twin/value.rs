@@ -79,11 +79,14 @@ impl ValueKind {
 pub fn kind_selector_ui(ui: &mut Ui, id: &str, value: &Value) -> Option<Value> {
     let current = ValueKind::of(value);
     let mut chosen = current;
-    egui::ComboBox::from_id_salt(("kind", id)).width(70.0).selected_text(current.label()).show_ui(ui, |ui| {
+    let combo = egui::ComboBox::from_id_salt(("kind", id)).width(70.0).selected_text(current.label()).show_ui(ui, |ui| {
         for kind in ValueKind::ALL {
             ui.selectable_value(&mut chosen, kind, kind.label());
         }
     });
+    // The key is drawn beside it, not in it: screen readers get the name here.
+    let name = format!("Type of {id}");
+    combo.response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &name));
     (chosen != current).then(|| chosen.convert(value))
 }
 
