@@ -17,7 +17,7 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Hub => "IoT Hub",
             Self::Dps => "DPS",

@@ -1,8 +1,6 @@
 //! The Device Provisioning Service client (service API 2021-10-01): individual enrollments,
 //! enrollment groups, registration records, bulk operations and attestation mechanisms.
 
-use std::sync::Arc;
-
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -10,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::connection_string::{ServiceConnectionString, ServiceKind};
 use super::error::AzureError;
 use super::pipeline::{ApiRequest, ClientOptions, IfMatch, Pipeline, SharedPipeline};
-use super::sas::{SasCredential, decode_key, encode_component, resource_for_host};
+use super::sas::encode_component;
 use super::wire::{
     AttestationMechanism, BulkEnrollmentOperation, BulkEnrollmentOperationResult, CONTINUATION_HEADER, DeviceRegistrationState,
     EnrollmentGroup, ITEM_TYPE_HEADER, IndividualEnrollment, QueryPage,
@@ -78,14 +76,7 @@ impl List {
 impl DpsClient {
     /// A client for the DPS instance named by `connection`.
     pub fn new(connection: &ServiceConnectionString, options: &ClientOptions) -> Result<Self, AzureError> {
-        if connection.kind() != ServiceKind::Dps {
-            return Err(AzureError::InvalidInput("an IoT Hub connection string was given where a DPS one is needed".to_owned()));
-        }
-        let key =
-            decode_key(connection.key()).ok_or_else(|| AzureError::InvalidInput("the SharedAccessKey is not valid base64".to_owned()))?;
-        let credential = SasCredential::new(resource_for_host(connection.host_name()), Some(connection.key_name().to_owned()), key);
-        let pipeline = Pipeline::new(connection.host_name(), DPS_API_VERSION, credential, options)?;
-        Ok(Self { pipeline: Arc::new(pipeline) })
+        Ok(Self { pipeline: Pipeline::for_connection(connection, ServiceKind::Dps, DPS_API_VERSION, options)? })
     }
 
     /// `HostName` of the instance.

@@ -4,8 +4,6 @@ mod jobs;
 
 pub use jobs::check_job_id;
 
-use std::sync::Arc;
-
 use futures_util::Stream;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -14,7 +12,7 @@ use serde_json::Value;
 use super::connection_string::{ServiceConnectionString, ServiceKind};
 use super::error::AzureError;
 use super::pipeline::{ApiRequest, ClientOptions, IfMatch, Pipeline, SharedPipeline};
-use super::sas::{SasCredential, decode_key, encode_component, resource_for_host};
+use super::sas::encode_component;
 use super::wire::{
     BulkRegistryOperationResult, CONTINUATION_HEADER, Device, ExportImportDevice, ITEM_TYPE_HEADER, QueryPage, RegistryStatistics,
     ServiceStatistics, Twin,
@@ -36,14 +34,7 @@ pub struct HubClient {
 impl HubClient {
     /// A client for the hub named by `connection`.
     pub fn new(connection: &ServiceConnectionString, options: &ClientOptions) -> Result<Self, AzureError> {
-        if connection.kind() != ServiceKind::Hub {
-            return Err(AzureError::InvalidInput("a DPS connection string was given where an IoT Hub one is needed".to_owned()));
-        }
-        let key =
-            decode_key(connection.key()).ok_or_else(|| AzureError::InvalidInput("the SharedAccessKey is not valid base64".to_owned()))?;
-        let credential = SasCredential::new(resource_for_host(connection.host_name()), Some(connection.key_name().to_owned()), key);
-        let pipeline = Pipeline::new(connection.host_name(), HUB_API_VERSION, credential, options)?;
-        Ok(Self { pipeline: Arc::new(pipeline) })
+        Ok(Self { pipeline: Pipeline::for_connection(connection, ServiceKind::Hub, HUB_API_VERSION, options)? })
     }
 
     /// `HostName` of the hub.

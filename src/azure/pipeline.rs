@@ -225,6 +225,29 @@ impl Drop for InFlight<'_> {
 }
 
 impl Pipeline {
+    /// A shared pipeline for the service a connection string names, signing with its policy key.
+    /// `kind` is the service the caller speaks; another kind is refused with a clear error.
+    pub fn for_connection(
+        connection: &super::connection_string::ServiceConnectionString,
+        kind: super::connection_string::ServiceKind,
+        api_version: &'static str,
+        options: &ClientOptions,
+    ) -> Result<SharedPipeline, AzureError> {
+        if connection.kind() != kind {
+            let with_article = |label: &str| if label.starts_with('I') { format!("an {label}") } else { format!("a {label}") };
+            return Err(AzureError::InvalidInput(format!(
+                "{} connection string was given where {} one is needed",
+                with_article(connection.kind().label()),
+                with_article(kind.label())
+            )));
+        }
+        let key = super::sas::decode_key(connection.key())
+            .ok_or_else(|| AzureError::InvalidInput("the SharedAccessKey is not valid base64".to_owned()))?;
+        let credential =
+            SasCredential::new(super::sas::resource_for_host(connection.host_name()), Some(connection.key_name().to_owned()), key);
+        Ok(Arc::new(Self::new(connection.host_name(), api_version, credential, options)?))
+    }
+
     pub fn new(host: &str, api_version: &'static str, credential: SasCredential, options: &ClientOptions) -> Result<Self, AzureError> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("hubdeck/", env!("CARGO_PKG_VERSION")))

@@ -8,49 +8,42 @@ use super::sink::EventSink;
 use super::tasks::message_of;
 use crate::app::model::{AnyEnrollment, EnrollmentKind, EnrollmentSaveOutcome, Event};
 use crate::azure::dps::MAX_BULK_ENROLLMENTS;
-use crate::azure::wire::{AttestationMechanism, CloudToDeviceMethod, DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment};
+use crate::azure::wire::{
+    AttestationMechanism, CloudToDeviceMethod, DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, QueryPage,
+};
 use crate::azure::{AzureError, BulkMode, DpsClient, HubClient, IfMatch};
 
 /// Enrollments per query page.
 const PAGE: u32 = 100;
 
-async fn all_enrollments(client: &DpsClient) -> Result<Vec<IndividualEnrollment>, AzureError> {
+/// Every item of a paged query: `page` is called with each continuation until none comes back.
+async fn every_page<T, F, Fut>(page: F) -> Result<Vec<T>, AzureError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<QueryPage<T>, AzureError>>,
+{
     let mut items = Vec::new();
     let mut continuation = None;
     loop {
-        let page = client.query_enrollments(Some(PAGE), continuation.as_deref()).await?;
-        items.extend(page.items);
-        continuation = page.continuation;
+        let next = page(continuation).await?;
+        items.extend(next.items);
+        continuation = next.continuation;
         if continuation.is_none() {
             return Ok(items);
         }
     }
+}
+
+async fn all_enrollments(client: &DpsClient) -> Result<Vec<IndividualEnrollment>, AzureError> {
+    every_page(|continuation| async move { client.query_enrollments(Some(PAGE), continuation.as_deref()).await }).await
 }
 
 async fn all_groups(client: &DpsClient) -> Result<Vec<EnrollmentGroup>, AzureError> {
-    let mut items = Vec::new();
-    let mut continuation = None;
-    loop {
-        let page = client.query_groups(Some(PAGE), continuation.as_deref()).await?;
-        items.extend(page.items);
-        continuation = page.continuation;
-        if continuation.is_none() {
-            return Ok(items);
-        }
-    }
+    every_page(|continuation| async move { client.query_groups(Some(PAGE), continuation.as_deref()).await }).await
 }
 
 async fn all_group_records(client: &DpsClient, group_id: &str) -> Result<Vec<DeviceRegistrationState>, AzureError> {
-    let mut items = Vec::new();
-    let mut continuation = None;
-    loop {
-        let page = client.query_group_registrations(group_id, Some(PAGE), continuation.as_deref()).await?;
-        items.extend(page.items);
-        continuation = page.continuation;
-        if continuation.is_none() {
-            return Ok(items);
-        }
-    }
+    every_page(|continuation| async move { client.query_group_registrations(group_id, Some(PAGE), continuation.as_deref()).await }).await
 }
 
 /// Both lists, sorted by id.

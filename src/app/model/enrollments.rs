@@ -238,26 +238,46 @@ impl NewEnrollment {
 }
 
 impl EnrollmentsState {
-    /// Every enrollment of the current tab that matches the filter, in id order.
-    pub fn visible(&self) -> Vec<AnyEnrollment> {
+    /// Positions (in the current tab's list) of the enrollments that match the filter, in id
+    /// order. Nothing is copied: the table clones only the rows it draws.
+    pub fn visible_positions(&self) -> Vec<usize> {
         let needle = self.filter.trim().to_lowercase();
-        let matches = |item: &AnyEnrollment| {
+        let matches = |id: &str, registration: Option<&DeviceRegistrationState>, settings: &EnrollmentSettings| {
             if needle.is_empty() {
                 return true;
             }
-            let mut haystack = vec![item.id().to_lowercase()];
-            if let Some(registration) = item.registration() {
+            let mut haystack = vec![id.to_lowercase()];
+            if let Some(registration) = registration {
                 haystack.extend(registration.device_id.iter().chain(registration.assigned_hub.iter()).map(|text| text.to_lowercase()));
             }
-            haystack.extend(item.settings().iot_hubs.iter().flatten().map(|hub| hub.to_lowercase()));
-            haystack.push(PolicyChoice::from_policy(item.settings().reprovision_policy).title().to_lowercase());
+            haystack.extend(settings.iot_hubs.iter().flatten().map(|hub| hub.to_lowercase()));
+            haystack.push(PolicyChoice::from_policy(settings.reprovision_policy).title().to_lowercase());
             haystack.iter().any(|text| text.contains(&needle))
         };
-        let items: Vec<AnyEnrollment> = match self.tab {
-            EnrollmentKind::Individual => self.individuals.iter().cloned().map(AnyEnrollment::Individual).collect(),
-            EnrollmentKind::Group => self.groups.iter().cloned().map(AnyEnrollment::Group).collect(),
-        };
-        items.into_iter().filter(matches).collect()
+        match self.tab {
+            EnrollmentKind::Individual => (0..self.individuals.len())
+                .filter(|&at| {
+                    let item = &self.individuals[at];
+                    matches(&item.registration_id, item.registration_state.as_ref(), &item.settings)
+                })
+                .collect(),
+            EnrollmentKind::Group => (0..self.groups.len())
+                .filter(|&at| matches(&self.groups[at].enrollment_group_id, None, &self.groups[at].settings))
+                .collect(),
+        }
+    }
+
+    /// The enrollment at `position` in the current tab's list.
+    pub fn at(&self, position: usize) -> Option<AnyEnrollment> {
+        match self.tab {
+            EnrollmentKind::Individual => self.individuals.get(position).cloned().map(AnyEnrollment::Individual),
+            EnrollmentKind::Group => self.groups.get(position).cloned().map(AnyEnrollment::Group),
+        }
+    }
+
+    /// Every enrollment of the current tab that matches the filter, in id order.
+    pub fn visible(&self) -> Vec<AnyEnrollment> {
+        self.visible_positions().into_iter().filter_map(|position| self.at(position)).collect()
     }
 
     /// An enrollment by kind and id, as loaded.

@@ -88,15 +88,7 @@ async fn serve(dps: &Arc<Dps>, request: Request) -> Result<Response, DpsError> {
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| DpsError::new(413_001, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
-    let segments: Vec<String> = parts
-        .uri
-        .path()
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .split('/')
-        .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
-        .collect();
-    let words: Vec<String> = segments.iter().map(|segment| segment.to_ascii_lowercase()).collect();
+    let (segments, words) = crate::sim::http::path_segments(parts.uri.path());
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let call = DpsCall { method: parts.method.clone(), headers: parts.headers, api_version, body };
     let path = parts.uri.path();

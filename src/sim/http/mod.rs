@@ -18,7 +18,7 @@ use axum::response::Response;
 use percent_encoding::percent_decode_str;
 
 pub use response::{JSON, error_response, json as json_response};
-pub use route::Route;
+pub use route::{Route, path_segments};
 
 use super::error::HubError;
 use super::hub::Hub;

@@ -44,17 +44,24 @@ pub enum Route {
     QueryJobs,
 }
 
+/// A request path's segments, percent-decoded, without leading and trailing slashes; and the
+/// same lowercased, for case-insensitive matching of collection names.
+pub fn path_segments(raw_path: &str) -> (Vec<String>, Vec<String>) {
+    let segments: Vec<String> = raw_path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
+        .collect();
+    let words = segments.iter().map(|segment| segment.to_ascii_lowercase()).collect();
+    (segments, words)
+}
+
 impl Route {
     /// Resolves a request line. Collection names match case-insensitively and a trailing
     /// slash is ignored, as the SDKs vary on both.
     pub fn parse(method: &Method, raw_path: &str) -> Result<Self, HubError> {
-        let segments: Vec<String> = raw_path
-            .trim_start_matches('/')
-            .trim_end_matches('/')
-            .split('/')
-            .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
-            .collect();
-        let words: Vec<String> = segments.iter().map(|segment| segment.to_ascii_lowercase()).collect();
+        let (segments, words) = path_segments(raw_path);
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         let not_allowed = |allowed: &str| HubError {
             status_override: Some(405),

@@ -83,8 +83,8 @@ pub fn status_text(status: RegistrationStatus, visuals: &egui::Visuals) -> RichT
 }
 
 fn list_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
-    let items = state.enrollments.visible();
-    if items.is_empty() {
+    let positions = state.enrollments.visible_positions();
+    if positions.is_empty() {
         ui.add_space(16.0);
         let text = if state.enrollments.load == ListLoad::Ready { "Nothing matches." } else { "" };
         ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
@@ -113,8 +113,11 @@ fn list_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             }
         })
         .body(|body| {
-            body.rows(theme::ROW_HEIGHT, items.len(), |mut row| {
-                let item = &items[row.index()];
+            body.rows(theme::ROW_HEIGHT, positions.len(), |mut row| {
+                let Some(item) = state.enrollments.at(positions[row.index()]) else {
+                    return;
+                };
+                let item = &item;
                 let key = (item.kind(), item.id().to_owned());
                 row.col(|ui| {
                     let mut ticked = state.enrollments.picked.contains(&key);
