@@ -8,93 +8,33 @@
 // A measuring script: fail loudly, print figures, and do float maths on counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::cast_precision_loss)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use hubdeck::app::backend::profile_store::CommandLineProfile;
-use hubdeck::app::backend::save_dialog::FixedDirSaveDialog;
-use hubdeck::app::backend::{self, BackendOptions, SimulatorSettings};
-use hubdeck::app::model::{Command, Event};
-use hubdeck::azure::RetryPolicy;
-use hubdeck::azure::secret::Secret;
+use hubdeck::app::backend;
+use hubdeck::app::model::{ConnectionEvent, Event, JobCommand, JobEvent};
 use hubdeck::azure::wire::{CloudToDeviceMethod, JobRequest, JobType};
-use hubdeck::sim::StateLocation;
-use serde_json::{Value, json};
+use serde_json::json;
 
-struct Sim(Child);
+#[path = "../tests/common/console.rs"]
+#[allow(dead_code)] // the benchmark drives the backend alone, without the kittest console
+mod console;
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn hubdeck_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe.parent().unwrap().parent().unwrap().join("hubdeck");
-    assert!(binary.exists(), "build it first: cargo build --release --bin hubdeck");
-    binary
-}
+use console::{SimProcess, backend_options};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let devices: usize =
         args.iter().position(|arg| arg == "--devices").and_then(|index| args.get(index + 1)).map_or(10_000, |text| text.parse().unwrap());
     let work = tempfile::tempdir().unwrap();
-    let ready_file = work.path().join("ready.json");
-    #[allow(clippy::zombie_processes)] // reaped in `Sim::drop`
-    let child = Process::new(hubdeck_binary())
-        .args([
-            "sim",
-            "--ephemeral",
-            "--port",
-            "0",
-            "--churn-secs",
-            "0",
-            "--slow-per-mille",
-            "0",
-            "--devices",
-            &devices.to_string(),
-            "--ready-file",
-        ])
-        .arg(&ready_file)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _sim = Sim(child);
-    let ready: Value = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready_file)
-            && let Ok(ready) = serde_json::from_str::<Value>(&text)
-        {
-            break ready;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let devices_arg = devices.to_string();
+    let sim = SimProcess::start(&["--churn-secs", "0", "--slow-per-mille", "0", "--devices", &devices_arg], work.path());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let options = BackendOptions {
-        config_dir: work.path().join("config"),
-        simulator: SimulatorSettings {
-            state: StateLocation::Ephemeral,
-            fleet_size: 0,
-            fleet: hubdeck::sim::FleetConfig::default(),
-            shared: None,
-        },
-        use_keyring: false,
-        command_line: Some(CommandLineProfile {
-            hub: Secret::new(ready["connectionStrings"]["iothubowner"].as_str().unwrap()),
-            dps: None,
-            ca_file: Some(ready["caFile"].as_str().unwrap().into()),
-        }),
-        retry: RetryPolicy::default(),
-        save_dialog: Arc::new(FixedDirSaveDialog(work.path().to_owned())),
-    };
+    let options = backend_options(&work.path().join("config"), sim.profile(), work.path(), None);
     let mut handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
     // Wait until connected (the first events are profiles and the connection).
     loop {
-        if let Event::Connected { .. } = handle.events.blocking_recv().unwrap() {
+        if let Event::Connection(ConnectionEvent::Connected(_)) = handle.events.blocking_recv().unwrap() {
             break;
         }
     }
@@ -113,13 +53,13 @@ fn main() {
         max_execution_time_in_seconds: Some(3600),
     };
     let started = Instant::now();
-    handle.commands.blocking_send(Command::CreateJobs(vec![request])).unwrap();
-    handle.commands.blocking_send(Command::WatchJob("bench-lockdoor".into())).unwrap();
+    handle.commands.blocking_send(JobCommand::Create(vec![request]).into()).unwrap();
+    handle.commands.blocking_send(JobCommand::Watch("bench-lockdoor".into()).into()).unwrap();
     let mut updates = Vec::new();
     let mut first_running: Option<Instant> = None;
     let (done_at, stats, end_time, start_time) = loop {
         match handle.events.blocking_recv().unwrap() {
-            Event::JobProgress { job, .. } => {
+            Event::Jobs(JobEvent::Progress { job, .. }) => {
                 let now = Instant::now();
                 updates.push(now);
                 if job.status == hubdeck::azure::wire::JobStatus::Running && first_running.is_none() {
@@ -129,7 +69,7 @@ fn main() {
                     break (now, job.device_job_statistics.unwrap_or_default(), job.end_time.clone(), job.start_time.clone());
                 }
             }
-            Event::JobsCreated(results) => assert!(results.iter().all(Result::is_ok), "{results:?}"),
+            Event::Jobs(JobEvent::Created(results)) => assert!(results.iter().all(Result::is_ok), "{results:?}"),
             _ => {}
         }
     };

@@ -7,45 +7,16 @@
 // A measuring script: fail loudly, print figures, and do float maths on counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::cast_precision_loss)]
 
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hubdeck::app::ConsoleApp;
-use hubdeck::app::backend::{self, BackendOptions, CommandLineProfile, SimulatorSettings};
-use hubdeck::app::model::LoadState;
-use hubdeck::azure::{RetryPolicy, Secret};
-use hubdeck::sim::StateLocation;
-use serde_json::Value;
+use hubdeck::app::backend;
 
-struct Sim(Child, Value);
+#[path = "../tests/common/console.rs"]
+#[allow(dead_code)] // the benchmark uses the simulator process and the options, not the kittest console
+mod console;
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn start_sim(devices: usize, work: &std::path::Path) -> Sim {
-    let binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("hubdeck");
-    let ready_file = work.join(format!("ready-{devices}.json"));
-    #[allow(clippy::zombie_processes)] // reaped in `Sim::drop`
-    let child = Command::new(binary)
-        .args(["sim", "--ephemeral", "--port", "0", "--devices", &devices.to_string(), "--ready-file"])
-        .arg(&ready_file)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&ready_file)
-            && let Ok(ready) = serde_json::from_str(&text)
-        {
-            return Sim(child, ready);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use console::{SimProcess, backend_options};
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -76,32 +47,16 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     eprintln!("rss before anything: {:.0} MB", rss_mb());
     for devices in [1_000_usize, 10_000, 100_000] {
-        let sim = start_sim(devices, work.path());
+        let sim = SimProcess::start(&["--devices", &devices.to_string()], work.path());
         let config = tempfile::tempdir().unwrap();
-        let options = BackendOptions {
-            config_dir: config.path().to_owned(),
-            simulator: SimulatorSettings {
-                state: StateLocation::Ephemeral,
-                fleet_size: 0,
-                fleet: hubdeck::sim::FleetConfig::default(),
-                shared: None,
-            },
-            use_keyring: false,
-            command_line: Some(CommandLineProfile {
-                hub: Secret::new(sim.1["connectionStrings"]["iothubowner"].as_str().unwrap()),
-                dps: None,
-                ca_file: Some(sim.1["caFile"].as_str().unwrap().into()),
-            }),
-            retry: RetryPolicy::default(),
-            save_dialog: Arc::new(hubdeck::app::backend::save_dialog::FixedDirSaveDialog(config.path().to_owned())),
-        };
-        let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
+        let options = backend_options(config.path(), sim.profile(), config.path(), None);
+        let handle = backend::spawn(runtime.handle(), options, std::sync::Arc::new(|| {}));
         let mut app = ConsoleApp::new(handle, None);
         let ctx = egui::Context::default();
         let load_started = Instant::now();
         loop {
             frame(&ctx, &mut app, Vec::new());
-            if app.state.devices.load == LoadState::Done && app.state.devices.total.is_some() {
+            if app.state.devices.load_complete() && app.state.devices.total.is_some() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));

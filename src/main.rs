@@ -140,7 +140,7 @@ fn run_console(cli: Cli) -> anyhow::Result<()> {
         use_keyring: !cli.no_keyring,
         command_line,
         retry: RetryPolicy::default(),
-        save_dialog: std::sync::Arc::new(hubdeck::app::backend::save_dialog::RfdSaveDialog),
+        file_dialogs: std::sync::Arc::new(hubdeck::app::backend::file_dialogs::RfdFileDialogs),
     };
     // The runtime lives off the main thread; the window owns the main thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -4,121 +4,35 @@
 // Test code: a failed unwrap is a failed test, with the panic message as the report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use common::console::{Console, ConsoleSetup, sim_config};
 use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use hubdeck::app::ConsoleApp;
-use hubdeck::app::backend::{self, BackendOptions, SimulatorSettings};
-use hubdeck::app::model::twin::TwinLoad;
-use hubdeck::app::model::{ConnectionStatus, LoadState, Page, ProfileId};
-use hubdeck::azure::RetryPolicy;
-use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
+use hubdeck::app::model::twin::TwinEditor;
+use hubdeck::app::model::{ConnectionStatus, Page, ProfileId};
+use hubdeck::azure::wire::DeviceStatus;
+use hubdeck::sim::{SimConfig, Simulator};
 
-struct Console {
-    harness: Harness<'static, ConsoleApp>,
-    // Kept alive for the backend and the simulators.
-    runtime: tokio::runtime::Runtime,
-    _config: tempfile::TempDir,
-}
-
+/// A console on the built-in profile with `fleet_size` demo devices and without the DPS demo
+/// devices, so the first hub holds exactly the fleet these tests count.
 fn start(fleet_size: usize) -> Console {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let config = tempfile::tempdir().unwrap();
-    let fleet = FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None };
-    // Without the DPS demo devices, so the first hub holds exactly the fleet these tests count.
-    let simulator = hubdeck::sim::SimConfig {
-        port: 0,
-        state: StateLocation::Ephemeral,
-        fleet_size,
-        fleet: fleet.clone(),
-        dps_demo: false,
-        ..hubdeck::sim::SimConfig::default()
-    };
-    let simulator = Arc::new(runtime.block_on(hubdeck::sim::Simulator::start(simulator)).unwrap());
-    let options = BackendOptions {
-        config_dir: config.path().to_owned(),
-        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size, fleet, shared: Some(simulator) },
-        use_keyring: false,
-        command_line: None,
-        retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },
-        save_dialog: Arc::new(hubdeck::app::backend::save_dialog::FixedDirSaveDialog(config.path().to_owned())),
-    };
-    let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
-    let app = ConsoleApp::new(handle, None);
-    let harness = Harness::builder().with_size([1400.0, 900.0]).build_ui_state(|ui, app: &mut ConsoleApp| app.frame_ui(ui), app);
-    let mut console = Console { harness, runtime, _config: config };
-    console.wait_for("the first load", |app| app.state.devices.load == LoadState::Done);
-    console
+    Console::start(ConsoleSetup::built_in(SimConfig { dps_demo: false, ..sim_config(fleet_size) }))
 }
 
-impl Console {
-    /// Steps frames (with real time passing for the backend) until `done` holds.
-    fn wait_for(&mut self, what: &str, done: impl Fn(&ConsoleApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.harness.step();
-            if done(self.harness.state()) {
-                self.harness.step();
-                return;
-            }
-            if Instant::now() > deadline {
-                let app = self.harness.state();
-                let calls: Vec<String> = app
-                    .state
-                    .activity
-                    .visible()
-                    .iter()
-                    .map(|entry| {
-                        format!(
-                            "{} {} {:?} {:?}",
-                            entry.record.operation, entry.record.target, entry.record.status, entry.record.error_message
-                        )
-                    })
-                    .collect();
-                panic!(
-                    "timed out waiting for {what}; load {:?}, {} rows, add dialog {:?}, profile dialog {:?}, calls {calls:#?}",
-                    app.state.devices.load,
-                    app.state.devices.rows.len(),
-                    app.state.add_device,
-                    app.state.profiles.dialog,
-                );
-            }
-            std::thread::sleep(Duration::from_millis(15));
-        }
-    }
+/// Opens the add-device dialog and types `device_id`.
+fn open_add_device(console: &mut Console, device_id: &str) {
+    console.click(Role::Button, "Add device…");
+    console.type_into(Role::TextInput, "Device ID", device_id);
+}
 
-    fn app(&mut self) -> &mut ConsoleApp {
-        self.harness.state_mut()
-    }
-
-    fn view_ids(&mut self) -> Vec<String> {
-        self.app().state.devices.view_ids().iter().map(ToString::to_string).collect()
-    }
-
-    /// A few frames, so a dialog opened by the last click is laid out and visible.
-    fn settle(&mut self) {
-        for _ in 0..3 {
-            self.harness.step();
-        }
-    }
-
-    fn type_into(&mut self, field: &str, text: &str) {
-        self.harness.get_by_role_and_label(Role::TextInput, field).focus();
-        self.harness.step();
-        self.harness.get_by_role_and_label(Role::TextInput, field).type_text(text);
-        self.harness.step();
-    }
-
-    fn run_query(&mut self, text: &str) {
-        self.type_into("Query", text);
-        self.harness.step();
-        self.harness.get_by_role_and_label(Role::Button, "Run").click();
-        self.harness.step();
-        self.wait_for("the query to finish", |app| matches!(app.state.devices.load, LoadState::Done | LoadState::Failed));
-    }
+fn run_query(console: &mut Console, text: &str) {
+    console.type_into(Role::TextInput, "Query", text);
+    console.harness.step();
+    console.harness.get_by_role_and_label(Role::Button, "Run").click();
+    console.harness.step();
+    console.wait_for("the query to finish", |app| app.state.devices.load_settled());
 }
 
 #[test]
@@ -146,13 +60,13 @@ fn a_query_filters_the_list_and_the_count_follows() {
         .filter(|row| row.field("tags.building").is_some_and(|value| value.to_string() == "43"))
         .count();
     assert!(in_building_43 > 0 && in_building_43 < 60, "the demo fleet spreads over buildings");
-    console.run_query("tags.building = 43");
+    run_query(&mut console, "tags.building = 43");
     console.wait_for("the total", |app| app.state.devices.total.is_some());
     let devices = &console.app().state.devices;
     assert_eq!(devices.rows.len(), in_building_43);
     assert!(devices.rows.iter().all(|row| row.field("tags.building").unwrap().to_string() == "43"));
     console.harness.get_by_label(&format!("Showing {in_building_43} of {in_building_43} devices"));
-    console.type_into("Device ID prefix", "b43-f1");
+    console.type_into(Role::TextInput, "Device ID prefix", "b43-f1");
     let shown = console.view_ids();
     assert!(shown.iter().all(|id| id.starts_with("b43-f1")));
     console.harness.get_by_label(&format!("Showing {} of {in_building_43} devices", shown.len()));
@@ -161,7 +75,7 @@ fn a_query_filters_the_list_and_the_count_follows() {
 #[test]
 fn a_bad_query_shows_the_error_under_the_bar_and_links_the_activity_entry() {
     let mut console = start(10);
-    console.run_query("tags.building = = 43");
+    run_query(&mut console, "tags.building = = 43");
     let error = console.app().state.devices.query_error.clone().expect("the error is kept for the bar");
     assert_eq!(error.column, Some(17));
     console.harness.get_by_label_contains("syntax error at line 1, column 45: expected a value");
@@ -180,13 +94,11 @@ fn a_bad_query_shows_the_error_under_the_bar_and_links_the_activity_entry() {
 #[test]
 fn adding_a_device_shows_it_in_the_list() {
     let mut console = start(5);
-    console.harness.get_by_role_and_label(Role::Button, "Add device…").click();
-    console.settle();
-    console.type_into("Device ID", "lobby-door-01");
+    open_add_device(&mut console, "lobby-door-01");
     console.harness.get_by_role_and_label(Role::Button, "Add").click();
     console.harness.step();
     console.wait_for("the new device", |app| {
-        app.state.devices.rows.iter().any(|row| &*row.device_id == "lobby-door-01") && app.state.devices.load == LoadState::Done
+        app.state.devices.rows.iter().any(|row| &*row.device_id == "lobby-door-01") && app.state.devices.load_complete()
     });
     console.wait_for("the total", |app| app.state.devices.total == Some(6));
     console.harness.get_by_label("lobby-door-01");
@@ -196,9 +108,7 @@ fn adding_a_device_shows_it_in_the_list() {
 #[test]
 fn an_invalid_device_id_cannot_be_added() {
     let mut console = start(3);
-    console.harness.get_by_role_and_label(Role::Button, "Add device…").click();
-    console.settle();
-    console.type_into("Device ID", "has space");
+    open_add_device(&mut console, "has space");
     console.harness.get_by_label_contains("contains ' '");
     assert!(console.harness.get_by_role_and_label(Role::Button, "Add").accesskit_node().is_disabled());
 }
@@ -217,7 +127,7 @@ fn deleting_two_selected_devices() {
     console.harness.get_by_label("Delete 2 devices?");
     console.harness.get_by_role_and_label(Role::Button, "Delete 2 devices").click();
     console.harness.step();
-    console.wait_for("the list without them", |app| app.state.devices.rows.len() == 10 && app.state.devices.load == LoadState::Done);
+    console.wait_for("the list without them", |app| app.state.devices.rows.len() == 10 && app.state.devices.load_complete());
     let remaining = console.view_ids();
     assert!(!remaining.contains(&ids[0]) && !remaining.contains(&ids[1]));
     console.wait_for("the total", |app| app.state.devices.total == Some(10));
@@ -227,7 +137,7 @@ fn deleting_two_selected_devices() {
 #[test]
 fn switching_to_a_second_profile() {
     let mut console = start(4);
-    let config = SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size: 7, dps_demo: false, ..SimConfig::default() };
+    let config = SimConfig { dps_demo: false, ..sim_config(7) };
     let other = console.runtime.block_on(Simulator::start(config)).unwrap();
     let connection = other.connection_string("iothubowner").unwrap().expose();
     let ca_file = other.ca_path().display().to_string();
@@ -236,13 +146,13 @@ fn switching_to_a_second_profile() {
     console.settle();
     console.harness.get_by_role_and_label(Role::Button, "New profile").click();
     console.settle();
-    console.type_into("Name", "Staging");
+    console.type_into(Role::TextInput, "Name", "Staging");
     let secret_field = "IoT Hub service connection string";
     console.harness.get_by_role_and_label(Role::PasswordInput, secret_field).focus();
     console.harness.step();
     console.harness.get_by_role_and_label(Role::PasswordInput, secret_field).type_text(&connection);
     console.harness.step();
-    console.type_into("Extra CA certificate (optional, PEM file)", &ca_file);
+    console.type_into(Role::TextInput, "Extra CA certificate (optional, PEM file)", &ca_file);
     let key = other.connection_string("iothubowner").unwrap().key().expose().to_owned();
     assert!(console.harness.query_all_by_label_contains(&key).next().is_none(), "the key is masked on screen");
     console.harness.get_by_label_contains("No OS keyring is available");
@@ -254,7 +164,7 @@ fn switching_to_a_second_profile() {
     console.harness.step();
     console.wait_for("the other hub's devices", |app| {
         matches!(&app.state.connection, ConnectionStatus::Connected { host, .. } if *host == other.host_name())
-            && app.state.devices.load == LoadState::Done
+            && app.state.devices.load_complete()
     });
     assert_eq!(console.app().state.devices.rows.len(), 7);
     assert_ne!(console.app().state.profiles.active, ProfileId::simulator());
@@ -267,7 +177,7 @@ fn switching_to_a_second_profile() {
     console.harness.get_by_label_contains("Local simulator  (localhost:").click();
     console.harness.step();
     console.wait_for("the simulator's devices again", |app| {
-        app.state.profiles.active == ProfileId::simulator() && app.state.devices.load == LoadState::Done
+        app.state.profiles.active == ProfileId::simulator() && app.state.devices.load_complete()
     });
     assert_eq!(console.app().state.devices.rows.len(), 4);
 }
@@ -288,7 +198,7 @@ fn keyboard_navigation() {
     console.harness.key_press(egui::Key::Enter);
     console.harness.step();
     assert_eq!(console.app().state.page, Page::Twin, "Enter opens the twin editor");
-    console.wait_for("the twin editor", |app| app.state.twin.as_ref().is_some_and(|editor| editor.load == TwinLoad::Ready));
+    console.wait_for("the twin editor", |app| app.state.twin.as_ref().is_some_and(TwinEditor::is_ready));
     assert_eq!(console.app().state.twin.as_ref().map(|editor| editor.device_id.to_string()), Some(ids[2].clone()));
     console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
     console.harness.step();
@@ -297,9 +207,7 @@ fn keyboard_navigation() {
     assert_eq!(console.app().state.devices.selection.len(), 1);
     console.harness.get_by_role_and_label(Role::Button, "Details").click();
     console.harness.step();
-    console.wait_for("the details panel", |app| {
-        app.state.devices.details.as_ref().is_some_and(|details| matches!(details.loaded, Some(Ok(_))))
-    });
+    console.wait_for("the details panel", |app| app.state.devices.details.as_ref().is_some_and(|details| details.loaded.is_loaded()));
     console.harness.get_by_label("Reveal keys");
     console.harness.get_by_label_contains("Reported properties");
     console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -341,15 +249,32 @@ fn disabling_and_enabling_from_the_toolbar() {
     console.harness.step();
     console.harness.get_by_role_and_label(Role::Button, "Disable").click();
     console.harness.step();
-    let disabled = |id: &str, status: hubdeck::azure::wire::DeviceStatus| {
+    let disabled = |id: &str, status: DeviceStatus| {
         let id = id.to_owned();
         move |app: &ConsoleApp| {
-            app.state.devices.load == LoadState::Done && app.state.devices.row_by_id(&id).is_some_and(|row| row.status == status)
+            app.state.devices.load_complete() && app.state.devices.row_by_id(&id).is_some_and(|row| row.status == status)
         }
     };
-    console.wait_for("the device to show disabled", disabled(&device_id, hubdeck::azure::wire::DeviceStatus::Disabled));
+    console.wait_for("the device to show disabled", disabled(&device_id, DeviceStatus::Disabled));
     assert!(console.app().state.devices.selection.contains(&device_id), "the selection survives the refresh");
     console.harness.get_by_role_and_label(Role::Button, "Enable").click();
     console.harness.step();
-    console.wait_for("the device to show enabled", disabled(&device_id, hubdeck::azure::wire::DeviceStatus::Enabled));
+    console.wait_for("the device to show enabled", disabled(&device_id, DeviceStatus::Enabled));
+}
+
+#[test]
+fn browse_fills_the_ca_file_from_the_file_dialog() {
+    let picked = std::path::PathBuf::from("/tmp/hubdeck-ui-test/ca.pem");
+    let setup =
+        ConsoleSetup { picked_file: Some(picked.clone()), ..ConsoleSetup::built_in(SimConfig { dps_demo: false, ..sim_config(2) }) };
+    let mut console = Console::start(setup);
+    console.click(Role::Button, "Profiles…");
+    console.click(Role::Button, "New profile");
+    console.click(Role::Button, "Browse…");
+    let expected = picked.display().to_string();
+    console.wait_for("the picked file in the form", |app| {
+        app.state.profiles.dialog.as_ref().is_some_and(|dialog| dialog.draft.ca_file == expected && !dialog.picking_ca)
+    });
+    let field = console.harness.get_by_role_and_label(Role::TextInput, "Extra CA certificate (optional, PEM file)");
+    assert_eq!(field.value().as_deref(), Some(expected.as_str()));
 }

@@ -8,190 +8,102 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::console::{Console, ConsoleSetup, sim_config};
 use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use hubdeck::app::ConsoleApp;
-use hubdeck::app::backend::save_dialog::FixedDirSaveDialog;
-use hubdeck::app::backend::{self, BackendOptions, SimulatorSettings};
-use hubdeck::app::model::enrollments::ListLoad;
+use hubdeck::app::model::Page;
 use hubdeck::app::model::reprovision_choice::PolicyChoice;
-use hubdeck::app::model::{LoadState, Page};
 use hubdeck::azure::wire::{DeviceRegistrationState, RegistrationStatus, RegistrationSubstatus, ReprovisionPolicy, Twin};
-use hubdeck::azure::{DpsClient, HubClient, IfMatch, RetryPolicy};
+use hubdeck::azure::{DpsClient, IfMatch};
+use hubdeck::sim::SimConfig;
 use hubdeck::sim::dps::DpsConfig;
-use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
 use serde_json::json;
 
-struct DpsConsole {
-    harness: Harness<'static, ConsoleApp>,
-    sim: Arc<Simulator>,
-    dps: DpsClient,
-    runtime: tokio::runtime::Runtime,
-    _config: tempfile::TempDir,
-    _exports: tempfile::TempDir,
-}
-
-fn start() -> DpsConsole {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let config = SimConfig {
-        port: 0,
-        state: StateLocation::Ephemeral,
-        fleet_size: 40,
-        fleet: FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None },
-        dps: DpsConfig { assign_delay: Duration::from_millis(100), retry_after_secs: 1 },
-        ..SimConfig::default()
-    };
-    let sim = Arc::new(runtime.block_on(Simulator::start(config)).unwrap());
-    let options = common::options_for(&sim, common::fast_retry());
-    let dps = DpsClient::new(&sim.dps_connection_string("provisioningserviceowner").unwrap(), &options).unwrap();
-    let config_dir = tempfile::tempdir().unwrap();
-    let exports = tempfile::tempdir().unwrap();
-    let options = BackendOptions {
-        config_dir: config_dir.path().to_owned(),
-        simulator: SimulatorSettings {
-            state: StateLocation::Ephemeral,
-            fleet_size: 0,
-            fleet: FleetConfig::default(),
-            shared: Some(Arc::clone(&sim)),
-        },
-        use_keyring: false,
-        command_line: None,
-        retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },
-        save_dialog: Arc::new(FixedDirSaveDialog(exports.path().to_owned())),
-    };
-    let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
-    let app = ConsoleApp::new(handle, None);
+/// The console on the Enrollments page, and a DPS client of its simulator.
+fn start() -> (Console, DpsClient) {
+    let dps = DpsConfig { assign_delay: Duration::from_millis(100), retry_after_secs: 1 };
     // Tall enough that the whole editor fits: kittest clicks land where a widget is drawn, and a
     // widget scrolled out of view cannot be clicked.
-    let harness = Harness::builder().with_size([1400.0, 2000.0]).build_ui_state(|ui, app: &mut ConsoleApp| app.frame_ui(ui), app);
-    let mut console = DpsConsole { harness, sim, dps, runtime, _config: config_dir, _exports: exports };
-    console.wait_for("the first load", |app| app.state.devices.load == LoadState::Done && !app.state.devices.rows.is_empty());
+    let mut console = Console::start(ConsoleSetup::built_in(SimConfig { dps, ..sim_config(40) }).with_size([1400.0, 2000.0]));
+    let client =
+        DpsClient::new(&console.sim.dps_connection_string("provisioningserviceowner").unwrap(), &console.client_options()).unwrap();
     console.click(Role::Button, "Enrollments");
-    console.wait_for("the enrollment lists", |app| app.state.enrollments.load == ListLoad::Ready);
-    console
+    console.wait_for("the enrollment lists", |app| app.state.enrollments.lists.is_loaded());
+    (console, client)
 }
 
-impl DpsConsole {
-    fn wait_for(&mut self, what: &str, done: impl Fn(&ConsoleApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            self.harness.step();
-            if done(self.harness.state()) {
-                self.harness.step();
-                return;
-            }
-            let app = self.harness.state();
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; activity {:?}; watching {:?}; enrollments {:?}, editor message {:?}, records {:?}",
-                app.state.activity.visible().into_iter().rev().take(6).collect::<Vec<_>>(),
-                app.state.enrollments.editor.as_ref().map(|editor| &editor.reregistering),
-                app.state.enrollments.load,
-                app.state.enrollments.editor.as_ref().map(|editor| &editor.message),
-                app.state.enrollments.editor.as_ref().map(|editor| &editor.records),
-            );
-            std::thread::sleep(Duration::from_millis(15));
-        }
-    }
+fn open(console: &mut Console, id: &str) {
+    console.click_label(id);
+    console.wait_for("the editor", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id() == id));
+}
 
-    fn settle(&mut self) {
-        for _ in 0..3 {
-            self.harness.step();
-        }
-    }
+fn save(console: &mut Console) {
+    console.click(Role::Button, "Save");
+    console.wait_for("the save", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| !editor.saving));
+}
 
-    fn click(&mut self, role: Role, label: &str) {
-        self.harness.get_by_role_and_label(role, label).click();
-        self.harness.step();
-        self.settle();
-    }
+fn record(console: &Console, dps: &DpsClient, registration_id: &str) -> DeviceRegistrationState {
+    let dps = dps.clone();
+    let id = registration_id.to_owned();
+    console.runtime.block_on(async move { dps.get_registration(&id).await.unwrap() })
+}
 
-    fn click_label(&mut self, label: &str) {
-        self.harness.get_by_label(label).click();
-        self.harness.step();
-        self.settle();
-    }
+fn hub_of(console: &Console, dps: &DpsClient, registration_id: &str) -> &'static str {
+    let host = record(console, dps, registration_id).assigned_hub.unwrap();
+    if host == console.sim.hub_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" }
+}
 
-    fn open(&mut self, id: &str) {
-        self.click_label(id);
-        self.wait_for("the editor", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id() == id));
-    }
+fn twin(console: &Console, hub: &str, device_id: &str) -> Option<Twin> {
+    let client = console.hub_client(hub);
+    let id = device_id.to_owned();
+    console.runtime.block_on(async move { client.get_twin(&id).await.ok() })
+}
 
-    fn save(&mut self) {
-        self.click(Role::Button, "Save");
-        self.wait_for("the save", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| !editor.saving));
-    }
+fn patch(console: &Console, hub: &str, device_id: &str, patch: serde_json::Value) {
+    let client = console.hub_client(hub);
+    let id = device_id.to_owned();
+    console.runtime.block_on(async move { client.patch_twin(&id, &patch, IfMatch::Any).await.unwrap() });
+}
 
-    fn record(&self, registration_id: &str) -> DeviceRegistrationState {
-        let dps = self.dps.clone();
-        let id = registration_id.to_owned();
-        self.runtime.block_on(async move { dps.get_registration(&id).await.unwrap() })
-    }
-
-    fn hub(&self, name: &str) -> HubClient {
-        let options = common::options_for(&self.sim, common::fast_retry());
-        HubClient::new(&self.sim.hub_connection_string(name, "iothubowner").unwrap(), &options).unwrap()
-    }
-
-    fn hub_of(&self, registration_id: &str) -> &'static str {
-        let host = self.record(registration_id).assigned_hub.unwrap();
-        if host == self.sim.hub_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" }
-    }
-
-    fn twin(&self, hub: &str, device_id: &str) -> Option<Twin> {
-        let client = self.hub(hub);
-        let id = device_id.to_owned();
-        self.runtime.block_on(async move { client.get_twin(&id).await.ok() })
-    }
-
-    fn patch(&self, hub: &str, device_id: &str, patch: serde_json::Value) {
-        let client = self.hub(hub);
-        let id = device_id.to_owned();
-        self.runtime.block_on(async move { client.patch_twin(&id, &patch, IfMatch::Any).await.unwrap() });
-    }
-
-    /// Clicks "Re-register now" and waits until the editor shows the new record.
-    fn reregister(&mut self, registration_id: &str) -> DeviceRegistrationState {
-        let before = self.record(registration_id).etag;
-        self.click(Role::Button, "Re-register now");
-        self.wait_for("the device to register again", |app| {
-            app.state.enrollments.editor.as_ref().is_some_and(|editor| {
-                editor.reregistering.is_empty()
-                    && editor.records.iter().any(|record| {
-                        record.registration_id == registration_id && record.etag != before && record.status == RegistrationStatus::Assigned
-                    })
-            })
-        });
-        let shown = self.harness.state().state.enrollments.editor.as_ref().unwrap().records[0].clone();
-        assert_eq!(shown, self.record(registration_id), "the editor shows the record DPS has");
-        shown
-    }
+/// Clicks "Re-register now" and waits until the editor shows the new record.
+fn reregister(console: &mut Console, dps: &DpsClient, registration_id: &str) -> DeviceRegistrationState {
+    let before = record(console, dps, registration_id).etag;
+    console.click(Role::Button, "Re-register now");
+    console.wait_for("the device to register again", |app| {
+        app.state.enrollments.editor.as_ref().is_some_and(|editor| {
+            editor.reregistering.is_empty()
+                && editor.records().iter().any(|record| {
+                    record.registration_id == registration_id && record.etag != before && record.status == RegistrationStatus::Assigned
+                })
+        })
+    });
+    let shown = console.harness.state().state.enrollments.editor.as_ref().unwrap().records()[0].clone();
+    assert_eq!(shown, record(console, dps, registration_id), "the editor shows the record DPS has");
+    shown
 }
 
 #[test]
 fn reset_to_initial_config_then_reregister_gives_the_device_its_initial_twin() {
-    let mut console = start();
+    let (mut console, dps) = start();
     let device = "b43-lobby-lock-01";
-    let hub = console.hub_of(device);
+    let hub = hub_of(&console, &dps, device);
     // The operator's changes since provisioning, which a reset throws away.
-    console.patch(hub, device, json!({"tags": {"room": "moved-by-operator"}, "properties": {"desired": {"autoLockSeconds": 120}}}));
-    console.open(device);
+    patch(&console, hub, device, json!({"tags": {"room": "moved-by-operator"}, "properties": {"desired": {"autoLockSeconds": 120}}}));
+    open(&mut console, device);
     assert_eq!(console.harness.state().state.enrollments.editor.as_ref().unwrap().policy, PolicyChoice::Migrate);
     console.harness.get_by_label_contains("DPS runs the allocation policy again and gives the device this enrollment's initial twin");
     console.click(Role::RadioButton, "Re-provision and reset to initial config");
-    console.save();
+    save(&mut console);
     let editor = console.harness.state().state.enrollments.editor.as_ref().unwrap();
     assert_eq!(editor.base.settings().reprovision_policy, Some(ReprovisionPolicy::RESET), "{:?}", editor.message);
     assert!(!editor.is_dirty());
 
-    let record = console.reregister(device);
+    let record = reregister(&mut console, &dps, device);
     assert_eq!(record.substatus, Some(RegistrationSubstatus::DeviceDataReset));
     console.harness.get_by_label("deviceDataReset: given the initial twin");
-    let twin = console.twin(hub, device).unwrap();
+    let twin = twin(&console, hub, device).unwrap();
     assert_eq!(twin.tags.unwrap(), json!({"building": 43, "room": "lobby", "deviceType": "doorLock"}).as_object().unwrap().clone());
     let desired = twin.properties.unwrap().desired.unwrap();
     assert_eq!(desired["autoLockSeconds"], 30, "the initial desired value is back");
@@ -205,10 +117,10 @@ fn reset_to_initial_config_then_reregister_gives_the_device_its_initial_twin() {
 
     // And back: from the device's details to the enrollment it registered through.
     console.click(Role::Button, "Devices");
-    console.wait_for("the device list", |app| app.state.devices.load == LoadState::Done);
+    console.wait_for("the device list", |app| app.state.devices.load_complete());
     console.click_label(device);
     console.click(Role::Button, "Details");
-    console.wait_for("the details", |app| app.state.devices.details.as_ref().is_some_and(|details| details.loaded.is_some()));
+    console.wait_for("the details", |app| app.state.devices.details.as_ref().is_some_and(|details| !details.loaded.is_loading()));
     console.click(Role::Button, "Enrollment");
     console.wait_for("the enrollment", |app| {
         app.state.page == Page::Enrollments && app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id() == device)
@@ -217,22 +129,22 @@ fn reset_to_initial_config_then_reregister_gives_the_device_its_initial_twin() {
 
 #[test]
 fn migrate_moves_the_device_east_to_west_with_its_twin_and_never_keeps_it_there() {
-    let mut console = start();
+    let (mut console, dps) = start();
     let device = "b43-lobby-thermo-01"; // static to contoso-east
-    assert_eq!(console.hub_of(device), "contoso-east");
-    console.patch("contoso-east", device, json!({"tags": {"note": "calibrated"}}));
-    console.open(device);
+    assert_eq!(hub_of(&console, &dps, device), "contoso-east");
+    patch(&console, "contoso-east", device, json!({"tags": {"note": "calibrated"}}));
+    open(&mut console, device);
     console.click(Role::RadioButton, "Re-provision and migrate data");
     let east = console.sim.hub_host_name("contoso-east").unwrap();
     let west = console.sim.hub_host_name("contoso-west").unwrap();
     console.click(Role::CheckBox, &format!("contoso-east  ({east})"));
     console.click(Role::CheckBox, &format!("contoso-west  ({west})"));
-    console.save();
-    let record = console.reregister(device);
+    save(&mut console);
+    let record = reregister(&mut console, &dps, device);
     assert_eq!(record.substatus, Some(RegistrationSubstatus::DeviceDataMigrated));
     assert_eq!(record.assigned_hub.as_deref(), Some(west.as_str()));
-    assert!(console.twin("contoso-east", device).is_none(), "gone from the old hub");
-    let moved = console.twin("contoso-west", device).unwrap();
+    assert!(twin(&console, "contoso-east", device).is_none(), "gone from the old hub");
+    let moved = twin(&console, "contoso-west", device).unwrap();
     assert_eq!(moved.tags.unwrap()["note"], "calibrated", "its twin came along");
     console.harness.get_by_label("deviceDataMigrated: moved with its twin");
 
@@ -240,11 +152,11 @@ fn migrate_moves_the_device_east_to_west_with_its_twin_and_never_keeps_it_there(
     console.click(Role::RadioButton, "Never re-provision");
     console.click(Role::CheckBox, &format!("contoso-west  ({west})"));
     console.click(Role::CheckBox, &format!("contoso-east  ({east})"));
-    console.save();
-    let kept = console.reregister(device);
+    save(&mut console);
+    let kept = reregister(&mut console, &dps, device);
     assert_eq!(kept.assigned_hub.as_deref(), Some(west.as_str()));
-    assert!(console.twin("contoso-west", device).is_some());
-    assert!(console.twin("contoso-east", device).is_none());
+    assert!(twin(&console, "contoso-west", device).is_some());
+    assert!(twin(&console, "contoso-east", device).is_none());
 
     // Opening the device switches the console to contoso-west.
     console.click(Role::Button, "Open device");
@@ -255,7 +167,7 @@ fn migrate_moves_the_device_east_to_west_with_its_twin_and_never_keeps_it_there(
 
 #[test]
 fn bulk_policy_change_and_a_conflict_on_save() {
-    let mut console = start();
+    let (mut console, dps) = start();
     console.click(Role::CheckBox, "Pick b43-garage-air-01");
     console.click(Role::CheckBox, "Pick legacy-meter-01");
     console.click(Role::Button, "Set policy on 2 selected...");
@@ -266,40 +178,37 @@ fn bulk_policy_change_and_a_conflict_on_save() {
     assert_eq!(results.len(), 2);
     assert!(results.iter().all(|(_, result)| result.is_ok()), "{results:?}");
     for id in ["b43-garage-air-01", "legacy-meter-01"] {
-        let dps = console.dps.clone();
-        let saved = console.runtime.block_on(async move { dps.get_enrollment(id).await.unwrap() });
+        let saved = console.runtime.block_on(async { dps.get_enrollment(id).await.unwrap() });
         assert_eq!(saved.settings.reprovision_policy, Some(ReprovisionPolicy::MIGRATE), "{id}");
     }
     console.click(Role::Button, "Close");
-    console.wait_for("the list again", |app| app.state.enrollments.load == ListLoad::Ready && app.state.enrollments.bulk.is_none());
+    console.wait_for("the list again", |app| app.state.enrollments.lists.is_loaded() && app.state.enrollments.bulk.is_none());
 
     // Someone else saves while the editor is open: nothing is overwritten.
-    console.open("b43-garage-air-01");
+    open(&mut console, "b43-garage-air-01");
     console.click(Role::RadioButton, "Re-provision and reset to initial config");
-    let dps = console.dps.clone();
-    console.runtime.block_on(async move {
+    console.runtime.block_on(async {
         let mut theirs = dps.get_enrollment("b43-garage-air-01").await.unwrap();
         theirs.settings.provisioning_status = Some("disabled".to_owned());
         let etag = theirs.settings.etag.clone().unwrap();
         dps.put_enrollment(&theirs, Some(IfMatch::Etag(etag))).await.unwrap();
     });
-    console.save();
+    save(&mut console);
     console.wait_for("the conflict view", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.conflict.is_some()));
     console.harness.get_by_label("Someone else saved this enrollment after you opened it. Nothing was overwritten.");
     let lines = console.harness.state().state.enrollments.editor.as_ref().unwrap().conflict_lines();
     assert!(lines.iter().any(|line| line.field == "Provisioning status" && line.theirs == "disabled"), "{lines:?}");
     assert!(lines.iter().any(|line| line.field == "Re-provisioning policy" && line.mine == "Re-provision and reset to initial config"));
     console.click(Role::Button, "Keep mine");
-    console.save();
-    let dps = console.dps.clone();
-    let saved = console.runtime.block_on(async move { dps.get_enrollment("b43-garage-air-01").await.unwrap() });
+    save(&mut console);
+    let saved = console.runtime.block_on(async { dps.get_enrollment("b43-garage-air-01").await.unwrap() });
     assert_eq!(saved.settings.reprovision_policy, Some(ReprovisionPolicy::RESET), "mine was saved over theirs");
     assert_eq!(saved.settings.provisioning_status.as_deref(), Some("enabled"), "keeping mine means my whole version");
 }
 
 #[test]
 fn creating_and_deleting_an_enrollment() {
-    let mut console = start();
+    let (mut console, dps) = start();
     console.click(Role::Button, "New enrollment...");
     console.harness.get_by_role_and_label(Role::TextInput, "Registration id").focus();
     console.harness.step();
@@ -314,8 +223,7 @@ fn creating_and_deleting_an_enrollment() {
     console.wait_for("the new enrollment's editor", |app| {
         app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id() == "b43-new-door-9")
     });
-    let dps = console.dps.clone();
-    let (created, keys) = console.runtime.block_on(async move {
+    let (created, keys) = console.runtime.block_on(async {
         (dps.get_enrollment("b43-new-door-9").await.unwrap(), dps.enrollment_attestation("b43-new-door-9").await.unwrap())
     });
     assert_eq!(created.settings.reprovision_policy, Some(ReprovisionPolicy::MIGRATE));
@@ -324,22 +232,22 @@ fn creating_and_deleting_an_enrollment() {
     console.click(Role::Button, "Delete...");
     console.click(Role::Button, "Delete");
     console.wait_for("the editor to close", |app| app.state.enrollments.editor.is_none());
-    let dps = console.dps.clone();
-    let gone = console.runtime.block_on(async move { dps.get_enrollment("b43-new-door-9").await });
+    let gone = console.runtime.block_on(async { dps.get_enrollment("b43-new-door-9").await });
     assert_eq!(gone.unwrap_err().status(), Some(404));
-    assert!(console.harness.state().state.enrollments.individuals.iter().all(|item| item.registration_id != "b43-new-door-9"));
+    assert!(console.harness.state().state.enrollments.lists().individuals.iter().all(|item| item.registration_id != "b43-new-door-9"));
 }
 
 #[test]
 fn the_enrollments_page_and_editor_are_idle_when_nothing_happens() {
-    let mut console = start();
+    let (mut console, _dps) = start();
     // `try_run` steps until no repaint is requested; it fails if something keeps repainting.
     let steps = console.harness.try_run().expect("the list does not keep the app busy");
     assert!(steps <= 3, "the list settled after {steps} frames");
     console.click_label("Enrollment groups (3)");
-    console.open("building-43-locks");
-    console
-        .wait_for("the group's registrations", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.records.len() == 8));
+    open(&mut console, "building-43-locks");
+    console.wait_for("the group's registrations", |app| {
+        app.state.enrollments.editor.as_ref().is_some_and(|editor| editor.records().len() == 8)
+    });
     let steps = console.harness.try_run().expect("the editor does not keep the app busy");
     assert!(steps <= 3, "the editor settled after {steps} frames");
 }

@@ -6,157 +6,70 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::console::{Console, ConsoleSetup, sim_config};
 use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use hubdeck::app::ConsoleApp;
-use hubdeck::app::backend::profile_store::CommandLineProfile;
-use hubdeck::app::backend::save_dialog::FixedDirSaveDialog;
-use hubdeck::app::backend::{self, BackendOptions, SimulatorSettings};
-use hubdeck::app::model::{LoadState, Page};
-use hubdeck::azure::secret::Secret;
+use hubdeck::app::model::Page;
 use hubdeck::azure::wire::{ConnectionState, DeviceJobStatus, JobStatus, Twin};
-use hubdeck::azure::{HubClient, RetryPolicy};
+use hubdeck::sim::SimConfig;
 use hubdeck::sim::jobs::JobsConfig;
 use hubdeck::sim::methods::MethodConfig;
-use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
 use serde_json::json;
 
-struct JobsConsole {
-    harness: Harness<'static, ConsoleApp>,
-    client: HubClient,
-    runtime: tokio::runtime::Runtime,
-    exports: tempfile::TempDir,
-    _sim: Simulator,
-    _config: tempfile::TempDir,
+fn start(methods: MethodConfig) -> Console {
+    let jobs = JobsConfig { queue_delay: Duration::from_millis(100), ..JobsConfig::default() };
+    Console::start(ConsoleSetup::command_line(SimConfig { jobs, methods, ..sim_config(120) }))
 }
 
-fn start(methods: MethodConfig) -> JobsConsole {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let config = SimConfig {
-        port: 0,
-        state: StateLocation::Ephemeral,
-        fleet_size: 120,
-        fleet: FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None },
-        jobs: JobsConfig { queue_delay: Duration::from_millis(100), ..JobsConfig::default() },
-        methods,
-        ..SimConfig::default()
-    };
-    let sim = runtime.block_on(Simulator::start(config)).unwrap();
-    let client = common::client_with(&sim, "iothubowner", common::fast_retry(), None);
-    let config_dir = tempfile::tempdir().unwrap();
-    let exports = tempfile::tempdir().unwrap();
-    let options = BackendOptions {
-        config_dir: config_dir.path().to_owned(),
-        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: FleetConfig::default(), shared: None },
-        use_keyring: false,
-        command_line: Some(CommandLineProfile {
-            hub: Secret::new(sim.connection_string("iothubowner").unwrap().expose()),
-            dps: None,
-            ca_file: Some(sim.ca_path().to_owned()),
-        }),
-        retry: RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() },
-        save_dialog: Arc::new(FixedDirSaveDialog(exports.path().to_owned())),
-    };
-    let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
-    let app = ConsoleApp::new(handle, None);
-    let harness = Harness::builder().with_size([1400.0, 900.0]).build_ui_state(|ui, app: &mut ConsoleApp| app.frame_ui(ui), app);
-    let mut console = JobsConsole { harness, client, runtime, exports, _sim: sim, _config: config_dir };
-    console.wait_for("the first load", |app| app.state.devices.load == LoadState::Done && !app.state.devices.rows.is_empty());
-    console
-}
-
+/// Devices that answer methods within 5–40 ms, none of them slow.
 fn fast_devices() -> MethodConfig {
-    MethodConfig {
-        slow_per_mille: 0,
-        answer_delay_min: Duration::from_millis(5),
-        answer_delay_max: Duration::from_millis(40),
-        ..MethodConfig::default()
-    }
+    let answer = Duration::from_millis(5)..Duration::from_millis(40);
+    MethodConfig { slow_per_mille: 0, answer_delay_min: answer.start, answer_delay_max: answer.end, ..MethodConfig::default() }
 }
 
-impl JobsConsole {
-    fn wait_for(&mut self, what: &str, done: impl Fn(&ConsoleApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            self.harness.step();
-            if done(self.harness.state()) {
-                self.harness.step();
-                return;
-            }
-            let app = self.harness.state();
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; draft {:#?}, detail job {:#?}",
-                app.state.jobs.draft,
-                app.state.jobs.detail.as_ref().map(|detail| &detail.job)
-            );
-            std::thread::sleep(Duration::from_millis(15));
-        }
-    }
+/// Replaces the text of a form field (the payload is multi-line).
+fn type_into(console: &mut Console, field: &str, text: &str) {
+    let role = if field.contains("(JSON)") { Role::MultilineTextInput } else { Role::TextInput };
+    console.replace_text(role, field, text);
+}
 
-    fn settle(&mut self) {
-        for _ in 0..3 {
-            self.harness.step();
-        }
-    }
+fn twins(console: &Console, condition: &str) -> Vec<Twin> {
+    let client = console.hub_client("contoso-east");
+    let query = format!("SELECT * FROM devices WHERE {condition}");
+    console.runtime.block_on(async move { client.query_page::<Twin>(&query, Some(1000), None).await.unwrap().items })
+}
 
-    fn click(&mut self, role: Role, label: &str) {
-        self.harness.get_by_role_and_label(role, label).click();
-        self.harness.step();
-        self.settle();
-    }
+/// The status of the job shown in the detail view.
+fn job_status(app: &ConsoleApp) -> Option<JobStatus> {
+    app.state.jobs.detail.as_ref().and_then(|detail| detail.job.as_ref()).map(|job| job.status)
+}
 
-    fn type_into(&mut self, field: &str, text: &str) {
-        let role = if field.contains("(JSON)") { Role::MultilineTextInput } else { Role::TextInput };
-        self.harness.get_by_role_and_label(role, field).focus();
-        self.harness.step();
-        self.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-        self.harness.step();
-        self.harness.get_by_role_and_label(role, field).type_text(text);
-        self.harness.step();
-        self.harness.step();
+fn open_new_job(console: &mut Console) {
+    console.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
+    console.harness.step();
+    assert_eq!(console.harness.state().state.page, Page::Jobs);
+    console.wait_for("the job list", |app| !app.state.jobs.list.is_loading());
+    if console.harness.state().state.jobs.detail.is_some() {
+        console.click(Role::Button, "All jobs");
     }
+    console.click(Role::Button, "New job…");
+    console.harness.get_by_label("New job");
+}
 
-    fn twins(&self, condition: &str) -> Vec<Twin> {
-        let client = self.client.clone();
-        let query = format!("SELECT * FROM devices WHERE {condition}");
-        self.runtime.block_on(async move { client.query_page::<Twin>(&query, Some(1000), None).await.unwrap().items })
-    }
-
-    fn job_status(&mut self) -> Option<JobStatus> {
-        self.harness.state().state.jobs.detail.as_ref().and_then(|detail| detail.job.as_ref()).map(|job| job.status)
-    }
-
-    fn open_new_job(&mut self) {
-        self.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
-        self.harness.step();
-        assert_eq!(self.harness.state().state.page, Page::Jobs);
-        self.wait_for("the job list", |app| !app.state.jobs.loading);
-        if self.harness.state().state.jobs.detail.is_some() {
-            self.click(Role::Button, "All jobs");
-        }
-        self.click(Role::Button, "New job…");
-        self.harness.get_by_label("New job");
-    }
-
-    fn schedule_and_wait(&mut self, wanted: JobStatus) {
-        self.click(Role::Button, "Schedule job");
-        self.wait_for("the job to be created", |app| app.state.jobs.draft.is_none() && app.state.jobs.detail.is_some());
-        self.wait_for("the job status", move |app| {
-            app.state.jobs.detail.as_ref().and_then(|detail| detail.job.as_ref()).is_some_and(|job| job.status == wanted)
-        });
-        self.settle();
-    }
+fn schedule_and_wait(console: &mut Console, wanted: JobStatus) {
+    console.click(Role::Button, "Schedule job");
+    console.wait_for("the job to be created", |app| app.state.jobs.draft.is_none() && app.state.jobs.detail.is_some());
+    console.wait_for("the job status", move |app| job_status(app) == Some(wanted));
+    console.settle();
 }
 
 #[test]
 fn lock_door_on_building_43_with_preview_progress_results_retry_and_export() {
     let mut console = start(fast_devices());
-    let targets = console.twins("tags.building = 43");
+    let targets = twins(&console, "tags.building = 43");
     let offline: Vec<String> = targets
         .iter()
         .filter(|twin| twin.connection_state != Some(ConnectionState::Connected))
@@ -164,14 +77,14 @@ fn lock_door_on_building_43_with_preview_progress_results_retry_and_export() {
         .collect();
     assert!(!offline.is_empty() && offline.len() < targets.len(), "building 43 has online and offline devices");
 
-    console.open_new_job();
-    console.type_into("WHERE", "tags.building = 43");
+    open_new_job(&mut console);
+    type_into(&mut console, "WHERE", "tags.building = 43");
     // No click: the preview follows the condition once typing pauses.
     console.wait_for("the live preview", |app| {
         app.state.jobs.draft.as_ref().and_then(|draft| draft.preview.as_ref()).is_some_and(|preview| preview.count.is_some())
     });
     console.harness.get_by_label(&format!("{} devices match", targets.len()));
-    console.schedule_and_wait(JobStatus::Completed);
+    schedule_and_wait(&mut console, JobStatus::Completed);
 
     let summary = format!("{} succeeded", targets.len() - offline.len());
     console.harness.get_by_label(&summary);
@@ -220,16 +133,16 @@ fn lock_door_on_building_43_with_preview_progress_results_retry_and_export() {
 #[test]
 fn a_twin_update_job_sets_desired_properties() {
     let mut console = start(fast_devices());
-    let targets = console.twins("tags.building = 41");
-    console.open_new_job();
+    let targets = twins(&console, "tags.building = 41");
+    open_new_job(&mut console);
     console.click(Role::RadioButton, "Twin update");
     // The patch is edited with the twin editor's tree: building 43 is there; floor becomes 4.
-    console.type_into("properties.desired.floor", "4");
-    console.type_into("WHERE", "tags.building = 41");
+    type_into(&mut console, "properties.desired.floor", "4");
+    type_into(&mut console, "WHERE", "tags.building = 41");
     let request = console.harness.state().state.jobs.draft.as_ref().unwrap().requests().unwrap().remove(0);
     assert_eq!(request.update_twin, Some(json!({"properties": {"desired": {"building": 43, "floor": 4}}, "etag": "*"})));
-    console.schedule_and_wait(JobStatus::Completed);
-    for twin in console.twins("tags.building = 41") {
+    schedule_and_wait(&mut console, JobStatus::Completed);
+    for twin in twins(&console, "tags.building = 41") {
         assert_eq!(twin.desired().unwrap()["building"], json!(43), "{}", twin.device_id);
         assert_eq!(twin.desired().unwrap()["floor"], json!(4));
     }
@@ -239,18 +152,18 @@ fn a_twin_update_job_sets_desired_properties() {
 #[test]
 fn a_job_a_minute_ahead_waits_scheduled_and_can_be_cancelled() {
     let mut console = start(fast_devices());
-    console.open_new_job();
+    open_new_job(&mut console);
     console.click(Role::RadioButton, "All devices");
     console.click(Role::RadioButton, "At (local time)");
     let in_two_minutes = (chrono::Local::now() + chrono::Duration::minutes(2)).format("%Y-%m-%d %H:%M").to_string();
-    console.type_into("Start at (local)", &in_two_minutes);
+    type_into(&mut console, "Start at (local)", &in_two_minutes);
     console.harness.get_by_label_contains(" UTC");
-    console.schedule_and_wait(JobStatus::Scheduled);
+    schedule_and_wait(&mut console, JobStatus::Scheduled);
     console.click(Role::Button, "Cancel job…");
     console.click(Role::Button, "Cancel job");
     console.wait_for("the cancellation", |app| {
-        app.state.jobs.list.iter().any(|job| job.status == JobStatus::Cancelled)
-            || app.state.jobs.detail.as_ref().and_then(|detail| detail.job.as_ref()).is_some_and(|job| job.status == JobStatus::Cancelled)
+        app.state.jobs.list.value().is_some_and(|list| list.iter().any(|job| job.status == JobStatus::Cancelled))
+            || job_status(app) == Some(JobStatus::Cancelled)
     });
 }
 
@@ -258,23 +171,23 @@ fn a_job_a_minute_ahead_waits_scheduled_and_can_be_cancelled() {
 fn cancelling_a_running_job() {
     let slow = MethodConfig { slow_per_mille: 1000, slow_answer: Duration::from_mins(1), ..MethodConfig::default() };
     let mut console = start(slow);
-    console.open_new_job();
-    console.type_into("WHERE", "connectionState = 'Connected'");
-    console.schedule_and_wait(JobStatus::Running);
+    open_new_job(&mut console);
+    type_into(&mut console, "WHERE", "connectionState = 'Connected'");
+    schedule_and_wait(&mut console, JobStatus::Running);
     console.click(Role::Button, "Cancel job…");
     console.click(Role::Button, "Cancel job");
-    console.wait_for("the job to stop", |app| {
-        app.state.jobs.detail.as_ref().and_then(|detail| detail.job.as_ref()).is_some_and(|job| job.status == JobStatus::Cancelled)
-    });
-    let stats = console.job_status();
-    assert_eq!(stats, Some(JobStatus::Cancelled));
+    console.wait_for("the job to stop", |app| job_status(app) == Some(JobStatus::Cancelled));
+    let job_id = console.harness.state().state.jobs.detail.as_ref().unwrap().job_id.clone();
+    let client = console.hub_client("contoso-east");
+    let job = console.runtime.block_on(async move { client.get_job(&job_id).await.unwrap() });
+    assert_eq!(job.status, JobStatus::Cancelled, "the hub stopped it, not just the console");
 }
 
 #[test]
 fn a_direct_method_result_stays_on_screen() {
     let mut console = start(fast_devices());
-    let online = console.twins("connectionState = 'Connected' AND status = 'enabled'")[0].device_id.clone();
-    let offline = console.twins("connectionState = 'Disconnected'")[0].device_id.clone();
+    let online = twins(&console, "connectionState = 'Connected' AND status = 'enabled'")[0].device_id.clone();
+    let offline = twins(&console, "connectionState = 'Disconnected'")[0].device_id.clone();
     for device_id in [&online, &offline] {
         console.harness.get_by_label(device_id).click();
         console.harness.step();
@@ -286,6 +199,6 @@ fn a_direct_method_result_stays_on_screen() {
     console.harness.get_by_label_contains("lockDoor called successfully");
     console.harness.get_by_label_contains(&format!("lockDoor on {offline}: Timed out waiting for device to connect. (DeviceNotOnline)"));
     assert_eq!(console.harness.state().state.method.history.len(), 2, "both results are kept");
-    console.type_into("Payload (JSON)", "{\"lockTime\":");
+    type_into(&mut console, "Payload (JSON)", "{\"lockTime\":");
     console.harness.get_by_label_contains("payload: not valid JSON");
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc::error::TrySendError;
 
 use super::backend::BackendHandle;
 use super::model::devices::Sort;
-use super::model::{AppState, Command, NoticeLevel, Page};
+use super::model::{AppState, Command, NoticeLevel, Now, Page};
 use super::views::{self, ViewState};
 
 /// UI preferences kept between runs (eframe persistence).
@@ -16,24 +16,24 @@ use super::views::{self, ViewState};
 pub struct PersistedUi {
     /// 0 = system, 1 = light, 2 = dark.
     pub theme: u8,
-    /// Last page.
+    /// The page shown when the window closed.
     pub page: Page,
     /// Query bar text.
     pub query: String,
-    /// Extra columns.
+    /// Extra device-table columns (tag and reported paths).
     pub columns: Vec<String>,
-    /// Sort.
+    /// The device table's sort.
     pub sort: Option<Sort>,
 }
 
 /// Key under which [`PersistedUi`] is stored.
 pub const STORAGE_KEY: &str = "hubdeck-ui";
 
-/// The console.
+/// The console: model, widget state, the backend's channels and the toasts.
 pub struct ConsoleApp {
-    /// Model.
+    /// Everything the console shows, changed only by the reducer and the views.
     pub state: AppState,
-    /// Widget state.
+    /// Widget state the model does not need (theme, focus, scroll targets).
     pub view: ViewState,
     backend: BackendHandle,
     outbox: Vec<Command>,
@@ -71,10 +71,11 @@ impl ConsoleApp {
         }
     }
 
-    /// Applies every event that arrived (never blocks).
+    /// Applies every event that arrived (never blocks), at the time read once for the batch.
     pub fn pump_events(&mut self) {
+        let now = Now::read();
         while let Ok(event) = self.backend.events.try_recv() {
-            self.state.apply(event, &mut self.outbox);
+            self.state.apply(event, now, &mut self.outbox);
         }
     }
 

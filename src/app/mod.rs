@@ -2,6 +2,7 @@
 //! backend worker that runs commands through `azure` off the UI thread.
 
 pub mod backend;
+mod clock;
 pub mod console;
 pub mod model;
 pub mod views;

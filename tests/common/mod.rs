@@ -1,8 +1,11 @@
-//! Test harness: an in-process simulator on a free loopback port and clients trusting its CA.
+//! Test harness: an in-process simulator on a free loopback port and clients trusting its CA;
+//! `console` drives the whole console against one.
 
 // Test code: a failed unwrap is a failed test, with the panic message as the report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)] // each test binary uses a different part of the harness
+
+pub mod console;
 
 use std::sync::Arc;
 use std::time::Duration;

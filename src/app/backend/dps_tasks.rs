@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use super::sink::EventSink;
-use super::tasks::message_of;
-use crate::app::model::{AnyEnrollment, EnrollmentKind, EnrollmentSaveOutcome, Event};
+use crate::app::model::{AnyEnrollment, AppError, DpsEvent, EnrollmentKind, EnrollmentSaveOutcome, RequestId};
 use crate::azure::dps::MAX_BULK_ENROLLMENTS;
 use crate::azure::wire::{
     AttestationMechanism, CloudToDeviceMethod, DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, QueryPage,
@@ -47,7 +46,7 @@ async fn all_group_records(client: &DpsClient, group_id: &str) -> Result<Vec<Dev
 }
 
 /// Both lists, sorted by id.
-pub async fn load_enrollments(client: DpsClient, sink: EventSink) {
+pub async fn load_enrollments(client: DpsClient, sink: EventSink, request: RequestId) {
     let (individuals, groups) = tokio::join!(all_enrollments(&client), all_groups(&client));
     let result = match (individuals, groups) {
         (Ok(mut individuals), Ok(mut groups)) => {
@@ -62,9 +61,9 @@ pub async fn load_enrollments(client: DpsClient, sink: EventSink) {
             }
             Ok(crate::app::model::enrollments::EnrollmentLists { individuals, groups, group_devices })
         }
-        (Err(error), _) | (_, Err(error)) => Err(message_of(&error)),
+        (Err(error), _) | (_, Err(error)) => Err(AppError::from(&error)),
     };
-    sink.send(Event::EnrollmentsLoaded(result)).await;
+    sink.send(DpsEvent::EnrollmentsLoaded { request, result }.into()).await;
 }
 
 fn has_keys(attestation: &AttestationMechanism) -> bool {
@@ -80,8 +79,8 @@ pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnroll
         // A PUT without If-Match replaces whatever exists: a create must never do that.
         match reread(&client, kind, &id).await {
             Ok(_) => {
-                let message = format!("{id} already exists; open it from the list to change it");
-                return sink.send(Event::EnrollmentSaved { id, outcome: EnrollmentSaveOutcome::Failed(message) }).await;
+                let error = AppError::local(format!("{id} already exists; open it from the list to change it"));
+                return sink.send(DpsEvent::Saved { id, outcome: EnrollmentSaveOutcome::Failed(error) }.into()).await;
             }
             Err(error) if error.status() == Some(404) => {}
             Err(error) => return failed(&sink, id, &error).await,
@@ -121,11 +120,11 @@ pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnroll
         }
         Err(error) if error.status() == Some(412) => match reread(&client, kind, &id).await {
             Ok(theirs) => EnrollmentSaveOutcome::Conflict(Box::new(theirs)),
-            Err(error) => EnrollmentSaveOutcome::Failed(message_of(&error)),
+            Err(error) => EnrollmentSaveOutcome::Failed(AppError::from(&error)),
         },
-        Err(error) => EnrollmentSaveOutcome::Failed(message_of(&error)),
+        Err(error) => EnrollmentSaveOutcome::Failed(AppError::from(&error)),
     };
-    sink.send(Event::EnrollmentSaved { id, outcome }).await;
+    sink.send(DpsEvent::Saved { id, outcome }.into()).await;
 }
 
 async fn reread(client: &DpsClient, kind: EnrollmentKind, id: &str) -> Result<AnyEnrollment, AzureError> {
@@ -150,7 +149,7 @@ fn strip_keys_group(mut group: EnrollmentGroup) -> EnrollmentGroup {
 }
 
 async fn failed(sink: &EventSink, id: String, error: &AzureError) {
-    sink.send(Event::EnrollmentSaved { id, outcome: EnrollmentSaveOutcome::Failed(message_of(error)) }).await;
+    sink.send(DpsEvent::Saved { id, outcome: EnrollmentSaveOutcome::Failed(AppError::from(error)) }.into()).await;
 }
 
 /// Deletes an enrollment or group with the etag it was opened with.
@@ -161,13 +160,14 @@ pub async fn delete_enrollment(client: DpsClient, sink: EventSink, kind: Enrollm
         EnrollmentKind::Group => client.delete_group(&id, if_match).await,
     };
     let result = result.map_err(|error| {
+        let mut failure = AppError::from(&error);
         if error.status() == Some(412) {
-            "someone changed it since you opened it; nothing was deleted (close and reopen it to see their version)".to_owned()
-        } else {
-            message_of(&error)
+            "someone changed it since you opened it; nothing was deleted (close and reopen it to see their version)"
+                .clone_into(&mut failure.message);
         }
+        failure
     });
-    sink.send(Event::EnrollmentDeleted { id, result }).await;
+    sink.send(DpsEvent::Deleted { id, result }.into()).await;
 }
 
 /// Sets a policy on several enrollments of one kind with bulk `updateIfMatchETag`, 10 per call.
@@ -184,7 +184,7 @@ pub async fn bulk_set_policy(client: DpsClient, sink: EventSink, items: Vec<AnyE
                     match client.enrollment_attestation(&id).await {
                         Ok(attestation) => enrollment.attestation = attestation,
                         Err(error) => {
-                            results.push((id, Err(message_of(&error))));
+                            results.push((id, Err(AppError::from(&error))));
                             continue;
                         }
                     }
@@ -196,7 +196,7 @@ pub async fn bulk_set_policy(client: DpsClient, sink: EventSink, items: Vec<AnyE
                     match client.group_attestation(&id).await {
                         Ok(attestation) => group.attestation = attestation,
                         Err(error) => {
-                            results.push((id, Err(message_of(&error))));
+                            results.push((id, Err(AppError::from(&error))));
                             continue;
                         }
                     }
@@ -209,17 +209,17 @@ pub async fn bulk_set_policy(client: DpsClient, sink: EventSink, items: Vec<AnyE
         let ids: Vec<String> = chunk.iter().map(|item| item.registration_id.clone()).collect();
         match client.bulk_enrollments(BulkMode::UpdateIfMatchEtag, chunk).await {
             Ok(outcome) => results.extend(per_item(&ids, &outcome, |error| error.registration_id.clone())),
-            Err(error) => results.extend(ids.into_iter().map(|id| (id, Err(message_of(&error))))),
+            Err(error) => results.extend(ids.into_iter().map(|id| (id, Err(AppError::from(&error))))),
         }
     }
     for chunk in groups.chunks(MAX_BULK_ENROLLMENTS) {
         let ids: Vec<String> = chunk.iter().map(|item| item.enrollment_group_id.clone()).collect();
         match client.bulk_groups(BulkMode::UpdateIfMatchEtag, chunk).await {
             Ok(outcome) => results.extend(per_item(&ids, &outcome, |error| error.enrollment_group_id.clone())),
-            Err(error) => results.extend(ids.into_iter().map(|id| (id, Err(message_of(&error))))),
+            Err(error) => results.extend(ids.into_iter().map(|id| (id, Err(AppError::from(&error))))),
         }
     }
-    sink.send(Event::BulkPolicyDone(Ok(results))).await;
+    sink.send(DpsEvent::BulkPolicyDone(Ok(results)).into()).await;
 }
 
 fn per_item(
@@ -231,10 +231,12 @@ fn per_item(
         .map(|id| {
             let error = outcome.errors.iter().find(|error| id_of(error).is_some_and(|failed| failed.eq_ignore_ascii_case(id)));
             let result = match error {
-                Some(error) if error.error_code / 1000 == 412 => {
-                    Err("changed by someone else since it was listed (etag mismatch); reload and try again".to_owned())
-                }
-                Some(error) => Err(error.error_status.clone()),
+                Some(error) if error.error_code / 1000 == 412 => Err(AppError {
+                    status: Some(412),
+                    code: None,
+                    message: "changed by someone else since it was listed (etag mismatch); reload and try again".to_owned(),
+                }),
+                Some(error) => Err(AppError::local(error.error_status.clone())),
                 None => Ok(()),
             };
             (id.clone(), result)
@@ -243,20 +245,20 @@ fn per_item(
 }
 
 /// The registration records of an enrollment (its one device) or of a group (its devices).
-pub async fn load_records(client: DpsClient, sink: EventSink, kind: EnrollmentKind, id: String) {
+pub async fn load_records(client: DpsClient, sink: EventSink, request: RequestId, kind: EnrollmentKind, id: String) {
     let result = match kind {
         EnrollmentKind::Individual => match client.get_registration(&id).await {
             Ok(record) => Ok(vec![record]),
             Err(error) if error.status() == Some(404) => Ok(Vec::new()),
-            Err(error) => Err(message_of(&error)),
+            Err(error) => Err(AppError::from(&error)),
         },
-        EnrollmentKind::Group => all_group_records(&client, &id).await.map_err(|error| message_of(&error)),
+        EnrollmentKind::Group => all_group_records(&client, &id).await.map_err(AppError::from),
     };
-    sink.send(Event::EnrollmentRecords { id, result }).await;
+    sink.send(DpsEvent::Records { request, id, result }.into()).await;
 }
 
 /// Reads an enrollment's keys for copying.
-pub async fn load_keys(client: DpsClient, sink: EventSink, kind: EnrollmentKind, id: String) {
+pub async fn load_keys(client: DpsClient, sink: EventSink, request: RequestId, kind: EnrollmentKind, id: String) {
     let attestation = match kind {
         EnrollmentKind::Individual => client.enrollment_attestation(&id).await,
         EnrollmentKind::Group => client.group_attestation(&id).await,
@@ -265,10 +267,10 @@ pub async fn load_keys(client: DpsClient, sink: EventSink, kind: EnrollmentKind,
         Ok(attestation) => attestation
             .symmetric_key
             .and_then(|keys| Some((keys.primary_key?, keys.secondary_key?)))
-            .ok_or_else(|| format!("{id} has {} attestation, not symmetric keys", attestation.kind)),
-        Err(error) => Err(message_of(&error)),
+            .ok_or_else(|| AppError::local(format!("{id} has {} attestation, not symmetric keys", attestation.kind))),
+        Err(error) => Err(AppError::from(&error)),
     };
-    sink.send(Event::EnrollmentKeys { id, result }).await;
+    sink.send(DpsEvent::Keys { request, id, result }.into()).await;
 }
 
 /// Asks the device to register again: the `reprovision` direct method on its hub.
@@ -281,10 +283,10 @@ pub async fn reregister(client: HubClient, sink: EventSink, device_id: Arc<str>,
     };
     let result = match client.invoke_method(&device_id, &method).await {
         Ok(answer) if (200..300).contains(&answer.status) => Ok(()),
-        Ok(answer) => Err(format!("the device answered {}: {}", answer.status, answer.payload)),
-        Err(error) => Err(message_of(&error)),
+        Ok(answer) => Err(AppError::local(format!("the device answered {}: {}", answer.status, answer.payload))),
+        Err(error) => Err(AppError::from(&error)),
     };
-    sink.send(Event::ReRegisterSent { registration_id, result }).await;
+    sink.send(DpsEvent::ReRegisterSent { registration_id, result }.into()).await;
 }
 
 /// Finds the enrollment a device registered through: an individual enrollment with its id,
@@ -307,6 +309,6 @@ pub async fn find_enrollment(client: DpsClient, sink: EventSink, device_id: Arc<
         Ok(None)
     }
     .await
-    .map_err(|error: AzureError| message_of(&error));
-    sink.send(Event::EnrollmentFound { device_id, result }).await;
+    .map_err(|error: AzureError| AppError::from(&error));
+    sink.send(DpsEvent::EnrollmentFound { device_id, result }.into()).await;
 }

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::sink::EventSink;
-use super::tasks::message_of;
-use crate::app::model::Event;
 use crate::app::model::job_draft::TargetPreview;
+use crate::app::model::{AppError, JobEvent, RequestId};
 use crate::azure::wire::{CloudToDeviceMethod, DeviceJob, JobRequest};
 use crate::azure::{AzureError, HubClient};
 
@@ -23,9 +22,9 @@ const ROWS_PAGE: u32 = 1000;
 const PREVIEW_DEVICES: usize = 5;
 
 /// Lists every job.
-pub async fn load_jobs(client: HubClient, sink: EventSink) {
-    let result = client.list_jobs(None, None).await.map_err(|error| message_of(&error));
-    sink.send(Event::JobsLoaded(result)).await;
+pub async fn load_jobs(client: HubClient, sink: EventSink, request: RequestId) {
+    let result = client.list_jobs(None, None).await.map_err(AppError::from);
+    sink.send(JobEvent::ListLoaded { request, result }.into()).await;
 }
 
 /// Counts the devices a condition selects and names the first few.
@@ -42,33 +41,30 @@ pub async fn preview(client: HubClient, sink: EventSink, condition: String) {
             preview.count = count.items.first().and_then(|row| row.get("total")).and_then(Value::as_u64);
             preview.first = first.items.iter().filter_map(|row| row.get("deviceId").and_then(Value::as_str)).map(str::to_owned).collect();
         }
-        (Err(error), _) | (_, Err(error)) => preview.error = Some(message_of(&error)),
+        (Err(error), _) | (_, Err(error)) => preview.error = Some(AppError::from(&error).message),
     }
-    sink.send(Event::TargetPreview(preview)).await;
+    sink.send(JobEvent::TargetPreview(preview).into()).await;
 }
 
 /// Creates jobs one after another (a split device list is several jobs).
 pub async fn create_jobs(client: HubClient, sink: EventSink, requests: Vec<JobRequest>) {
     let mut results = Vec::new();
     for request in requests {
-        results.push(client.create_job(&request).await.map_err(|error| format!("{}: {}", request.job_id, message_of(&error))));
+        results.push(client.create_job(&request).await.map_err(|error| AppError::from(&error).context(&request.job_id)));
     }
-    sink.send(Event::JobsCreated(results)).await;
+    sink.send(JobEvent::Created(results).into()).await;
 }
 
 /// Cancels a job.
 pub async fn cancel_job(client: HubClient, sink: EventSink, job_id: String) {
-    let result = client.cancel_job(&job_id).await.map(Box::new).map_err(|error| message_of(&error));
-    sink.send(Event::JobCancelled(result)).await;
+    let result = client.cancel_job(&job_id).await.map(Box::new).map_err(AppError::from);
+    sink.send(JobEvent::Cancelled(result).into()).await;
 }
 
 /// Invokes a direct method.
 pub async fn invoke_method(client: HubClient, sink: EventSink, device_id: Arc<str>, method: CloudToDeviceMethod) {
-    let result = client.invoke_method(&device_id, &method).await.map_err(|error| {
-        let code = error.service().and_then(|service| service.code.clone()).map_or_else(String::new, |code| format!(" ({code})"));
-        format!("{}{code}", message_of(&error))
-    });
-    sink.send(Event::MethodDone { device_id, method_name: method.method_name, result }).await;
+    let result = client.invoke_method(&device_id, &method).await.map_err(AppError::from);
+    sink.send(JobEvent::MethodDone { device_id, method_name: method.method_name, result }.into()).await;
 }
 
 async fn all_rows(client: &HubClient, job_id: &str) -> Result<Vec<DeviceJob>, AzureError> {
@@ -94,7 +90,7 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
         let job = match client.get_job(&job_id).await {
             Ok(job) => job,
             Err(error) => {
-                sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await;
+                sink.send(JobEvent::WatchFailed { job_id: job_id.clone(), error: AppError::from(&error) }.into()).await;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
@@ -108,7 +104,7 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
             }
             match all_rows(&client, &job_id).await {
                 Ok(all) => rows = Some(all),
-                Err(error) => sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await,
+                Err(error) => sink.send(JobEvent::WatchFailed { job_id: job_id.clone(), error: AppError::from(&error) }.into()).await,
             }
         } else {
             if rows_task.as_ref().is_some_and(tokio::task::JoinHandle::is_finished)
@@ -116,7 +112,9 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
             {
                 match task.await {
                     Ok(Ok(all)) => rows = Some(all),
-                    Ok(Err(error)) => sink.send(Event::JobWatchFailed { job_id: job_id.clone(), message: message_of(&error) }).await,
+                    Ok(Err(error)) => {
+                        sink.send(JobEvent::WatchFailed { job_id: job_id.clone(), error: AppError::from(&error) }.into()).await;
+                    }
                     Err(_) => {}
                 }
             }
@@ -127,7 +125,7 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
             }
         }
         let got_rows = rows.is_some();
-        sink.send(Event::JobProgress { job: Box::new(job), rows }).await;
+        sink.send(JobEvent::Progress { job: Box::new(job), rows }.into()).await;
         if finished && got_rows {
             return;
         }

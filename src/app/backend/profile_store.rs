@@ -16,9 +16,9 @@ pub enum ProfileError {
     /// The profile file could not be read or written.
     #[error("{path}: {detail}")]
     File {
-        /// Which file.
+        /// The file that failed.
         path: PathBuf,
-        /// Why.
+        /// The I/O or JSON error.
         detail: String,
     },
     /// The secret store failed.
@@ -105,6 +105,11 @@ impl ProfileStore {
             Err(_) => (StoredProfiles::default(), None),
         };
         (Self { path, stored, secrets, command_line }, warning)
+    }
+
+    /// A store with no saved profiles, for when `profiles.json` could not be opened at all.
+    pub fn empty(config_dir: &Path, secrets: SecretStores, command_line: Option<CommandLineProfile>) -> Self {
+        Self { path: config_dir.join(FILE_NAME), stored: StoredProfiles::default(), secrets, command_line }
     }
 
     /// The profile to start with: the command line's, else the last active, else the simulator.

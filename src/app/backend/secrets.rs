@@ -30,11 +30,11 @@ pub enum SecretError {
     /// The secrets file could not be read or written.
     #[error("the secrets file {path} could not be {action}: {detail}")]
     File {
-        /// Which file.
+        /// The secrets file.
         path: PathBuf,
         /// "read" or "written".
         action: &'static str,
-        /// Why.
+        /// The I/O or JSON error.
         detail: String,
     },
 }

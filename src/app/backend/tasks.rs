@@ -7,7 +7,7 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use super::sink::EventSink;
-use crate::app::model::{DeleteTarget, DeviceRow, Event, RequestId};
+use crate::app::model::{AppError, DeleteTarget, DeviceEvent, DeviceRow, RequestId};
 use crate::azure::hub::MAX_BULK_ITEMS;
 use crate::azure::secret::Secret;
 use crate::azure::wire::{Device, DeviceStatus, ExportImportDevice, ImportMode, Twin};
@@ -20,9 +20,9 @@ const PAGE_SIZE: u32 = 1000;
 /// Devices changed at the same time by enable/disable.
 const ACTION_CONCURRENCY: usize = 8;
 
-/// The service's own message when it answered, else the error's text (shared by the task files).
-pub(super) fn message_of(error: &AzureError) -> String {
-    error.service().map_or_else(|| error.to_string(), |service| service.message.clone())
+/// The service's own message when it answered, else the error's text (per-device failure lines).
+fn message_of(error: &AzureError) -> String {
+    AppError::from(error).message
 }
 
 /// Pages through `query`, sending rows as they arrive; counts in parallel.
@@ -40,7 +40,7 @@ pub async fn load_devices(
             if let Ok(page) = client.query_page::<Value>(&count_query, None, None).await
                 && let Some(total) = page.items.first().and_then(|row| row.get("total")).and_then(Value::as_u64)
             {
-                sink.send(Event::DevicesTotal { request, total }).await;
+                sink.send(DeviceEvent::Total { request, total }.into()).await;
             }
         })
     });
@@ -51,7 +51,7 @@ pub async fn load_devices(
             match client.query_page::<Twin>(&query, Some(page_size), continuation.as_deref()).await {
                 Ok(page) => {
                     continuation = page.continuation;
-                    Ok(Event::DevicesPage { request, rows: page.items.iter().map(DeviceRow::from_twin).collect() })
+                    Ok(DeviceEvent::Page { request, rows: page.items.iter().map(DeviceRow::from_twin).collect() })
                 }
                 Err(error) => Err(error),
             }
@@ -59,18 +59,18 @@ pub async fn load_devices(
             match client.query_page::<Value>(&query, Some(page_size), continuation.as_deref()).await {
                 Ok(page) => {
                     continuation = page.continuation;
-                    Ok(Event::RawPage { request, rows: page.items })
+                    Ok(DeviceEvent::RawPage { request, rows: page.items })
                 }
                 Err(error) => Err(error),
             }
         };
         match event {
-            Ok(event) => sink.send(event).await,
+            Ok(event) => sink.send(event.into()).await,
             Err(error) => {
                 if let Some(count) = count {
                     count.abort();
                 }
-                sink.send(Event::LoadFailed { request, status: error.status(), message: message_of(&error) }).await;
+                sink.send(DeviceEvent::LoadFailed { request, error: AppError::from(&error) }.into()).await;
                 return;
             }
         }
@@ -82,7 +82,7 @@ pub async fn load_devices(
     if let Some(count) = count {
         count.await.ok();
     }
-    sink.send(Event::LoadFinished { request, cancelled: false }).await;
+    sink.send(DeviceEvent::LoadFinished { request, cancelled: false }.into()).await;
 }
 
 /// Registers one device.
@@ -92,10 +92,10 @@ pub async fn create_device(client: HubClient, sink: EventSink, device_id: String
         None => Device::new_with_generated_keys(&device_id),
     };
     let event = match client.create_device(&device).await {
-        Ok(_) => Event::ActionDone { summary: format!("Added device {device_id}"), failures: Vec::new() },
-        Err(error) => Event::ActionDone { summary: format!("Could not add {device_id}"), failures: vec![message_of(&error)] },
+        Ok(_) => DeviceEvent::ActionDone { summary: format!("Added device {device_id}"), failures: Vec::new() },
+        Err(error) => DeviceEvent::ActionDone { summary: format!("Could not add {device_id}"), failures: vec![message_of(&error)] },
     };
-    sink.send(event).await;
+    sink.send(event.into()).await;
 }
 
 /// Enables or disables devices: each is read (for its keys and etag) and written back with
@@ -126,7 +126,7 @@ pub async fn set_enabled(client: HubClient, sink: EventSink, device_ids: Vec<Arc
         .await;
     let verb = if enabled { "Enabled" } else { "Disabled" };
     let done = total - failures.len();
-    sink.send(Event::ActionDone { summary: format!("{verb} {done} of {total} device{}", plural(total)), failures }).await;
+    sink.send(DeviceEvent::ActionDone { summary: format!("{verb} {done} of {total} device{}", plural(total)), failures }.into()).await;
 }
 
 /// Deletes devices with the etags they were listed with: one DELETE, or bulk calls of 100.
@@ -158,35 +158,37 @@ pub async fn delete_devices(client: HubClient, sink: EventSink, targets: Vec<Del
         }
     }
     let done = total - failures.len();
-    sink.send(Event::ActionDone { summary: format!("Deleted {done} of {total} device{}", plural(total)), failures }).await;
+    sink.send(DeviceEvent::ActionDone { summary: format!("Deleted {done} of {total} device{}", plural(total)), failures }.into()).await;
 }
 
 /// Identity (with keys) and twin for the details panel.
-pub async fn load_details(client: HubClient, sink: EventSink, device_id: Arc<str>) {
+pub async fn load_details(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>) {
     let (device, twin) = tokio::join!(client.get_device(&device_id), client.get_twin(&device_id));
     let result = match (device, twin) {
         (Ok(device), Ok(twin)) => Ok(Box::new((device, twin))),
-        (Err(error), _) | (_, Err(error)) => Err(message_of(&error)),
+        (Err(error), _) | (_, Err(error)) => Err(AppError::from(&error)),
     };
-    sink.send(Event::Details { device_id, result }).await;
+    sink.send(DeviceEvent::Details { request, device_id, result }.into()).await;
 }
 
 /// `HostName=…;DeviceId=…;SharedAccessKey=…` with the device's primary key.
 pub async fn connection_string(client: HubClient, sink: EventSink, device_id: Arc<str>) {
     let event = match client.get_device(&device_id).await {
         Ok(device) => match device.primary_key() {
-            Some(key) => Event::ConnectionString {
+            Some(key) => DeviceEvent::ConnectionString {
                 text: Secret::new(format!("HostName={};DeviceId={};SharedAccessKey={}", client.host_name(), device_id, key.expose())),
                 device_id,
             },
-            None => Event::ActionDone {
+            None => DeviceEvent::ActionDone {
                 summary: format!("No connection string for {device_id}"),
                 failures: vec!["the device authenticates with X.509, not a shared access key".to_owned()],
             },
         },
-        Err(error) => Event::ActionDone { summary: format!("No connection string for {device_id}"), failures: vec![message_of(&error)] },
+        Err(error) => {
+            DeviceEvent::ActionDone { summary: format!("No connection string for {device_id}"), failures: vec![message_of(&error)] }
+        }
     };
-    sink.send(event).await;
+    sink.send(event.into()).await;
 }
 
 fn plural(count: usize) -> &'static str {

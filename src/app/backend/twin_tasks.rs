@@ -6,23 +6,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::sink::EventSink;
-use crate::app::model::{Event, TwinSaveOutcome};
-use crate::azure::{AzureError, HubClient, IfMatch};
-
-fn message_of(error: &AzureError) -> String {
-    error.service().map_or_else(
-        || error.to_string(),
-        |service| match &service.code {
-            Some(code) => format!("{} ({code})", service.message),
-            None => service.message.clone(),
-        },
-    )
-}
+use crate::app::model::{AppError, RequestId, TwinEvent, TwinSaveOutcome};
+use crate::azure::{HubClient, IfMatch};
 
 /// GET the twin.
-pub async fn load_twin(client: HubClient, sink: EventSink, device_id: Arc<str>, refresh: bool) {
-    let result = client.get_twin(&device_id).await.map(Box::new).map_err(|error| message_of(&error));
-    sink.send(Event::TwinLoaded { device_id, refresh, result }).await;
+pub async fn load_twin(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>, refresh: bool) {
+    let result = client.get_twin(&device_id).await.map(Box::new).map_err(AppError::from);
+    sink.send(TwinEvent::Loaded { request, device_id, refresh, result }.into()).await;
 }
 
 /// PATCH the twin with the draft's etag; a 412 brings back the twin as it is now.
@@ -32,12 +22,11 @@ pub async fn save_twin(client: HubClient, sink: EventSink, device_id: Arc<str>, 
         Ok(twin) => TwinSaveOutcome::Saved(Box::new(twin)),
         Err(error) if error.status() == Some(412) => match client.get_twin(&device_id).await {
             Ok(current) => TwinSaveOutcome::Conflict(Box::new(current)),
-            Err(reread) => TwinSaveOutcome::Failed(format!(
-                "someone else changed the twin, and it could not be read again to compare: {}",
-                message_of(&reread)
-            )),
+            Err(reread) => TwinSaveOutcome::Failed(
+                AppError::from(&reread).context("someone else changed the twin, and it could not be read again to compare"),
+            ),
         },
-        Err(error) => TwinSaveOutcome::Failed(message_of(&error)),
+        Err(error) => TwinSaveOutcome::Failed(AppError::from(&error)),
     };
-    sink.send(Event::TwinSaved { device_id, outcome }).await;
+    sink.send(TwinEvent::Saved { device_id, outcome }.into()).await;
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::command::{Command, DeleteTarget, RequestId};
+use super::command::{Command, DeleteTarget, DeviceCommand, RequestId};
 use super::device_row::{DeviceRow, FieldPath, intern_path};
+use super::error::AppError;
+use super::loadable::Loadable;
 use super::query_plan::QueryPlan;
 use super::selection::Selection;
 use crate::azure::wire::{Device, Twin};
@@ -19,7 +21,7 @@ use crate::azure::wire::{Device, Twin};
 pub enum SortColumn {
     /// Device id.
     DeviceId,
-    /// Status.
+    /// Enabled or disabled.
     Status,
     /// Connection state.
     Connection,
@@ -32,32 +34,28 @@ pub enum SortColumn {
 /// The active sort.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sort {
-    /// Column.
+    /// The column sorted by.
     pub column: SortColumn,
-    /// Direction.
+    /// Ascending (true) or descending.
     pub ascending: bool,
 }
 
-/// How far a load has got.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LoadState {
-    /// Nothing loaded yet.
-    Idle,
-    /// Pages are arriving.
-    Loading {
-        /// This load.
-        request: RequestId,
-        /// Rows received so far in this load.
-        received: usize,
-        /// True once the first page replaced the previous rows.
-        replaced: bool,
-    },
+/// How a finished device load ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadEnd {
     /// All pages arrived.
-    Done,
+    Complete,
     /// The user stopped it.
     Cancelled,
-    /// It failed (the message is in `query_error` or the activity log).
-    Failed,
+}
+
+/// Bookkeeping of the pages of the load in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageProgress {
+    /// Rows received so far in this load.
+    pub received: usize,
+    /// True once the first page replaced the previous rows.
+    pub replaced: bool,
 }
 
 /// An error from the service about the query, placed under the query bar.
@@ -74,17 +72,17 @@ pub struct QueryError {
 pub struct RawResults {
     /// Column names in first-seen order.
     pub columns: Vec<String>,
-    /// Rows.
+    /// The rows as the service returned them.
     pub rows: Vec<Value>,
 }
 
 /// The details panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetailsState {
-    /// Which device.
+    /// The device shown.
     pub device_id: Arc<str>,
-    /// Identity and twin once loaded; an error message if the load failed.
-    pub loaded: Option<Result<(Device, Twin), String>>,
+    /// Identity and twin.
+    pub loaded: Loadable<Box<(Device, Twin)>>,
     /// Show the keys in clear.
     pub reveal_keys: bool,
 }
@@ -96,8 +94,11 @@ pub struct DevicesState {
     pub query_input: String,
     /// The query behind the rows on screen.
     pub plan: QueryPlan,
-    /// Load progress.
-    pub load: LoadState,
+    /// The load of the rows: in flight (under its request id), finished, or failed (a query
+    /// error is also placed in `query_error`).
+    pub load: Loadable<LoadEnd>,
+    /// Pages of the load in flight.
+    pub progress: PageProgress,
     /// Loaded rows, in arrival order.
     pub rows: Vec<DeviceRow>,
     /// Rows of a non-twin query.
@@ -108,13 +109,13 @@ pub struct DevicesState {
     pub query_error: Option<QueryError>,
     /// Device-id prefix filter (client side, instant).
     pub id_filter: String,
-    /// Sort.
+    /// The sort, if any (else arrival order).
     pub sort: Option<Sort>,
     /// Tag/reported columns the user added.
     pub columns: Vec<String>,
     /// Every field path seen in loaded rows (for the column picker).
     pub known_fields: BTreeSet<FieldPath>,
-    /// Selection.
+    /// Selected devices and the keyboard cursor.
     pub selection: Selection,
     /// The details panel, when open.
     pub details: Option<DetailsState>,
@@ -129,7 +130,8 @@ impl Default for DevicesState {
         Self {
             query_input: String::new(),
             plan: QueryPlan::from_input(""),
-            load: LoadState::Idle,
+            load: Loadable::Idle,
+            progress: PageProgress::default(),
             rows: Vec::new(),
             raw: None,
             total: None,
@@ -147,34 +149,47 @@ impl Default for DevicesState {
 }
 
 impl DevicesState {
-    /// Starts a load of the query bar's text; the old rows stay until the first page arrives.
-    pub fn start_load(&mut self, request: RequestId, out: &mut Vec<Command>) {
+    /// Starts a load of the query bar's text (stopping the one in flight); the old rows stay
+    /// until the first page arrives.
+    pub fn start_load(&mut self, out: &mut Vec<Command>) {
+        if let Some(previous) = self.load.request() {
+            out.push(DeviceCommand::CancelLoad(previous).into());
+        }
+        let request = RequestId::fresh();
         self.plan = QueryPlan::from_input(&self.query_input);
         self.query_error = None;
         self.total = None;
-        self.load = LoadState::Loading { request, received: 0, replaced: false };
-        out.push(Command::LoadDevices {
-            request,
-            query: self.plan.query.clone(),
-            count_query: self.plan.count_query.clone(),
-            returns_twins: self.plan.returns_twins,
-        });
+        self.load.start(request);
+        self.progress = PageProgress::default();
+        out.push(
+            DeviceCommand::Load {
+                request,
+                query: self.plan.query.clone(),
+                count_query: self.plan.count_query.clone(),
+                returns_twins: self.plan.returns_twins,
+            }
+            .into(),
+        );
     }
 
     /// The request whose pages are awaited, if any.
     pub fn loading_request(&self) -> Option<RequestId> {
-        match self.load {
-            LoadState::Loading { request, .. } => Some(request),
-            _ => None,
-        }
+        self.load.request()
+    }
+
+    /// True when the last load brought every page.
+    pub fn load_complete(&self) -> bool {
+        self.load == Loadable::Loaded(LoadEnd::Complete)
+    }
+
+    /// True when the last load ended, whether complete or failed.
+    pub fn load_settled(&self) -> bool {
+        matches!(self.load, Loadable::Loaded(LoadEnd::Complete) | Loadable::Failed { .. })
     }
 
     /// Rows received in the current load.
     pub fn received(&self) -> usize {
-        match self.load {
-            LoadState::Loading { received, .. } => received,
-            _ => self.rows.len(),
-        }
+        if self.load.is_loading() { self.progress.received } else { self.rows.len() }
     }
 
     /// A page of twins arrived.
@@ -239,52 +254,48 @@ impl DevicesState {
     /// Bookkeeping for an arriving page; `Some(true)` when it replaces the previous rows,
     /// `None` when it belongs to a superseded load.
     fn accept_page(&mut self, request: RequestId, count: usize) -> Option<bool> {
-        let LoadState::Loading { request: current, received, replaced } = &mut self.load else {
-            return None;
-        };
-        if *current != request {
+        if !self.load.awaits(request) {
             return None;
         }
-        *received += count;
-        let replace = !*replaced;
-        *replaced = true;
+        self.progress.received += count;
+        let replace = !self.progress.replaced;
+        self.progress.replaced = true;
         Some(replace)
     }
 
     /// The load ended (all pages, or cancelled).
     pub fn finish_load(&mut self, request: RequestId, cancelled: bool) {
-        if self.loading_request() != Some(request) {
+        if !self.load.awaits(request) {
             return;
         }
-        let replaced = matches!(self.load, LoadState::Loading { replaced: true, .. });
-        if !replaced && !cancelled {
+        if !self.progress.replaced && !cancelled {
             // An empty result: nothing arrived to replace the old rows.
             self.rows.clear();
             self.view.clear();
             self.raw = if self.plan.returns_twins { None } else { Some(RawResults::default()) };
         }
-        self.load = if cancelled { LoadState::Cancelled } else { LoadState::Done };
+        self.load.finish(request, Ok(if cancelled { LoadEnd::Cancelled } else { LoadEnd::Complete }));
         if !cancelled {
             let ids: std::collections::HashSet<&str> = self.rows.iter().map(|row| &*row.device_id).collect();
             self.selection.retain_existing(|id| ids.contains(id));
         }
     }
 
-    /// The load failed; a query error goes under the bar.
-    pub fn fail_load(&mut self, request: RequestId, message: String, status: Option<u16>) {
-        if self.loading_request() != Some(request) {
+    /// The load failed; a query error (400) goes under the bar.
+    pub fn fail_load(&mut self, request: RequestId, error: AppError) {
+        if !self.load.awaits(request) {
             return;
         }
-        self.load = LoadState::Failed;
-        if status == Some(400) {
-            let column = self.plan.input_column(&message);
-            self.query_error = Some(QueryError { message, column });
+        if error.status == Some(400) {
+            let column = self.plan.input_column(&error.message);
+            self.query_error = Some(QueryError { message: error.message.clone(), column });
         }
+        self.load.finish(request, Err(error));
     }
 
     /// The total arrived.
     pub fn set_total(&mut self, request: RequestId, total: u64) {
-        if self.loading_request() == Some(request) || matches!(self.load, LoadState::Done) {
+        if self.load.awaits(request) || self.load_complete() {
             self.total = Some(total);
         }
     }
@@ -358,8 +369,11 @@ impl DevicesState {
 
     /// Opens the details panel for a device and asks for its identity and twin.
     pub fn open_details(&mut self, device_id: Arc<str>, out: &mut Vec<Command>) {
-        out.push(Command::LoadDetails(Arc::clone(&device_id)));
-        self.details = Some(DetailsState { device_id, loaded: None, reveal_keys: false });
+        let request = RequestId::fresh();
+        out.push(DeviceCommand::LoadDetails { request, device_id: Arc::clone(&device_id) }.into());
+        let mut loaded = Loadable::Idle;
+        loaded.start(request);
+        self.details = Some(DetailsState { device_id, loaded, reveal_keys: false });
     }
 
     fn rebuild_view(&mut self) {

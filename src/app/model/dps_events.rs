@@ -2,26 +2,27 @@
 //! records and re-registrations, and the jumps between a registration and its device.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::command::Command;
+use super::clock::Now;
+use super::command::{Command, DpsCommand, ProfileCommand, RequestId};
 use super::enrollment_editor::EnrollmentEditor;
-use super::enrollments::{AnyEnrollment, EnrollmentKind, ListLoad};
-use super::event::{EnrollmentSaveOutcome, Event};
+use super::enrollments::{AnyEnrollment, EnrollmentKind};
+use super::error::AppError;
+use super::event::{DpsEvent, EnrollmentSaveOutcome};
 use super::state::{AppState, NoticeLevel, Page};
 
 impl AppState {
     /// Loads the enrollment lists (the page asks on first show and on Refresh).
     pub fn load_enrollments(&mut self, out: &mut Vec<Command>) {
         if !self.dps_configured {
-            self.enrollments.load = ListLoad::Failed(
-                "This profile has no DPS connection string. Add one in Profiles to see enrollments (the built-in simulator has one)."
-                    .to_owned(),
-            );
+            self.enrollments.lists.fail(AppError::local(
+                "This profile has no DPS connection string. Add one in Profiles to see enrollments (the built-in simulator has one).",
+            ));
             return;
         }
-        self.enrollments.load = ListLoad::Loading;
-        out.push(Command::LoadEnrollments);
+        let request = RequestId::fresh();
+        self.enrollments.lists.start(request);
+        out.push(DpsCommand::LoadEnrollments { request }.into());
     }
 
     /// Opens the editor on one enrollment. Unsaved edits of another one are kept until saved or
@@ -57,29 +58,27 @@ impl AppState {
             self.open_twin(device_id, out);
         } else {
             self.pending_twin = Some((hub.clone(), device_id));
-            out.push(Command::SwitchHub(hub));
+            out.push(ProfileCommand::SwitchHub(hub).into());
         }
     }
 
-    pub(super) fn apply_dps_event(&mut self, event: Event, out: &mut Vec<Command>) {
-        let now = Instant::now();
+    pub(super) fn apply_dps_event(&mut self, event: DpsEvent, now: Now, out: &mut Vec<Command>) {
+        let now = now.instant;
         match event {
-            Event::EnrollmentsLoaded(Ok(lists)) => {
-                self.enrollments.individuals = lists.individuals;
-                self.enrollments.groups = lists.groups;
-                self.enrollments.group_devices = lists.group_devices;
-                self.enrollments.load = ListLoad::Ready;
+            DpsEvent::EnrollmentsLoaded { request, result } => {
+                if !self.enrollments.lists.finish(request, result) {
+                    return; // an answer for another profile, or a superseded load
+                }
                 // An open editor's records follow the list (an individual's record is embedded).
                 let open = self.enrollments.editor.as_ref().map(|editor| (editor.base.kind(), editor.base.id().to_owned()));
                 if let Some((EnrollmentKind::Individual, id)) = open
                     && let Some(AnyEnrollment::Individual(fresh)) = self.enrollments.find(EnrollmentKind::Individual, &id)
                     && let Some(editor) = &mut self.enrollments.editor
                 {
-                    editor.records_loaded(Ok(fresh.registration_state.into_iter().collect()), now);
+                    editor.records_arrived(fresh.registration_state.into_iter().collect(), now);
                 }
             }
-            Event::EnrollmentsLoaded(Err(message)) => self.enrollments.load = ListLoad::Failed(message),
-            Event::EnrollmentSaved { id, outcome } => match outcome {
+            DpsEvent::Saved { id, outcome } => match outcome {
                 EnrollmentSaveOutcome::Saved(item) => {
                     self.enrollments.upsert((*item).clone());
                     if self.enrollments.open_when_saved.as_deref().is_some_and(|created| created.eq_ignore_ascii_case(&id)) {
@@ -101,24 +100,26 @@ impl AppState {
                         editor.start_conflict(*theirs);
                     }
                 }
-                EnrollmentSaveOutcome::Failed(message) if self.enrollments.open_when_saved.as_deref() == Some(id.as_str()) => {
+                EnrollmentSaveOutcome::Failed(error) if self.enrollments.open_when_saved.as_deref() == Some(id.as_str()) => {
                     self.enrollments.open_when_saved = None;
                     if let Some(draft) = &mut self.enrollments.new_draft {
                         draft.creating = false;
                     }
-                    self.notify(NoticeLevel::Error, format!("{id} was not created: {message}"));
+                    self.notify(NoticeLevel::Error, format!("{id} was not created: {error}"));
                 }
-                EnrollmentSaveOutcome::Failed(message) => {
+                EnrollmentSaveOutcome::Failed(error) => {
                     if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
-                        editor.save_failed(&message);
+                        editor.save_failed(&error.message);
                     }
-                    self.notify(NoticeLevel::Error, format!("{id} was not saved: {message}"));
+                    self.notify(NoticeLevel::Error, format!("{id} was not saved: {error}"));
                 }
             },
-            Event::EnrollmentDeleted { id, result } => match result {
+            DpsEvent::Deleted { id, result } => match result {
                 Ok(()) => {
-                    self.enrollments.individuals.retain(|item| !item.registration_id.eq_ignore_ascii_case(&id));
-                    self.enrollments.groups.retain(|item| !item.enrollment_group_id.eq_ignore_ascii_case(&id));
+                    if let Some(lists) = self.enrollments.lists.value_mut() {
+                        lists.individuals.retain(|item| !item.registration_id.eq_ignore_ascii_case(&id));
+                        lists.groups.retain(|item| !item.enrollment_group_id.eq_ignore_ascii_case(&id));
+                    }
                     self.enrollments.picked.retain(|(_, picked)| !picked.eq_ignore_ascii_case(&id));
                     if self.enrollments.editor.as_ref().is_some_and(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
                         self.enrollments.editor = None;
@@ -128,15 +129,15 @@ impl AppState {
                         format!("Deleted {id}. Its devices stay on their hubs; their registration records stay in DPS."),
                     );
                 }
-                Err(message) => {
+                Err(error) => {
                     if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
                         editor.confirm_delete = None;
-                        editor.message = Some((true, format!("Not deleted: {message}")));
+                        editor.message = Some((true, format!("Not deleted: {error}")));
                     }
-                    self.notify(NoticeLevel::Error, format!("{id} was not deleted: {message}"));
+                    self.notify(NoticeLevel::Error, format!("{id} was not deleted: {error}"));
                 }
             },
-            Event::BulkPolicyDone(result) => {
+            DpsEvent::BulkPolicyDone(result) => {
                 match result {
                     Ok(results) => {
                         let failed = results.iter().filter(|(_, result)| result.is_err()).count();
@@ -147,44 +148,43 @@ impl AppState {
                             bulk.results = Some(results);
                         }
                     }
-                    Err(message) => {
+                    Err(error) => {
                         if let Some(bulk) = &mut self.enrollments.bulk {
                             bulk.running = false;
-                            bulk.results = Some(bulk.ids.iter().map(|id| (id.clone(), Err(message.clone()))).collect());
+                            bulk.results = Some(bulk.ids.iter().map(|id| (id.clone(), Err(error.clone()))).collect());
                         }
-                        self.notify(NoticeLevel::Error, format!("The bulk change failed: {message}"));
+                        self.notify(NoticeLevel::Error, format!("The bulk change failed: {error}"));
                     }
                 }
                 self.load_enrollments(out);
             }
-            Event::EnrollmentRecords { id, result } => {
+            DpsEvent::Records { request, id, result } => {
                 if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
-                    editor.records_loaded(result, now);
+                    editor.records_loaded(request, result, now);
                 }
             }
-            Event::EnrollmentKeys { id, result } => {
+            DpsEvent::Keys { request, id, result } => {
                 if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
-                    editor.keys = Some(result);
+                    editor.keys.finish(request, result);
                 }
             }
-            Event::ReRegisterSent { registration_id, result } => {
+            DpsEvent::ReRegisterSent { registration_id, result } => {
                 if let Some(editor) = &mut self.enrollments.editor {
                     editor.reregister_sent(&registration_id, result, now);
                 }
             }
-            Event::EnrollmentFound { device_id, result } => match result {
+            DpsEvent::EnrollmentFound { device_id, result } => match result {
                 Ok(Some(item)) => {
                     let (kind, id) = (item.kind(), item.id().to_owned());
-                    self.enrollments.upsert(*item);
-                    if self.enrollments.load == ListLoad::Idle {
+                    if self.enrollments.lists.is_idle() {
                         self.load_enrollments(out);
                     }
+                    self.enrollments.upsert(*item);
                     self.open_enrollment(kind, &id, out);
                 }
                 Ok(None) => self.notify(NoticeLevel::Info, format!("{device_id} did not register through any enrollment of this DPS")),
-                Err(message) => self.notify(NoticeLevel::Error, format!("Cannot look up the enrollment of {device_id}: {message}")),
+                Err(error) => self.notify(NoticeLevel::Error, format!("Cannot look up the enrollment of {device_id}: {error}")),
             },
-            _ => {}
         }
     }
 }

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::command::Command;
-use super::enrollments::{AnyEnrollment, EnrollmentKind, ListLoad};
+use super::command::{Command, DpsCommand, RequestId};
+use super::enrollments::{AnyEnrollment, EnrollmentKind};
+use super::error::AppError;
+use super::loadable::Loadable;
 use super::reprovision_choice::PolicyChoice;
 use super::twin::TwinEditor;
 use crate::azure::secret::Secret;
@@ -67,18 +69,17 @@ pub struct EnrollmentEditor {
     pub initial_twin: TwinEditor,
     /// New keys to send (regenerate), or `None` to keep the current ones.
     pub new_keys: Option<(Secret, Secret)>,
-    /// Keys read through the attestation call, for copying.
-    pub keys: Option<Result<(Secret, Secret), String>>,
+    /// Keys read through the attestation call, for copying (read only when asked for).
+    pub keys: Loadable<(Secret, Secret)>,
     /// A save is in flight.
     pub saving: bool,
     /// 412: their version.
     pub conflict: Option<AnyEnrollment>,
     /// The result of the last save or action: (is error, text).
     pub message: Option<(bool, String)>,
-    /// Registration records (the individual's one, or the group's devices).
-    pub records: Vec<DeviceRegistrationState>,
-    /// Loading state of the records.
-    pub records_load: ListLoad,
+    /// Registration records (the individual's one, embedded in the enrollment; or the group's
+    /// devices, read separately).
+    pub records: Loadable<Vec<DeviceRegistrationState>>,
     /// Re-registrations being watched, by registration id.
     pub reregistering: BTreeMap<String, Reregistration>,
     /// The delete confirmation is open; `true` once sent.
@@ -118,12 +119,12 @@ impl EnrollmentEditor {
             AnyEnrollment::Individual(enrollment) => enrollment.device_id.clone().unwrap_or_default(),
             AnyEnrollment::Group(_) => String::new(),
         };
-        let records = base.registration().cloned().into_iter().collect();
-        let records_load = match base.kind() {
-            EnrollmentKind::Individual => ListLoad::Ready,
+        let records = match base.kind() {
+            EnrollmentKind::Individual => Loadable::Loaded(base.registration().cloned().into_iter().collect()),
             EnrollmentKind::Group => {
-                out.push(Command::LoadEnrollmentRecords { kind: EnrollmentKind::Group, id: base.id().to_owned() });
-                ListLoad::Loading
+                let request = RequestId::fresh();
+                out.push(DpsCommand::LoadRecords { request, kind: EnrollmentKind::Group, id: base.id().to_owned() }.into());
+                Loadable::Loading { request, previous: None }
             }
         };
         Self {
@@ -142,12 +143,11 @@ impl EnrollmentEditor {
             device_id,
             initial_twin: TwinEditor::for_patch(tags, desired),
             new_keys: None,
-            keys: None,
+            keys: Loadable::Idle,
             saving: false,
             conflict: None,
             message: None,
             records,
-            records_load,
             reregistering: BTreeMap::new(),
             confirm_delete: None,
             next_records_poll: None,
@@ -238,22 +238,34 @@ impl EnrollmentEditor {
         }
         self.saving = true;
         self.message = None;
-        out.push(Command::SaveEnrollment { item: Box::new(self.edited()), etag: self.base.settings().etag.clone() });
+        out.push(DpsCommand::Save { item: Box::new(self.edited()), etag: self.base.settings().etag.clone() }.into());
+    }
+
+    /// The registration records shown (none while the first read is on its way).
+    pub fn records(&self) -> &[DeviceRegistrationState] {
+        self.records.value().map_or(&[], Vec::as_slice)
+    }
+
+    /// Starts over from `item` (saved, theirs, or the base when discarding) while keeping the
+    /// registration records and the re-registration watches: they do not depend on the draft.
+    pub fn reopen(&mut self, item: AnyEnrollment) {
+        let records = std::mem::take(&mut self.records);
+        let reregistering = std::mem::take(&mut self.reregistering);
+        let next_records_poll = self.next_records_poll.take();
+        // The records request `open` would send is dropped: the records shown are kept instead.
+        let mut fresh = Self::open(item, &mut Vec::new());
+        if fresh.records.is_loading() || fresh.records().is_empty() {
+            fresh.records = records;
+        }
+        fresh.reregistering = reregistering;
+        fresh.next_records_poll = next_records_poll;
+        *self = fresh;
     }
 
     /// The save went through: the saved version becomes the base.
     pub fn saved(&mut self, item: AnyEnrollment) {
-        let records = std::mem::take(&mut self.records);
-        let records_load = std::mem::take(&mut self.records_load);
-        let reregistering = std::mem::take(&mut self.reregistering);
-        let mut fresh = Self::open(item, &mut Vec::new());
-        if fresh.records.is_empty() {
-            fresh.records = records;
-        }
-        fresh.records_load = if fresh.records_load == ListLoad::Loading { records_load } else { fresh.records_load };
-        fresh.reregistering = reregistering;
-        fresh.message = Some((false, format!("Saved {}. Devices pick up the change when they next register.", fresh.base.id())));
-        *self = fresh;
+        self.reopen(item);
+        self.message = Some((false, format!("Saved {}. Devices pick up the change when they next register.", self.base.id())));
     }
 
     /// 412: someone saved first.
@@ -289,10 +301,7 @@ impl EnrollmentEditor {
     /// Drop my draft and take their version.
     pub fn take_theirs(&mut self) {
         if let Some(theirs) = self.conflict.take() {
-            let reregistering = std::mem::take(&mut self.reregistering);
-            *self = Self::open(theirs, &mut Vec::new());
-            self.reregistering = reregistering;
-            self.records_load = ListLoad::Idle;
+            self.reopen(theirs);
         }
     }
 
@@ -302,21 +311,29 @@ impl EnrollmentEditor {
         self.message = Some((true, format!("Not saved: {message}. Your changes are still here.")));
     }
 
-    /// Records arrived.
-    pub fn records_loaded(&mut self, result: Result<Vec<DeviceRegistrationState>, String>, now: Instant) {
-        match result {
-            Ok(records) => {
-                self.reregistering.retain(|registration_id, watch| {
-                    let record = records.iter().find(|record| record.registration_id.eq_ignore_ascii_case(registration_id));
-                    let done =
-                        record.is_some_and(|record| record.etag != watch.etag_before && record.status != RegistrationStatus::Assigning);
-                    !done && now.duration_since(watch.started) < REREGISTER_WATCH
-                });
-                self.records = records;
-                self.records_load = ListLoad::Ready;
-            }
-            Err(message) => self.records_load = ListLoad::Failed(message),
+    /// The records read by the load `request` arrived; an answer to another load is dropped.
+    pub fn records_loaded(&mut self, request: RequestId, result: Result<Vec<DeviceRegistrationState>, AppError>, now: Instant) {
+        if !self.records.awaits(request) {
+            return;
         }
+        match result {
+            Ok(records) => self.records_arrived(records, now),
+            Err(error) => {
+                self.records.finish(request, Err(error));
+                self.next_records_poll = (!self.reregistering.is_empty()).then(|| now + REREGISTER_POLL);
+            }
+        }
+    }
+
+    /// Fresh records (read for the editor, or embedded in a reloaded individual enrollment):
+    /// watches whose device registered again end.
+    pub fn records_arrived(&mut self, records: Vec<DeviceRegistrationState>, now: Instant) {
+        self.reregistering.retain(|registration_id, watch| {
+            let record = records.iter().find(|record| record.registration_id.eq_ignore_ascii_case(registration_id));
+            let done = record.is_some_and(|record| record.etag != watch.etag_before && record.status != RegistrationStatus::Assigning);
+            !done && now.duration_since(watch.started) < REREGISTER_WATCH
+        });
+        self.records = Loadable::Loaded(records);
         self.next_records_poll = (!self.reregistering.is_empty()).then(|| now + REREGISTER_POLL);
     }
 
@@ -328,11 +345,11 @@ impl EnrollmentEditor {
         self.reregistering
             .insert(record.registration_id.clone(), Reregistration { etag_before: record.etag.clone(), started: now, accepted: false });
         self.message = None;
-        out.push(Command::ReRegister { hub, device_id: device_id.into(), registration_id: record.registration_id.clone() });
+        out.push(DpsCommand::ReRegister { hub, device_id: device_id.into(), registration_id: record.registration_id.clone() }.into());
     }
 
     /// The device answered (or not) the request to register again.
-    pub fn reregister_sent(&mut self, registration_id: &str, result: Result<(), String>, now: Instant) {
+    pub fn reregister_sent(&mut self, registration_id: &str, result: Result<(), AppError>, now: Instant) {
         match result {
             Ok(()) => {
                 if let Some(watch) = self.reregistering.get_mut(registration_id) {
@@ -340,11 +357,26 @@ impl EnrollmentEditor {
                 }
                 self.next_records_poll = Some(now + REREGISTER_POLL);
             }
-            Err(message) => {
+            Err(error) => {
                 self.reregistering.remove(registration_id);
-                self.message = Some((true, format!("{registration_id} could not be asked to register again: {message}")));
+                self.message = Some((true, format!("{registration_id} could not be asked to register again: {error}")));
             }
         }
+    }
+
+    /// Reads the keys for copying (the attestation call); they are never shown.
+    pub fn load_keys(&mut self, out: &mut Vec<Command>) {
+        let request = RequestId::fresh();
+        self.keys.start(request);
+        out.push(DpsCommand::LoadKeys { request, kind: self.base.kind(), id: self.base.id().to_owned() }.into());
+    }
+
+    /// Reads the registration records again (Refresh, or a watch's poll); the records shown
+    /// stay until the answer comes.
+    pub fn reload_records(&mut self, out: &mut Vec<Command>) {
+        let request = RequestId::fresh();
+        self.records.start(request);
+        out.push(DpsCommand::LoadRecords { request, kind: self.base.kind(), id: self.base.id().to_owned() }.into());
     }
 
     /// How long until the records should be read again (`None`: no watch running).
@@ -356,7 +388,7 @@ impl EnrollmentEditor {
     pub fn poll(&mut self, now: Instant, out: &mut Vec<Command>) {
         if self.next_records_poll.is_some_and(|due| due <= now) {
             self.next_records_poll = None;
-            out.push(Command::LoadEnrollmentRecords { kind: self.base.kind(), id: self.base.id().to_owned() });
+            self.reload_records(out);
         }
     }
 }
@@ -406,7 +438,7 @@ mod tests {
         assert!(editor.is_dirty());
         let mut out = Vec::new();
         editor.save(&mut out);
-        let Some(Command::SaveEnrollment { item, etag }) = out.pop() else { panic!("a save command") };
+        let Some(Command::Dps(DpsCommand::Save { item, etag })) = out.pop() else { panic!("a save command") };
         assert_eq!(etag.as_deref(), Some("\"e1\""));
         assert_eq!(item.settings().reprovision_policy, Some(ReprovisionPolicy::RESET));
         assert_eq!(item.settings().initial_twin.as_ref().unwrap().tags.as_ref().unwrap()["site"], "lobby");
@@ -451,13 +483,13 @@ mod tests {
             serde_json::from_value(json!({"registrationId": "door-1", "deviceId": "door-1", "status": "assigned", "etag": "r1"})).unwrap();
         let mut out = Vec::new();
         editor.reregister(&record, "contoso-east".into(), now, &mut out);
-        assert!(matches!(&out[0], Command::ReRegister { hub, .. } if hub == "contoso-east"));
+        assert!(matches!(&out[0], Command::Dps(DpsCommand::ReRegister { hub, .. }) if hub == "contoso-east"));
         editor.reregister_sent("door-1", Ok(()), now);
         assert_eq!(editor.poll_due_in(now), Some(REREGISTER_POLL));
-        editor.records_loaded(Ok(vec![record.clone()]), now + REREGISTER_POLL);
+        editor.records_arrived(vec![record.clone()], now + REREGISTER_POLL);
         assert!(editor.reregistering.contains_key("door-1"), "same etag: still waiting");
         let changed = DeviceRegistrationState { etag: Some("r2".into()), ..record };
-        editor.records_loaded(Ok(vec![changed]), now + REREGISTER_POLL * 2);
+        editor.records_arrived(vec![changed], now + REREGISTER_POLL * 2);
         assert!(editor.reregistering.is_empty());
         assert_eq!(editor.poll_due_in(now), None, "idle again");
     }

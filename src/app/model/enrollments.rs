@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::enrollment_editor::EnrollmentEditor;
+use super::error::AppError;
+use super::loadable::Loadable;
 use super::reprovision_choice::PolicyChoice;
 use crate::azure::wire::{AllocationPolicy, DeviceRegistrationState, EnrollmentGroup, EnrollmentSettings, IndividualEnrollment};
 
@@ -18,7 +20,7 @@ pub enum EnrollmentKind {
 }
 
 impl EnrollmentKind {
-    /// Label.
+    /// The tab's title.
     pub fn label(self) -> &'static str {
         match self {
             Self::Individual => "Individual enrollments",
@@ -32,14 +34,14 @@ impl EnrollmentKind {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnyEnrollment {
-    /// Individual.
+    /// An individual enrollment (one device).
     Individual(IndividualEnrollment),
-    /// Group.
+    /// An enrollment group (many devices).
     Group(EnrollmentGroup),
 }
 
 impl AnyEnrollment {
-    /// Which kind.
+    /// Individual or group.
     pub fn kind(&self) -> EnrollmentKind {
         match self {
             Self::Individual(_) => EnrollmentKind::Individual,
@@ -124,22 +126,12 @@ pub struct EnrollmentLists {
     pub group_devices: std::collections::BTreeMap<String, usize>,
 }
 
-/// Loading state of the lists.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum ListLoad {
-    /// Not asked yet.
-    #[default]
-    Idle,
-    /// Waiting.
-    Loading,
-    /// Shown.
-    Ready,
-    /// Why not.
-    Failed(String),
-}
-
 /// Per item of a bulk change: its id and `Ok` or why not.
-pub type ItemResults = Vec<(String, Result<(), String>)>;
+pub type ItemResults = Vec<(String, Result<(), AppError>)>;
+
+/// The lists shown before anything was loaded.
+static NO_LISTS: EnrollmentLists =
+    EnrollmentLists { individuals: Vec::new(), groups: Vec::new(), group_devices: std::collections::BTreeMap::new() };
 
 /// The bulk policy change dialog.
 #[derive(Clone, Debug, PartialEq)]
@@ -159,16 +151,10 @@ pub struct BulkPolicy {
 /// Everything the Enrollments page shows.
 #[derive(Debug, Default)]
 pub struct EnrollmentsState {
-    /// Which tab.
+    /// The tab shown (individual enrollments or groups).
     pub tab: EnrollmentKind,
-    /// Individual enrollments in id order.
-    pub individuals: Vec<IndividualEnrollment>,
-    /// Groups in id order.
-    pub groups: Vec<EnrollmentGroup>,
-    /// Devices registered through each group.
-    pub group_devices: std::collections::BTreeMap<String, usize>,
-    /// Loading state.
-    pub load: ListLoad,
+    /// Both lists, as loaded from DPS (and changed locally by saves and deletes).
+    pub lists: Loadable<EnrollmentLists>,
     /// Search text (matches ids, device ids and hubs).
     pub filter: String,
     /// Rows ticked for a bulk change (per tab).
@@ -238,6 +224,11 @@ impl NewEnrollment {
 }
 
 impl EnrollmentsState {
+    /// The lists shown: as loaded, as kept during a reload, or empty.
+    pub fn lists(&self) -> &EnrollmentLists {
+        self.lists.value().unwrap_or(&NO_LISTS)
+    }
+
     /// Positions (in the current tab's list) of the enrollments that match the filter, in id
     /// order. Nothing is copied: the table clones only the rows it draws.
     pub fn visible_positions(&self) -> Vec<usize> {
@@ -255,14 +246,17 @@ impl EnrollmentsState {
             haystack.iter().any(|text| text.contains(&needle))
         };
         match self.tab {
-            EnrollmentKind::Individual => (0..self.individuals.len())
+            EnrollmentKind::Individual => (0..self.lists().individuals.len())
                 .filter(|&at| {
-                    let item = &self.individuals[at];
+                    let item = &self.lists().individuals[at];
                     matches(&item.registration_id, item.registration_state.as_ref(), &item.settings)
                 })
                 .collect(),
-            EnrollmentKind::Group => (0..self.groups.len())
-                .filter(|&at| matches(&self.groups[at].enrollment_group_id, None, &self.groups[at].settings))
+            EnrollmentKind::Group => (0..self.lists().groups.len())
+                .filter(|&at| {
+                    let group = &self.lists().groups[at];
+                    matches(&group.enrollment_group_id, None, &group.settings)
+                })
                 .collect(),
         }
     }
@@ -270,8 +264,8 @@ impl EnrollmentsState {
     /// The enrollment at `position` in the current tab's list.
     pub fn at(&self, position: usize) -> Option<AnyEnrollment> {
         match self.tab {
-            EnrollmentKind::Individual => self.individuals.get(position).cloned().map(AnyEnrollment::Individual),
-            EnrollmentKind::Group => self.groups.get(position).cloned().map(AnyEnrollment::Group),
+            EnrollmentKind::Individual => self.lists().individuals.get(position).cloned().map(AnyEnrollment::Individual),
+            EnrollmentKind::Group => self.lists().groups.get(position).cloned().map(AnyEnrollment::Group),
         }
     }
 
@@ -283,36 +277,41 @@ impl EnrollmentsState {
     /// An enrollment by kind and id, as loaded.
     pub fn find(&self, kind: EnrollmentKind, id: &str) -> Option<AnyEnrollment> {
         match kind {
-            EnrollmentKind::Individual => {
-                self.individuals.iter().find(|item| item.registration_id.eq_ignore_ascii_case(id)).cloned().map(AnyEnrollment::Individual)
-            }
+            EnrollmentKind::Individual => self
+                .lists()
+                .individuals
+                .iter()
+                .find(|item| item.registration_id.eq_ignore_ascii_case(id))
+                .cloned()
+                .map(AnyEnrollment::Individual),
             EnrollmentKind::Group => {
-                self.groups.iter().find(|item| item.enrollment_group_id.eq_ignore_ascii_case(id)).cloned().map(AnyEnrollment::Group)
+                self.lists().groups.iter().find(|item| item.enrollment_group_id.eq_ignore_ascii_case(id)).cloned().map(AnyEnrollment::Group)
             }
         }
     }
 
     /// Replaces one enrollment after a save or reload.
     pub fn upsert(&mut self, item: AnyEnrollment) {
+        let lists = self.lists.value_mut_or_default();
         match item {
             AnyEnrollment::Individual(item) => {
                 if let Some(existing) =
-                    self.individuals.iter_mut().find(|existing| existing.registration_id.eq_ignore_ascii_case(&item.registration_id))
+                    lists.individuals.iter_mut().find(|existing| existing.registration_id.eq_ignore_ascii_case(&item.registration_id))
                 {
                     *existing = item;
                 } else {
-                    self.individuals.push(item);
-                    self.individuals.sort_by(|a, b| a.registration_id.cmp(&b.registration_id));
+                    lists.individuals.push(item);
+                    lists.individuals.sort_by(|a, b| a.registration_id.cmp(&b.registration_id));
                 }
             }
             AnyEnrollment::Group(item) => {
                 if let Some(existing) =
-                    self.groups.iter_mut().find(|existing| existing.enrollment_group_id.eq_ignore_ascii_case(&item.enrollment_group_id))
+                    lists.groups.iter_mut().find(|existing| existing.enrollment_group_id.eq_ignore_ascii_case(&item.enrollment_group_id))
                 {
                     *existing = item;
                 } else {
-                    self.groups.push(item);
-                    self.groups.sort_by(|a, b| a.enrollment_group_id.cmp(&b.enrollment_group_id));
+                    lists.groups.push(item);
+                    lists.groups.sort_by(|a, b| a.enrollment_group_id.cmp(&b.enrollment_group_id));
                 }
             }
         }
@@ -366,10 +365,13 @@ mod tests {
     #[test]
     fn filter_matches_ids_hubs_and_policy_names() {
         let mut state = EnrollmentsState {
-            individuals: vec![
-                individual("door-1", &json!(ReprovisionPolicy::RESET)),
-                individual("lamp-2", &json!(ReprovisionPolicy::NEVER)),
-            ],
+            lists: Loadable::Loaded(EnrollmentLists {
+                individuals: vec![
+                    individual("door-1", &json!(ReprovisionPolicy::RESET)),
+                    individual("lamp-2", &json!(ReprovisionPolicy::NEVER)),
+                ],
+                ..EnrollmentLists::default()
+            }),
             ..EnrollmentsState::default()
         };
         assert_eq!(state.visible().len(), 2);
@@ -384,10 +386,13 @@ mod tests {
     #[test]
     fn bulk_items_keep_their_etags_and_get_the_new_policy() {
         let mut state = EnrollmentsState {
-            individuals: vec![
-                individual("door-1", &json!(ReprovisionPolicy::MIGRATE)),
-                individual("door-2", &json!(ReprovisionPolicy::NEVER)),
-            ],
+            lists: Loadable::Loaded(EnrollmentLists {
+                individuals: vec![
+                    individual("door-1", &json!(ReprovisionPolicy::MIGRATE)),
+                    individual("door-2", &json!(ReprovisionPolicy::NEVER)),
+                ],
+                ..EnrollmentLists::default()
+            }),
             ..EnrollmentsState::default()
         };
         state.picked.insert((EnrollmentKind::Individual, "door-1".into()));

@@ -1,6 +1,7 @@
-//! Events: what the backend tells the UI. Plain data; the reducer (`AppState::apply`) is the
-//! only place they change state.
+//! Events: what the backend tells the UI, grouped by feature. Plain data; the reducer
+//! (`AppState::apply`, one exhaustive `apply_*` per feature) is the only place they change state.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -8,17 +9,20 @@ use serde_json::Value;
 
 use super::command::RequestId;
 use super::device_row::DeviceRow;
+use super::enrollments::{AnyEnrollment, EnrollmentLists, ItemResults};
+use super::error::AppError;
+use super::job_draft::TargetPreview;
 use super::profile::{ProfileDraft, ProfileId, ProfileSummary, SecretPlacement};
 use crate::azure::events::ClientEvent;
 use crate::azure::secret::Secret;
-use crate::azure::wire::{Device, Twin};
+use crate::azure::wire::{Device, DeviceJob, DeviceRegistrationState, JobResponse, MethodResult, Twin};
 
 /// Whether an OS keyring could be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyringStatus {
     /// Secrets go to the keyring.
     Available,
-    /// No keyring; why (e.g. no Secret Service on the session bus).
+    /// No keyring, with the reason (e.g. no Secret Service on the session bus).
     Unavailable(String),
 }
 
@@ -29,8 +33,8 @@ pub enum TwinSaveOutcome {
     Saved(Box<Twin>),
     /// 412: someone else saved first; the twin as it is now.
     Conflict(Box<Twin>),
-    /// Refused or failed; why.
-    Failed(String),
+    /// Refused or failed.
+    Failed(AppError),
 }
 
 /// One of the profile's hubs.
@@ -46,105 +50,140 @@ pub struct HubRef {
 #[derive(Clone, Debug)]
 pub enum EnrollmentSaveOutcome {
     /// Saved; as the service now has it.
-    Saved(Box<super::enrollments::AnyEnrollment>),
-    /// 412: their version.
-    Conflict(Box<super::enrollments::AnyEnrollment>),
-    /// Refused or failed; why.
-    Failed(String),
+    Saved(Box<AnyEnrollment>),
+    /// 412: the version someone else saved.
+    Conflict(Box<AnyEnrollment>),
+    /// Refused or failed.
+    Failed(AppError),
 }
 
-/// Backend → UI.
+/// Backend → UI, one variant per feature.
 #[derive(Clone, Debug)]
 pub enum Event {
+    /// The profile list and the profile dialog.
+    Profiles(ProfileEvent),
+    /// Connecting to the active profile's hubs.
+    Connection(ConnectionEvent),
+    /// The device list, details panel and device actions.
+    Devices(DeviceEvent),
+    /// The twin editor.
+    Twin(TwinEvent),
+    /// Jobs, direct methods and the CSV export.
+    Jobs(JobEvent),
+    /// DPS enrollments and registrations.
+    Dps(DpsEvent),
+    /// Something from the HTTP client (a call finished, a retry wait started).
+    Client(ClientEvent),
+}
+
+/// Profile list and dialog events.
+#[derive(Clone, Debug)]
+pub enum ProfileEvent {
     /// The profile list changed (or was loaded at start).
-    Profiles {
+    Listed {
         /// All profiles, the built-in simulator first.
         profiles: Vec<ProfileSummary>,
-        /// The active one.
+        /// The profile in use.
         active: ProfileId,
-        /// Keyring availability.
+        /// Whether secrets can go to the OS keyring.
         keyring: KeyringStatus,
     },
-    /// A profile was saved; where its secrets went.
-    ProfileSaved {
-        /// Which.
+    /// A profile was saved.
+    Saved {
+        /// The saved profile.
         id: ProfileId,
-        /// Where the secrets are.
+        /// Where its secrets went.
         placement: SecretPlacement,
     },
-    /// A profile could not be saved or loaded for editing.
-    ProfileFailed(String),
+    /// A profile could not be saved, deleted or loaded for editing.
+    Failed(AppError),
     /// A saved profile, loaded into the edit form.
-    ProfileForEdit(ProfileDraft),
+    ForEdit(ProfileDraft),
+    /// The CA-file picker closed: the file chosen, or `None` when cancelled.
+    CaFilePicked(Result<Option<PathBuf>, AppError>),
+}
+
+/// Connection events.
+#[derive(Clone, Debug)]
+pub enum ConnectionEvent {
     /// Connecting with a profile (the simulator may be starting).
     Connecting(ProfileId),
-    /// Connected.
-    Connected {
-        /// Which profile.
-        profile: ProfileId,
-        /// Host name in use.
-        host: String,
-        /// HTTP requests in flight right now (read each frame).
-        in_flight: Arc<AtomicUsize>,
-        /// Something the user should know (e.g. the simulator fell back to a temporary state).
-        notice: Option<String>,
-        /// The profile's hubs.
-        hubs: Vec<HubRef>,
-        /// The hub in use (name).
-        hub: String,
-        /// A DPS instance is configured.
-        dps: bool,
-    },
+    /// Connected to one of the profile's hubs.
+    Connected(Box<Connected>),
     /// The profile could not be used.
-    ConnectionFailed {
-        /// Which profile.
+    Failed {
+        /// The profile that failed.
         profile: ProfileId,
-        /// Why.
-        message: String,
+        /// Why it could not be used.
+        error: AppError,
     },
-    /// A page of twins.
-    DevicesPage {
-        /// Load.
+}
+
+/// What a connection brings.
+#[derive(Clone, Debug)]
+pub struct Connected {
+    /// The profile now in use.
+    pub profile: ProfileId,
+    /// Host name of the hub in use.
+    pub host: String,
+    /// HTTP requests in flight right now (read each frame).
+    pub in_flight: Arc<AtomicUsize>,
+    /// Something the user should know (e.g. the simulator fell back to a temporary state).
+    pub notice: Option<String>,
+    /// The profile's hubs.
+    pub hubs: Vec<HubRef>,
+    /// Name of the hub in use.
+    pub hub: String,
+    /// A DPS instance is configured.
+    pub dps: bool,
+}
+
+/// Device list, details and action events.
+#[derive(Clone, Debug)]
+pub enum DeviceEvent {
+    /// A page of twins for the load `request`.
+    Page {
+        /// The load the page belongs to.
         request: RequestId,
-        /// Rows.
+        /// The twins, flattened into rows.
         rows: Vec<DeviceRow>,
     },
-    /// A page of raw rows.
+    /// A page of raw rows (projection or aggregate) for the load `request`.
     RawPage {
-        /// Load.
+        /// The load the page belongs to.
         request: RequestId,
-        /// Rows.
+        /// The rows as the service returned them.
         rows: Vec<Value>,
     },
-    /// The `SELECT COUNT()` answer.
-    DevicesTotal {
-        /// Load.
+    /// The `SELECT COUNT()` answer for the load `request`.
+    Total {
+        /// The load the count belongs to.
         request: RequestId,
-        /// Count.
+        /// How many devices the query matches.
         total: u64,
     },
     /// All pages arrived, or the load was cancelled.
     LoadFinished {
-        /// Load.
+        /// The load that ended.
         request: RequestId,
         /// True if cancelled.
         cancelled: bool,
     },
     /// A load failed.
     LoadFailed {
-        /// Load.
+        /// The load that failed.
         request: RequestId,
-        /// HTTP status, when the service answered.
-        status: Option<u16>,
-        /// Message.
-        message: String,
+        /// Why it failed (a 400 is a query error).
+        error: AppError,
     },
     /// Identity and twin for the details panel.
     Details {
-        /// Which device.
+        /// The details load this answers.
+        request: RequestId,
+        /// The device.
         device_id: Arc<str>,
-        /// Loaded, or why not.
-        result: Result<Box<(Device, Twin)>, String>,
+        /// Identity and twin, or why not.
+        result: Result<Box<(Device, Twin)>, AppError>,
     },
     /// A device action (create, enable/disable, delete) finished.
     ActionDone {
@@ -155,106 +194,154 @@ pub enum Event {
     },
     /// A device connection string for the clipboard.
     ConnectionString {
-        /// Which device.
+        /// The device.
         device_id: Arc<str>,
         /// The string (holds the device key).
         text: Secret,
     },
+}
+
+/// Twin editor events.
+#[derive(Clone, Debug)]
+pub enum TwinEvent {
     /// A twin for the editor.
-    TwinLoaded {
-        /// Which device.
+    Loaded {
+        /// The twin load this answers.
+        request: RequestId,
+        /// The device.
         device_id: Arc<str>,
         /// A poll (not the first load).
         refresh: bool,
         /// The twin, or why not.
-        result: Result<Box<Twin>, String>,
+        result: Result<Box<Twin>, AppError>,
     },
     /// The editor's save finished.
-    TwinSaved {
-        /// Which device.
+    Saved {
+        /// The device.
         device_id: Arc<str>,
-        /// What happened.
+        /// Saved, conflict, or failed.
         outcome: TwinSaveOutcome,
     },
+}
+
+/// Jobs page, direct method and export events.
+#[derive(Clone, Debug)]
+pub enum JobEvent {
     /// The job list.
-    JobsLoaded(Result<Vec<crate::azure::wire::JobResponse>, String>),
-    /// A target preview.
-    TargetPreview(super::job_draft::TargetPreview),
+    ListLoaded {
+        /// The list load this answers.
+        request: RequestId,
+        /// Every job, or why not.
+        result: Result<Vec<JobResponse>, AppError>,
+    },
+    /// A target preview (matched to the form by its condition).
+    TargetPreview(TargetPreview),
     /// Jobs were created (or not), one result per request.
-    JobsCreated(Vec<Result<crate::azure::wire::JobResponse, String>>),
+    Created(Vec<Result<JobResponse, AppError>>),
     /// A watched job's state; `rows` when the per-device results were read too.
-    JobProgress {
-        /// The job.
-        job: Box<crate::azure::wire::JobResponse>,
+    Progress {
+        /// The job record.
+        job: Box<JobResponse>,
         /// Every device's result, when read this time.
-        rows: Option<Vec<crate::azure::wire::DeviceJob>>,
+        rows: Option<Vec<DeviceJob>>,
     },
     /// Watching a job failed for now (it keeps trying).
-    JobWatchFailed {
-        /// Which job.
+    WatchFailed {
+        /// The watched job.
         job_id: String,
-        /// Why.
-        message: String,
+        /// Why the last read failed.
+        error: AppError,
     },
     /// A cancel finished.
-    JobCancelled(Result<Box<crate::azure::wire::JobResponse>, String>),
+    Cancelled(Result<Box<JobResponse>, AppError>),
     /// A direct method finished.
     MethodDone {
-        /// Device.
+        /// The device.
         device_id: Arc<str>,
-        /// Method name.
+        /// The method invoked.
         method_name: String,
         /// The device's answer, or the error.
-        result: Result<crate::azure::wire::MethodResult, String>,
+        result: Result<MethodResult, AppError>,
     },
     /// The CSV export finished: the path written, `None` when the dialog was cancelled, or why not.
-    CsvExported(Result<Option<std::path::PathBuf>, String>),
-    /// The enrollment lists, or why not.
-    EnrollmentsLoaded(Result<super::enrollments::EnrollmentLists, String>),
+    CsvExported(Result<Option<PathBuf>, AppError>),
+}
+
+/// DPS events.
+#[derive(Clone, Debug)]
+pub enum DpsEvent {
+    /// The enrollment lists.
+    EnrollmentsLoaded {
+        /// The list load this answers.
+        request: RequestId,
+        /// Both lists, or why not.
+        result: Result<EnrollmentLists, AppError>,
+    },
     /// An enrollment save finished.
-    EnrollmentSaved {
-        /// Which enrollment.
+    Saved {
+        /// Registration or group id.
         id: String,
-        /// What happened.
+        /// Saved, conflict, or failed.
         outcome: EnrollmentSaveOutcome,
     },
     /// A delete finished.
-    EnrollmentDeleted {
-        /// Which enrollment.
+    Deleted {
+        /// Registration or group id.
         id: String,
         /// Deleted, or why not.
-        result: Result<(), String>,
+        result: Result<(), AppError>,
     },
     /// A bulk policy change finished: per item `Ok` or why not.
-    BulkPolicyDone(Result<super::enrollments::ItemResults, String>),
+    BulkPolicyDone(Result<ItemResults, AppError>),
     /// Registration records of an enrollment or group.
-    EnrollmentRecords {
-        /// Which enrollment.
+    Records {
+        /// The records load this answers.
+        request: RequestId,
+        /// Registration or group id.
         id: String,
         /// The records, or why not.
-        result: Result<Vec<crate::azure::wire::DeviceRegistrationState>, String>,
+        result: Result<Vec<DeviceRegistrationState>, AppError>,
     },
     /// Keys read for copying.
-    EnrollmentKeys {
-        /// Which enrollment.
+    Keys {
+        /// The keys load this answers.
+        request: RequestId,
+        /// Registration or group id.
         id: String,
         /// Primary and secondary, or why not.
-        result: Result<(Secret, Secret), String>,
+        result: Result<(Secret, Secret), AppError>,
     },
     /// A device was asked to register again.
     ReRegisterSent {
         /// Its registration id.
         registration_id: String,
         /// Accepted, or why not.
-        result: Result<(), String>,
+        result: Result<(), AppError>,
     },
     /// The enrollment a device registered through (`None`: none found).
     EnrollmentFound {
         /// The device.
         device_id: Arc<str>,
         /// Found, none, or why not.
-        result: Result<Option<Box<super::enrollments::AnyEnrollment>>, String>,
+        result: Result<Option<Box<AnyEnrollment>>, AppError>,
     },
-    /// Something from the HTTP client (a call finished, a retry wait started).
-    Client(ClientEvent),
 }
+
+macro_rules! event_from {
+    ($($feature:ident => $variant:ident),* $(,)?) => {
+        $(impl From<$feature> for Event {
+            fn from(event: $feature) -> Self {
+                Self::$variant(event)
+            }
+        })*
+    };
+}
+
+event_from!(
+    ProfileEvent => Profiles,
+    ConnectionEvent => Connection,
+    DeviceEvent => Devices,
+    TwinEvent => Twin,
+    JobEvent => Jobs,
+    DpsEvent => Dps,
+);

@@ -59,7 +59,7 @@ pub struct NewJobDraft {
     pub connect_timeout: String,
     /// The twin patch, edited with the twin editor's tree (or its JSON mode).
     pub patch: TwinEditor,
-    /// Target.
+    /// Which devices the job targets.
     pub target: JobTarget,
     /// The condition (for `JobTarget::Condition`).
     pub condition: String,

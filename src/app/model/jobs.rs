@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::job_draft::{MAX_CONDITION_BYTES, NewJobDraft, split_device_conditions};
+use super::loadable::Loadable;
 use crate::azure::wire::{DeviceJob, DeviceJobStatus, JobRequest, JobResponse, JobStatus, JobType};
 
 /// One point of the progress chart.
@@ -11,18 +12,18 @@ use crate::azure::wire::{DeviceJob, DeviceJobStatus, JobRequest, JobResponse, Jo
 pub struct ProgressSample {
     /// Seconds since watching began.
     pub seconds: f64,
-    /// Succeeded devices.
+    /// Devices that succeeded so far.
     pub succeeded: u64,
-    /// Failed devices.
+    /// Devices that failed so far.
     pub failed: u64,
-    /// Running devices.
+    /// Devices running now.
     pub running: u64,
 }
 
 /// The job open in the detail view.
 #[derive(Clone, Debug, Default)]
 pub struct JobDetail {
-    /// Which job.
+    /// The watched job's id.
     pub job_id: String,
     /// The latest job record.
     pub job: Option<JobResponse>,
@@ -113,14 +114,8 @@ fn csv_field(text: &str) -> String {
 /// The Jobs page.
 #[derive(Clone, Debug, Default)]
 pub struct JobsState {
-    /// Jobs, newest first.
-    pub list: Vec<JobResponse>,
-    /// Loading the list.
-    pub loading: bool,
-    /// The list was asked for at least once (the page loads it when first shown).
-    pub requested: bool,
-    /// Why the list could not be loaded.
-    pub list_error: Option<String>,
+    /// Jobs, newest first (the page loads them when first shown).
+    pub list: Loadable<Vec<JobResponse>>,
     /// Show only this type.
     pub filter_type: Option<JobType>,
     /// Show only this status.
@@ -135,6 +130,8 @@ impl JobsState {
     /// Jobs passing the filters.
     pub fn visible(&self) -> Vec<&JobResponse> {
         self.list
+            .value()
+            .map_or(&[][..], Vec::as_slice)
             .iter()
             .filter(|job| {
                 self.filter_type.is_none_or(|kind| job.job_type == kind) && self.filter_status.is_none_or(|status| job.status == status)

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use super::error::AppError;
 use crate::azure::wire::{CloudToDeviceMethod, MethodResult};
 
 /// One invocation and its outcome.
@@ -13,20 +14,20 @@ use crate::azure::wire::{CloudToDeviceMethod, MethodResult};
 pub struct MethodInvocation {
     /// When it was sent.
     pub at: SystemTime,
-    /// Device.
+    /// The device the method was sent to.
     pub device_id: Arc<str>,
-    /// Method name.
+    /// The method invoked.
     pub method_name: String,
     /// The device's answer, the error, or `None` while waiting.
-    pub result: Option<Result<MethodResult, String>>,
+    pub result: Option<Result<MethodResult, AppError>>,
 }
 
-/// The form.
+/// The direct-method form for one device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MethodForm {
-    /// Device.
+    /// The device the method goes to.
     pub device_id: Arc<str>,
-    /// Method name.
+    /// The method to invoke (`lockDoor`).
     pub method_name: String,
     /// Payload JSON text.
     pub payload: String,
@@ -69,7 +70,7 @@ impl MethodForm {
     }
 }
 
-/// The panel.
+/// The direct-method window: its form and every invocation of the session.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MethodPanel {
     /// The form, when the panel is open.

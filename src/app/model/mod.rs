@@ -1,30 +1,44 @@
-//! The console's model: state, commands, events and the reducer. No egui types and no I/O.
+//! The console's model: state, commands, events and the reducer (one exhaustive `apply_*` per
+//! feature). No egui types and no I/O; the time comes in as a [`Now`].
 
 pub mod activity;
+pub mod clock;
 pub mod command;
+mod device_events;
 pub mod device_row;
 pub mod devices;
 mod dps_events;
 pub mod enrollment_editor;
 pub mod enrollments;
+pub mod error;
 pub mod event;
 pub mod job_draft;
+mod job_events;
 pub mod jobs;
+pub mod loadable;
 pub mod method_call;
 pub mod profile;
+mod profile_events;
 pub mod query_plan;
 pub mod reprovision_choice;
 pub mod selection;
 pub mod state;
 pub mod twin;
+mod twin_events;
 
 #[cfg(test)]
 mod tests;
 
-pub use command::{Command, DeleteTarget, RequestId};
+pub use clock::Now;
+pub use command::{Command, DeleteTarget, DeviceCommand, DpsCommand, JobCommand, ProfileCommand, RequestId, TwinCommand};
 pub use device_row::{DeviceRow, FieldPath, FieldValue};
-pub use devices::{DevicesState, LoadState, SortColumn};
+pub use devices::{DevicesState, LoadEnd, SortColumn};
 pub use enrollments::{AnyEnrollment, EnrollmentKind, EnrollmentsState};
-pub use event::{EnrollmentSaveOutcome, Event, HubRef, KeyringStatus, TwinSaveOutcome};
+pub use error::AppError;
+pub use event::{
+    Connected, ConnectionEvent, DeviceEvent, DpsEvent, EnrollmentSaveOutcome, Event, HubRef, JobEvent, KeyringStatus, ProfileEvent,
+    TwinEvent, TwinSaveOutcome,
+};
+pub use loadable::Loadable;
 pub use profile::{ProfileDraft, ProfileId, ProfileKind, ProfileSummary, SecretPlacement};
 pub use state::{AppState, ConnectionStatus, Notice, NoticeLevel, Page};

@@ -69,11 +69,11 @@ impl SecretPlacement {
 /// A profile without its secrets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileSummary {
-    /// Identity.
+    /// The profile's stable id.
     pub id: ProfileId,
     /// Display name.
     pub name: String,
-    /// Kind.
+    /// Built-in simulator, command line, or saved.
     pub kind: ProfileKind,
     /// Hub host from the connection string (empty for the simulator until it runs).
     pub hub_host: String,

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
+use super::enrollments::EnrollmentLists;
 use super::*;
 use crate::azure::events::{CallOutcome, CallRecord, ClientEvent, RetryNotice, RetryReason};
 use crate::azure::wire::Twin;
@@ -19,29 +20,39 @@ fn row(device_id: &str, building: u32, firmware: &str) -> DeviceRow {
     DeviceRow::from_twin(&twin)
 }
 
-fn connected(state: &mut AppState) -> Vec<Command> {
+/// A fixed moment: reducer tests never read the clock.
+fn now() -> Now {
+    Now { instant: Instant::now(), wall: SystemTime::UNIX_EPOCH + Duration::from_hours(500_000) }
+}
+
+fn connected_to(state: &mut AppState, profile: &ProfileId, hub: &str) -> Vec<Command> {
     let mut out = Vec::new();
-    state.apply(Event::Connecting(ProfileId::simulator()), &mut out);
-    state.apply(
-        Event::Connected {
-            profile: ProfileId::simulator(),
-            host: "localhost:8443".into(),
-            in_flight: Arc::new(AtomicUsize::new(0)),
-            notice: None,
-            hubs: vec![crate::app::model::HubRef { name: "contoso-east".into(), host: "localhost:8443".into() }],
-            hub: "contoso-east".into(),
-            dps: true,
-        },
-        &mut out,
-    );
+    state.apply(ConnectionEvent::Connecting(profile.clone()).into(), now(), &mut out);
+    let connected = Connected {
+        profile: profile.clone(),
+        host: "localhost:8443".into(),
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        notice: None,
+        hubs: vec![
+            HubRef { name: "contoso-east".into(), host: "localhost:8443".into() },
+            HubRef { name: "contoso-west".into(), host: "localhost:8444".into() },
+        ],
+        hub: hub.into(),
+        dps: true,
+    };
+    state.apply(ConnectionEvent::Connected(Box::new(connected)).into(), now(), &mut out);
     out
+}
+
+fn connected(state: &mut AppState) -> Vec<Command> {
+    connected_to(state, &ProfileId::simulator(), "contoso-east")
 }
 
 fn current_request(out: &[Command]) -> RequestId {
     out.iter()
         .rev()
         .find_map(|command| match command {
-            Command::LoadDevices { request, .. } => Some(*request),
+            Command::Devices(DeviceCommand::Load { request, .. }) => Some(*request),
             _ => None,
         })
         .expect("a load was started")
@@ -56,37 +67,47 @@ fn connecting_loads_the_query_bar_and_counts() {
     let mut state = AppState::default();
     state.devices.query_input = "tags.building = 43".into();
     let out = connected(&mut state);
+    let request = current_request(&out);
     assert_eq!(
         out,
-        vec![Command::LoadDevices {
-            request: RequestId(1),
+        vec![Command::Devices(DeviceCommand::Load {
+            request,
             query: "SELECT * FROM devices WHERE tags.building = 43".into(),
             count_query: Some("SELECT COUNT() AS total FROM devices WHERE tags.building = 43".into()),
             returns_twins: true,
-        }]
+        })]
     );
+    assert!(state.devices.load.awaits(request));
 }
 
 #[test]
 fn pages_arrive_progressively_and_replace_old_rows_only_when_the_first_comes() {
     let mut state = AppState::default();
     let first = current_request(&connected(&mut state));
-    state.apply(Event::DevicesPage { request: first, rows: vec![row("a", 40, "1.0"), row("b", 41, "1.0")] }, &mut Vec::new());
-    state.apply(Event::LoadFinished { request: first, cancelled: false }, &mut Vec::new());
+    state.apply(
+        Event::Devices(DeviceEvent::Page { request: first, rows: vec![row("a", 40, "1.0"), row("b", 41, "1.0")] }),
+        now(),
+        &mut Vec::new(),
+    );
+    state.apply(Event::Devices(DeviceEvent::LoadFinished { request: first, cancelled: false }), now(), &mut Vec::new());
     let mut out = Vec::new();
     state.refresh(&mut out);
     let second = current_request(&out);
     assert_eq!(ids(&mut state), ["a", "b"], "old rows stay visible until the new first page");
-    state.apply(Event::DevicesTotal { request: second, total: 3 }, &mut Vec::new());
-    state.apply(Event::DevicesPage { request: second, rows: vec![row("c", 43, "2.0")] }, &mut Vec::new());
+    state.apply(Event::Devices(DeviceEvent::Total { request: second, total: 3 }), now(), &mut Vec::new());
+    state.apply(Event::Devices(DeviceEvent::Page { request: second, rows: vec![row("c", 43, "2.0")] }), now(), &mut Vec::new());
     assert_eq!(ids(&mut state), ["c"]);
     assert_eq!((state.devices.received(), state.devices.total), (1, Some(3)));
-    state.apply(Event::DevicesPage { request: first, rows: vec![row("stale", 1, "x")] }, &mut Vec::new());
+    state.apply(Event::Devices(DeviceEvent::Page { request: first, rows: vec![row("stale", 1, "x")] }), now(), &mut Vec::new());
     assert_eq!(ids(&mut state), ["c"], "pages of a superseded load are ignored");
-    state.apply(Event::DevicesPage { request: second, rows: vec![row("d", 43, "2.0"), row("e", 43, "1.0")] }, &mut Vec::new());
-    state.apply(Event::LoadFinished { request: second, cancelled: false }, &mut Vec::new());
+    state.apply(
+        Event::Devices(DeviceEvent::Page { request: second, rows: vec![row("d", 43, "2.0"), row("e", 43, "1.0")] }),
+        now(),
+        &mut Vec::new(),
+    );
+    state.apply(Event::Devices(DeviceEvent::LoadFinished { request: second, cancelled: false }), now(), &mut Vec::new());
     assert_eq!(ids(&mut state), ["c", "d", "e"]);
-    assert_eq!(state.devices.load, LoadState::Done);
+    assert!(state.devices.load_complete());
 }
 
 #[test]
@@ -97,7 +118,7 @@ fn sorting_while_pages_arrive_matches_a_full_sort() {
     state.devices.sort_by(SortColumn::Field("tags.building".into())); // descending
     let pages = [vec![row("d1", 40, "1"), row("d2", 45, "1")], vec![row("d3", 42, "1"), row("d4", 45, "1")], vec![row("d5", 41, "1")]];
     for page in pages {
-        state.apply(Event::DevicesPage { request, rows: page }, &mut Vec::new());
+        state.apply(Event::Devices(DeviceEvent::Page { request, rows: page }), now(), &mut Vec::new());
         let _ = state.devices.view();
     }
     assert_eq!(ids(&mut state), ["d2", "d4", "d3", "d5", "d1"]);
@@ -112,32 +133,38 @@ fn a_bad_query_puts_the_error_under_the_bar_at_the_right_column() {
     let mut state = AppState::default();
     state.devices.query_input = "tags.building = = 43".into();
     let request = current_request(&connected(&mut state));
-    state.apply(
-        Event::LoadFailed {
-            request,
-            status: Some(400),
-            message: "syntax error at line 1, column 45: expected a value, a property path or '(', found '='".into(),
-        },
-        &mut Vec::new(),
-    );
+    let error = AppError {
+        status: Some(400),
+        code: Some("BadRequest".into()),
+        message: "syntax error at line 1, column 45: expected a value, a property path or '(', found '='".into(),
+    };
+    state.apply(DeviceEvent::LoadFailed { request, error }.into(), now(), &mut Vec::new());
     let error = state.devices.query_error.clone().unwrap();
     assert_eq!(error.column, Some(17));
-    assert_eq!(state.devices.load, LoadState::Failed);
+    assert_eq!(state.devices.load.error().and_then(|error| error.status), Some(400));
 }
 
 #[test]
 fn refresh_keeps_the_selection_of_devices_that_still_exist() {
     let mut state = AppState::default();
     let first = current_request(&connected(&mut state));
-    state.apply(Event::DevicesPage { request: first, rows: vec![row("a", 1, "1"), row("b", 1, "1"), row("c", 1, "1")] }, &mut Vec::new());
-    state.apply(Event::LoadFinished { request: first, cancelled: false }, &mut Vec::new());
+    state.apply(
+        Event::Devices(DeviceEvent::Page { request: first, rows: vec![row("a", 1, "1"), row("b", 1, "1"), row("c", 1, "1")] }),
+        now(),
+        &mut Vec::new(),
+    );
+    state.apply(Event::Devices(DeviceEvent::LoadFinished { request: first, cancelled: false }), now(), &mut Vec::new());
     let view = state.devices.view_ids();
     state.devices.selection.select_all(&view);
     let mut out = Vec::new();
     state.refresh(&mut out);
     let second = current_request(&out);
-    state.apply(Event::DevicesPage { request: second, rows: vec![row("b", 1, "1"), row("c", 1, "1")] }, &mut Vec::new());
-    state.apply(Event::LoadFinished { request: second, cancelled: false }, &mut Vec::new());
+    state.apply(
+        Event::Devices(DeviceEvent::Page { request: second, rows: vec![row("b", 1, "1"), row("c", 1, "1")] }),
+        now(),
+        &mut Vec::new(),
+    );
+    state.apply(Event::Devices(DeviceEvent::LoadFinished { request: second, cancelled: false }), now(), &mut Vec::new());
     let mut selected: Vec<String> = state.devices.selection.ids.iter().map(ToString::to_string).collect();
     selected.sort();
     assert_eq!(selected, ["b", "c"]);
@@ -150,10 +177,16 @@ fn raw_queries_fill_a_plain_table() {
     let mut state = AppState::default();
     state.devices.query_input = "SELECT tags.building AS building, COUNT() AS n FROM devices GROUP BY tags.building".into();
     let out = connected(&mut state);
-    let Command::LoadDevices { request, returns_twins, count_query, .. } = out[0].clone() else { panic!() };
+    let Command::Devices(DeviceCommand::Load { request, returns_twins, count_query, .. }) = out[0].clone() else {
+        panic!("a device load, got {out:?}")
+    };
     assert!(!returns_twins);
     assert_eq!(count_query, None);
-    state.apply(Event::RawPage { request, rows: vec![json!({"building": 43, "n": 2}), json!({"n": 1})] }, &mut Vec::new());
+    state.apply(
+        Event::Devices(DeviceEvent::RawPage { request, rows: vec![json!({"building": 43, "n": 2}), json!({"n": 1})] }),
+        now(),
+        &mut Vec::new(),
+    );
     let raw = state.devices.raw.clone().unwrap();
     assert_eq!(raw.columns, vec!["building", "n"]);
     assert_eq!(raw.rows.len(), 2);
@@ -177,17 +210,17 @@ fn call(operation: &'static str, target: &str, status: u16, outcome: CallOutcome
 #[test]
 fn failures_are_logged_toasted_once_and_shown_in_the_status_bar() {
     let mut state = AppState::default();
-    state.apply(Event::Client(ClientEvent::Call(call("get device", "a", 200, CallOutcome::Succeeded))), &mut Vec::new());
-    state.apply(Event::Client(ClientEvent::Call(call("get device", "b", 429, CallOutcome::WillRetry))), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("get device", "a", 200, CallOutcome::Succeeded))), now(), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("get device", "b", 429, CallOutcome::WillRetry))), now(), &mut Vec::new());
     assert!(state.notices.is_empty(), "a retried attempt is not a failure yet");
-    state.apply(Event::Client(ClientEvent::Call(call("delete device", "c", 404, CallOutcome::Failed))), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("delete device", "c", 404, CallOutcome::Failed))), now(), &mut Vec::new());
     assert_eq!(state.activity.len(), 3);
     assert_eq!(state.notices.len(), 1);
     assert_eq!(state.notices[0].level, NoticeLevel::Error);
     assert!(state.notices[0].text.contains("delete device c failed: HTTP 404 it broke (Activity #2)"), "{}", state.notices[0].text);
     assert_eq!(state.status.last_error.as_ref().map(|(seq, _)| *seq), Some(2));
     // A stale etag is the caller's to explain (conflict view, per-device failures): logged only.
-    state.apply(Event::Client(ClientEvent::Call(call("patch twin", "d", 412, CallOutcome::Failed))), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("patch twin", "d", 412, CallOutcome::Failed))), now(), &mut Vec::new());
     assert_eq!(state.activity.len(), 4);
     assert_eq!(state.notices.len(), 1);
     assert_eq!(state.status.last_error.as_ref().map(|(seq, _)| *seq), Some(2));
@@ -205,9 +238,9 @@ fn a_retry_wait_shows_until_the_call_ends() {
         resume_at: SystemTime::now() + Duration::from_secs(3),
         reason: RetryReason::Throttled,
     };
-    state.apply(Event::Client(ClientEvent::RetryWaiting(notice)), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::RetryWaiting(notice)), now(), &mut Vec::new());
     assert!(state.status.retry.is_some());
-    state.apply(Event::Client(ClientEvent::Call(call("query devices", "q", 200, CallOutcome::Succeeded))), &mut Vec::new());
+    state.apply(Event::Client(ClientEvent::Call(call("query devices", "q", 200, CallOutcome::Succeeded))), now(), &mut Vec::new());
     assert!(state.status.retry.is_none());
 }
 
@@ -215,9 +248,9 @@ fn a_retry_wait_shows_until_the_call_ends() {
 fn switching_profiles_clears_the_other_hubs_devices() {
     let mut state = AppState::default();
     let request = current_request(&connected(&mut state));
-    state.apply(Event::DevicesPage { request, rows: vec![row("a", 1, "1")] }, &mut Vec::new());
+    state.apply(Event::Devices(DeviceEvent::Page { request, rows: vec![row("a", 1, "1")] }), now(), &mut Vec::new());
     state.devices.query_input = "tags.building = 1".into();
-    state.apply(Event::Connecting(ProfileId("prod".into())), &mut Vec::new());
+    state.apply(ConnectionEvent::Connecting(ProfileId("prod".into())).into(), now(), &mut Vec::new());
     assert!(state.devices.rows.is_empty());
     assert_eq!(state.devices.query_input, "tags.building = 1", "the query bar is kept");
     assert_eq!(state.profiles.active, ProfileId("prod".into()));
@@ -228,10 +261,17 @@ fn an_action_refreshes_and_reports() {
     let mut state = AppState::default();
     connected(&mut state);
     let mut out = Vec::new();
-    state.apply(Event::ActionDone { summary: "Deleted 2 devices".into(), failures: vec![] }, &mut out);
-    assert!(matches!(out.last(), Some(Command::LoadDevices { .. })));
+    state.apply(Event::Devices(DeviceEvent::ActionDone { summary: "Deleted 2 devices".into(), failures: vec![] }), now(), &mut out);
+    assert!(matches!(out.last(), Some(Command::Devices(DeviceCommand::Load { .. }))), "{out:?}");
     assert_eq!(state.notices.last().unwrap().level, NoticeLevel::Success);
-    state.apply(Event::ActionDone { summary: "Deleted 1 of 2 devices".into(), failures: vec!["x: PreconditionFailed".into()] }, &mut out);
+    state.apply(
+        Event::Devices(DeviceEvent::ActionDone {
+            summary: "Deleted 1 of 2 devices".into(),
+            failures: vec!["x: PreconditionFailed".into()],
+        }),
+        now(),
+        &mut out,
+    );
     assert!(state.notices.last().unwrap().text.contains("x: PreconditionFailed"));
 }
 
@@ -244,11 +284,117 @@ fn switching_profiles_closes_a_dirty_enrollment_editor_and_says_so() {
     let enrollment: crate::azure::wire::IndividualEnrollment =
         serde_json::from_value(serde_json::json!({"registrationId": "door-1", "attestation": {"type": "symmetricKey"}, "etag": "\"e1\""}))
             .unwrap();
-    state.enrollments.individuals = vec![enrollment];
+    state.enrollments.lists = Loadable::Loaded(EnrollmentLists { individuals: vec![enrollment], ..EnrollmentLists::default() });
     let mut out = Vec::new();
     state.open_enrollment(EnrollmentKind::Individual, "door-1", &mut out);
     state.enrollments.editor.as_mut().unwrap().policy = PolicyChoice::Reset;
-    state.apply(Event::Connecting(ProfileId("staging".into())), &mut out);
+    state.apply(ConnectionEvent::Connecting(ProfileId("staging".into())).into(), now(), &mut out);
     assert!(state.enrollments.editor.is_none(), "a draft is never saved to another profile's DPS");
     assert!(state.notices.iter().any(|notice| notice.text.contains("door-1") && notice.text.contains("were not sent")));
+}
+
+fn enrollment(id: &str) -> crate::azure::wire::IndividualEnrollment {
+    serde_json::from_value(json!({"registrationId": id, "attestation": {"type": "symmetricKey"}, "etag": "\"e1\""})).unwrap()
+}
+
+fn pending<T>(out: &[Command], pick: impl Fn(&Command) -> Option<T>) -> T {
+    out.iter().rev().find_map(pick).unwrap_or_else(|| panic!("no such command in {out:?}"))
+}
+
+#[test]
+fn a_late_enrollment_list_of_the_previous_profile_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut out = Vec::new();
+    state.load_enrollments(&mut out);
+    let old = pending(&out, |command| match command {
+        Command::Dps(DpsCommand::LoadEnrollments { request }) => Some(*request),
+        _ => None,
+    });
+    connected_to(&mut state, &ProfileId("staging".into()), "staging-hub");
+    let mut out = Vec::new();
+    state.load_enrollments(&mut out);
+    let new = pending(&out, |command| match command {
+        Command::Dps(DpsCommand::LoadEnrollments { request }) => Some(*request),
+        _ => None,
+    });
+    let late = EnrollmentLists { individuals: vec![enrollment("from-the-old-dps")], ..EnrollmentLists::default() };
+    state.apply(DpsEvent::EnrollmentsLoaded { request: old, result: Ok(late) }.into(), now(), &mut Vec::new());
+    assert!(state.enrollments.lists().individuals.is_empty(), "the previous profile's list is not shown");
+    assert!(state.enrollments.lists.awaits(new), "the current load still waits");
+    let current = EnrollmentLists { individuals: vec![enrollment("staging-door")], ..EnrollmentLists::default() };
+    state.apply(DpsEvent::EnrollmentsLoaded { request: new, result: Ok(current) }.into(), now(), &mut Vec::new());
+    assert_eq!(state.enrollments.lists().individuals[0].registration_id, "staging-door");
+}
+
+#[test]
+fn a_late_job_list_of_the_previous_hub_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut out = Vec::new();
+    state.load_jobs(&mut out);
+    let old = pending(&out, |command| match command {
+        Command::Jobs(JobCommand::LoadList { request }) => Some(*request),
+        _ => None,
+    });
+    connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
+    assert!(state.jobs.list.is_idle(), "another hub starts with no jobs");
+    let job: crate::azure::wire::JobResponse =
+        serde_json::from_value(json!({"jobId": "east-job", "type": "scheduleDeviceMethod", "status": "completed"})).unwrap();
+    state.apply(JobEvent::ListLoaded { request: old, result: Ok(vec![job]) }.into(), now(), &mut Vec::new());
+    assert!(state.jobs.list.is_idle() && state.jobs.visible().is_empty(), "the east hub's jobs are not shown for west");
+}
+
+#[test]
+fn a_late_twin_of_the_previous_hub_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut out = Vec::new();
+    state.open_twin(Arc::from("door-1"), &mut out);
+    let old = pending(&out, |command| match command {
+        Command::Twin(TwinCommand::Load { request, .. }) => Some(*request),
+        _ => None,
+    });
+    connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
+    let mut out = Vec::new();
+    state.open_twin(Arc::from("door-1"), &mut out);
+    let twin: Twin = serde_json::from_value(json!({"deviceId": "door-1", "etag": "east", "tags": {"hub": "east"}})).unwrap();
+    let late = TwinEvent::Loaded { request: old, device_id: Arc::from("door-1"), refresh: false, result: Ok(Box::new(twin)) };
+    state.apply(late.into(), now(), &mut Vec::new());
+    let editor = state.twin.as_ref().unwrap();
+    assert!(!editor.is_ready() && editor.live.is_loading(), "the same device id on the east hub is another twin");
+}
+
+#[test]
+fn late_details_of_an_earlier_load_are_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut out = Vec::new();
+    state.devices.open_details(Arc::from("door-1"), &mut out);
+    let old = pending(&out, |command| match command {
+        Command::Devices(DeviceCommand::LoadDetails { request, .. }) => Some(*request),
+        _ => None,
+    });
+    state.devices.open_details(Arc::from("door-1"), &mut out);
+    let late = DeviceEvent::Details { request: old, device_id: Arc::from("door-1"), result: Err(AppError::local("gone")) };
+    state.apply(late.into(), now(), &mut Vec::new());
+    let details = state.devices.details.as_ref().unwrap();
+    assert!(details.loaded.is_loading(), "the newer load still waits: {:?}", details.loaded);
+}
+
+#[test]
+fn job_progress_is_sampled_at_the_time_given() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    state.open_job("j1".into(), &mut Vec::new());
+    let job = |succeeded: u64| -> crate::azure::wire::JobResponse {
+        serde_json::from_value(json!({"jobId": "j1", "type": "scheduleDeviceMethod", "status": "running",
+            "deviceJobStatistics": {"deviceCount": 10, "succeededCount": succeeded, "failedCount": 0, "runningCount": 1, "pendingCount": 0}}))
+        .unwrap()
+    };
+    let start = now();
+    state.apply(JobEvent::Progress { job: Box::new(job(1)), rows: None }.into(), start, &mut Vec::new());
+    state.apply(JobEvent::Progress { job: Box::new(job(4)), rows: None }.into(), start.later(Duration::from_millis(2500)), &mut Vec::new());
+    let samples = &state.jobs.detail.as_ref().unwrap().samples;
+    assert_eq!(samples.iter().map(|sample| (sample.seconds, sample.succeeded)).collect::<Vec<_>>(), [(0.0, 1), (2.5, 4)]);
 }

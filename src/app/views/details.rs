@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use serde_json::{Map, Value};
 
 use super::theme;
-use crate::app::model::{AppState, Command};
+use crate::app::model::{AppState, Command, DeviceCommand, DpsCommand};
 use crate::azure::wire::{Device, Twin};
 
 /// Draws the panel; closing it clears `state.devices.details`.
@@ -28,15 +28,16 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             }
         });
     });
-    match &details.loaded {
+    match details.loaded.value().map(Box::as_ref) {
+        None if details.loaded.error().is_some() => {
+            let message = details.loaded.error().map(ToString::to_string).unwrap_or_default();
+            ui.label(RichText::new(message).color(theme::bad(ui.visuals())));
+        }
         None => {
             // No spinner: it would repaint every frame while the app should be idle.
             ui.label(RichText::new("Loading identity and twin…").color(theme::muted(ui.visuals())));
         }
-        Some(Err(message)) => {
-            ui.label(RichText::new(message).color(theme::bad(ui.visuals())));
-        }
-        Some(Ok((device, twin))) => {
+        Some((device, twin)) => {
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 identity_ui(ui, device, &mut details.reveal_keys, &mut copy_connection);
                 ui.separator();
@@ -64,10 +65,10 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         return;
     }
     if copy_connection {
-        out.push(Command::CopyConnectionString(Arc::clone(&details.device_id)));
+        out.push(DeviceCommand::CopyConnectionString(Arc::clone(&details.device_id)).into());
     }
     if find_enrollment {
-        out.push(Command::FindEnrollment(Arc::clone(&details.device_id)));
+        out.push(DpsCommand::FindEnrollment(Arc::clone(&details.device_id)).into());
     }
     if close {
         state.devices.details = None;

@@ -8,7 +8,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{ViewState, theme};
 use crate::app::model::devices::Sort;
-use crate::app::model::{AppState, Command, DevicesState, SortColumn};
+use crate::app::model::{AppState, Command, DevicesState, Loadable, SortColumn};
 use crate::azure::wire::{ConnectionState, DeviceStatus, Timestamp};
 
 /// A click on a row, applied after the table is drawn.
@@ -167,12 +167,12 @@ fn sort_header_ui(ui: &mut Ui, label: &str, column: &SortColumn, sort: Option<&S
 fn empty_ui(ui: &mut Ui, devices: &DevicesState) {
     ui.add_space(24.0);
     ui.vertical_centered(|ui| {
-        let text = match devices.load {
-            crate::app::model::LoadState::Loading { .. } => "Loading devices…",
-            crate::app::model::LoadState::Idle => "Waiting for the connection…",
+        let text = match &devices.load {
+            Loadable::Loading { .. } => "Loading devices…",
+            Loadable::Idle => "Waiting for the connection…",
             _ if !devices.id_filter.trim().is_empty() && !devices.rows.is_empty() => "No loaded device id starts with that prefix.",
-            crate::app::model::LoadState::Failed => "The query failed; see the message above.",
-            _ => "No devices match this query.",
+            Loadable::Failed { .. } => "The query failed; see the message above.",
+            Loadable::Loaded(_) => "No devices match this query.",
         };
         ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
     });

@@ -8,7 +8,7 @@ use egui::{Align, Key, Layout, Modifiers, RichText, Ui};
 use super::{ViewState, device_table, theme};
 use crate::app::model::devices::RawResults;
 use crate::app::model::state::AddDeviceDraft;
-use crate::app::model::{AppState, Command, LoadState};
+use crate::app::model::{AppState, Command, DeviceCommand, LoadEnd, Loadable};
 
 /// The whole device page (the details panel is drawn by the caller).
 pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
@@ -77,13 +77,14 @@ fn summary_row_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             (None, None) => format!("Showing {shown} devices"),
         };
         ui.label(text);
-        if let LoadState::Loading { request, received, .. } = state.devices.load {
+        if let Some(request) = state.devices.loading_request() {
+            let received = state.devices.progress.received;
             let fraction = state.devices.total.map_or(0.0, |total| if total == 0 { 1.0 } else { fraction_of(received, total) });
             ui.add(egui::ProgressBar::new(fraction.min(1.0)).desired_width(160.0).text(format!("loading {received}…")));
             if ui.button("Cancel").on_hover_text("Stop loading; keep what arrived").clicked() {
-                out.push(Command::CancelLoad(request));
+                out.push(DeviceCommand::CancelLoad(request).into());
             }
-        } else if state.devices.load == LoadState::Cancelled {
+        } else if state.devices.load == Loadable::Loaded(LoadEnd::Cancelled) {
             ui.label(RichText::new("(loading cancelled)").color(theme::warn(ui.visuals())));
         }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -123,10 +124,10 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         }
         ui.add_enabled_ui(selected > 0, |ui| {
             if ui.button("Enable").on_hover_text("Enable the selected devices").clicked() {
-                out.push(Command::SetEnabled { device_ids: selected_ids.clone(), enabled: true });
+                out.push(DeviceCommand::SetEnabled { device_ids: selected_ids.clone(), enabled: true }.into());
             }
             if ui.button("Disable").on_hover_text("Disable the selected devices").clicked() {
-                out.push(Command::SetEnabled { device_ids: selected_ids.clone(), enabled: false });
+                out.push(DeviceCommand::SetEnabled { device_ids: selected_ids.clone(), enabled: false }.into());
             }
             let label = if selected > 1 { format!("Delete {selected} devices…") } else { "Delete…".to_owned() };
             if ui.button(label).clicked() {
@@ -137,7 +138,7 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             if ui.button("Copy connection string").on_hover_text("Device connection string with its primary key").clicked()
                 && let Some(device_id) = selected_ids.first()
             {
-                out.push(Command::CopyConnectionString(Arc::clone(device_id)));
+                out.push(DeviceCommand::CopyConnectionString(Arc::clone(device_id)).into());
             }
             if ui.button("Details").on_hover_text("Identity, keys and twin in a side panel").clicked()
                 && let Some(device_id) = selected_ids.first()

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use egui::{RichText, Ui};
 
 use super::theme;
-use crate::app::model::{AppState, Command};
+use crate::app::model::{AppState, Command, DeviceCommand};
 use crate::azure::hub::check_device_id;
 use crate::azure::secret::Secret;
 
@@ -74,7 +74,7 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
     });
     if submit {
         let keys = draft.own_keys.then(|| (Secret::new(draft.primary_key.trim()), Secret::new(draft.secondary_key.trim())));
-        out.push(Command::CreateDevice { device_id: draft.device_id.trim().to_owned(), keys });
+        out.push(DeviceCommand::Create { device_id: draft.device_id.trim().to_owned(), keys }.into());
         state.add_device = None;
     } else if cancel || theme::escape_pressed(&modal) {
         state.add_device = None;
@@ -127,7 +127,7 @@ pub fn confirm_delete_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) 
     if confirmed {
         if let Some(targets) = state.confirm_delete.take() {
             state.devices.selection.ids.clear();
-            out.push(Command::DeleteDevices(targets));
+            out.push(DeviceCommand::Delete(targets).into());
         }
     } else if cancel || theme::escape_pressed(&modal) {
         state.confirm_delete = None;

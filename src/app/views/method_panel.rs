@@ -5,7 +5,7 @@ use egui::{RichText, Ui};
 
 use super::theme;
 use crate::app::model::method_call::MethodForm;
-use crate::app::model::{AppState, Command};
+use crate::app::model::{AppState, Command, Now};
 
 /// Opens the window for a device.
 pub fn open(state: &mut AppState, device_id: std::sync::Arc<str>) {
@@ -86,8 +86,8 @@ pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>
                             ui.label(RichText::new(format!("{head}: device status {}", answer.status)).color(color));
                             ui.add(egui::Label::new(RichText::new(answer.payload.to_string()).monospace()).selectable(true));
                         }
-                        Some(Err(message)) => {
-                            ui.label(RichText::new(format!("{head}: {message}")).color(theme::bad(&visuals)));
+                        Some(Err(error)) => {
+                            ui.label(RichText::new(format!("{head}: {}", error.with_code())).color(theme::bad(&visuals)));
                         }
                     }
                     ui.add_space(4.0);
@@ -95,7 +95,7 @@ pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>
             });
         });
     if invoke {
-        state.invoke_method(out);
+        state.invoke_method(Now::read(), out);
     }
     if !open {
         state.method.form = None;

@@ -14,8 +14,6 @@ pub mod shell;
 pub mod theme;
 pub mod twin;
 
-use std::path::PathBuf;
-
 use egui::Ui;
 
 use crate::app::model::{AppState, Command, Page};
@@ -28,13 +26,11 @@ pub struct ViewState {
     pub focus_query: bool,
     /// Keyboard moved the cursor: scroll the table to this view row.
     pub scroll_to_row: Option<usize>,
-    /// The CA file picker, while open.
-    pub ca_pick: Option<poll_promise::Promise<Option<PathBuf>>>,
 }
 
 impl Default for ViewState {
     fn default() -> Self {
-        Self { theme: egui::ThemePreference::System, focus_query: false, scroll_to_row: None, ca_pick: None }
+        Self { theme: egui::ThemePreference::System, focus_query: false, scroll_to_row: None }
     }
 }
 
@@ -65,5 +61,5 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
     method_panel::method_panel_ui(ui, state, out);
     dialogs::add_device_ui(ui, state, out);
     dialogs::confirm_delete_ui(ui, state, out);
-    profiles_dialog::profiles_dialog_ui(ui, state, view, out);
+    profiles_dialog::profiles_dialog_ui(ui, state, out);
 }

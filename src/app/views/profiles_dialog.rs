@@ -1,25 +1,16 @@
 //! The connection-profile dialog: the list on the left, the selected profile on the right,
 //! connection strings validated as typed and masked unless revealed.
 
-use std::path::PathBuf;
-
 use egui::{RichText, Ui};
-use poll_promise::Promise;
 
-use super::{ViewState, theme};
+use super::theme;
 use crate::app::model::state::ProfileDialog;
-use crate::app::model::{AppState, Command, KeyringStatus, ProfileDraft, ProfileId, ProfileKind, ProfileSummary};
+use crate::app::model::{AppState, Command, KeyringStatus, ProfileCommand, ProfileDraft, ProfileId, ProfileKind, ProfileSummary};
 
 /// Draws the dialog when open.
-pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
+pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
     if state.profiles.dialog.is_none() {
         return;
-    }
-    if let Some(picked) = view.ca_pick.as_ref().and_then(Promise::ready).cloned() {
-        view.ca_pick = None;
-        if let (Some(path), Some(dialog)) = (picked, &mut state.profiles.dialog) {
-            dialog.draft.ca_file = path.display().to_string();
-        }
     }
     let list = state.profiles.list.clone();
     let active = state.profiles.active.clone();
@@ -46,7 +37,7 @@ pub fn profiles_dialog_ui(ui: &Ui, state: &mut AppState, view: &mut ViewState, o
                 ui.set_min_width(480.0);
                 match dialog.viewing.clone() {
                     Some(id) => builtin_ui(ui, list.iter().find(|profile| profile.id == id), &active, out),
-                    None => form_ui(ui, dialog, &list, &active, &keyring, view, out),
+                    None => form_ui(ui, dialog, &list, &active, &keyring, out),
                 }
             });
         });
@@ -73,7 +64,7 @@ fn profile_list_ui(ui: &mut Ui, list: &[ProfileSummary], active: &ProfileId, dia
         if response.clicked() && !selected {
             *dialog = ProfileDialog::default();
             match profile.kind {
-                ProfileKind::Saved => out.push(Command::EditProfile(profile.id.clone())),
+                ProfileKind::Saved => out.push(ProfileCommand::Edit(profile.id.clone()).into()),
                 ProfileKind::Simulator | ProfileKind::CommandLine => {
                     dialog.viewing = Some(profile.id.clone());
                 }
@@ -102,7 +93,7 @@ fn builtin_ui(ui: &mut Ui, profile: Option<&ProfileSummary>, active: &ProfileId,
     ui.label(text);
     ui.add_space(6.0);
     if profile.id != *active && ui.button("Use this profile").clicked() {
-        out.push(Command::ActivateProfile(profile.id.clone()));
+        out.push(ProfileCommand::Activate(profile.id.clone()).into());
     }
 }
 
@@ -112,7 +103,6 @@ fn form_ui(
     list: &[ProfileSummary],
     active: &ProfileId,
     keyring: &KeyringStatus,
-    view: &mut ViewState,
     out: &mut Vec<Command>,
 ) {
     let editing = dialog.draft.id.clone();
@@ -157,8 +147,10 @@ fn form_ui(
     ui.horizontal(|ui| {
         ui.add(egui::TextEdit::singleline(&mut draft.ca_file).id_salt("profile-ca-file").hint_text("/path/to/ca.pem").desired_width(360.0))
             .labelled_by(label.id);
-        if ui.add_enabled(view.ca_pick.is_none(), egui::Button::new("Browse…")).clicked() {
-            view.ca_pick = Some(pick_file(ui.ctx().clone()));
+        if ui.add_enabled(!dialog.picking_ca, egui::Button::new("Browse…")).clicked() {
+            // The backend opens the dialog and answers with `CaFilePicked`.
+            dialog.picking_ca = true;
+            out.push(ProfileCommand::PickCaFile.into());
         }
     });
     show(ui, &problems.ca_file, true);
@@ -181,29 +173,16 @@ fn form_ui(
     let ready = dialog.draft.problems(&other_names).is_empty();
     ui.horizontal(|ui| {
         if ui.add_enabled(ready, egui::Button::new("Save")).clicked() {
-            out.push(Command::SaveProfile(dialog.draft.clone()));
+            out.push(ProfileCommand::Save(dialog.draft.clone()).into());
         }
         if let Some(id) = &editing {
             if *id != *active && ui.button("Use this profile").clicked() {
-                out.push(Command::ActivateProfile(id.clone()));
+                out.push(ProfileCommand::Activate(id.clone()).into());
             }
             if ui.button(RichText::new("Delete profile").color(error_color)).clicked() {
-                out.push(Command::DeleteProfile(id.clone()));
+                out.push(ProfileCommand::Delete(id.clone()).into());
                 *dialog = ProfileDialog { draft: ProfileDraft::default(), ..ProfileDialog::default() };
             }
         }
     });
-}
-
-/// Opens the native file dialog off the UI thread and wakes the UI when it closes.
-fn pick_file(ctx: egui::Context) -> Promise<Option<PathBuf>> {
-    Promise::spawn_async(async move {
-        let picked = rfd::AsyncFileDialog::new()
-            .add_filter("PEM certificate", &["pem", "crt", "cer"])
-            .pick_file()
-            .await
-            .map(|file| file.path().to_owned());
-        ctx.request_repaint();
-        picked
-    })
 }

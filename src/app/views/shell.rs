@@ -8,7 +8,7 @@ use egui::{Align, Key, Layout, Modifiers, RichText, Ui};
 use super::ViewState;
 use super::theme;
 use crate::app::model::state::ProfileDialog;
-use crate::app::model::{AppState, Command, ConnectionStatus, Page, ProfileId};
+use crate::app::model::{AppState, Command, ConnectionStatus, Page, ProfileCommand, ProfileId};
 
 /// The top bar: name, active profile and host, the profile menu, the theme switch.
 pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
@@ -22,7 +22,7 @@ pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: 
                 let label =
                     if profile.hub_host.is_empty() { profile.name.clone() } else { format!("{}  ({})", profile.name, profile.hub_host) };
                 if ui.selectable_label(selected, label).clicked() && !selected {
-                    out.push(Command::ActivateProfile(profile.id.clone()));
+                    out.push(ProfileCommand::Activate(profile.id.clone()).into());
                 }
             }
         });
@@ -39,7 +39,7 @@ pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: 
                         if ui.selectable_label(hub.name == current, format!("{}  ({})", hub.name, hub.host)).clicked()
                             && hub.name != current
                         {
-                            out.push(Command::SwitchHub(hub.name.clone()));
+                            out.push(ProfileCommand::SwitchHub(hub.name.clone()).into());
                         }
                     }
                 })
@@ -58,7 +58,7 @@ pub fn open_profiles_dialog(state: &mut AppState, out: &mut Vec<Command>) {
     let editable = active != ProfileId::simulator() && active != ProfileId::command_line();
     if editable {
         state.profiles.dialog = Some(ProfileDialog::default());
-        out.push(Command::EditProfile(active));
+        out.push(ProfileCommand::Edit(active).into());
     } else {
         state.profiles.dialog = Some(ProfileDialog { viewing: Some(active), ..ProfileDialog::default() });
     }
@@ -101,7 +101,7 @@ pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState) {
                 let name = state.profiles.active_summary().map_or_else(String::new, |profile| profile.name.clone());
                 (theme::good(&visuals), format!("{name} — {host}"))
             }
-            ConnectionStatus::Failed { profile, message } => (theme::bad(&visuals), format!("{profile}: {message}")),
+            ConnectionStatus::Failed { profile, error } => (theme::bad(&visuals), format!("{profile}: {error}")),
         };
         let filled = matches!(state.connection, ConnectionStatus::Connected { .. });
         theme::dot_ui(ui, dot, filled);

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use super::draft::{ChangeLine, JsonTextError, TwinDraft};
 use super::merge3::{Conflict, choose, rebase};
 use super::patch::{changes, diff, get};
-use crate::app::model::Command;
+use crate::app::model::command::{Command, RequestId, TwinCommand};
+use crate::app::model::error::AppError;
+use crate::app::model::loadable::Loadable;
 use crate::azure::twin_rules::Section;
 use crate::azure::wire::Twin;
 
@@ -21,17 +23,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const FAST_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the faster polling lasts after a save.
 pub const FAST_POLL_WINDOW: Duration = Duration::from_secs(20);
-
-/// Loading the twin.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TwinLoad {
-    /// The first GET is on its way.
-    Loading,
-    /// It failed, and why.
-    Failed(String),
-    /// The draft exists.
-    Ready,
-}
 
 /// Tree or text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,7 +48,7 @@ pub enum DiscardThen {
 /// One key the user changed, as the conflict view shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConflictKey {
-    /// Section.
+    /// Tags or desired properties.
     pub section: Section,
     /// Base, theirs and mine.
     pub conflict: Conflict,
@@ -88,7 +79,7 @@ impl ConflictState {
 /// The add-key form under one object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyForm {
-    /// Section.
+    /// Tags or desired properties (`None` until the form is opened on one).
     pub section: Option<Section>,
     /// The object the key goes into (for rename: the key being renamed).
     pub path: Vec<String>,
@@ -102,12 +93,11 @@ pub struct KeyForm {
 pub struct TwinEditor {
     /// The device.
     pub device_id: Arc<str>,
-    /// Load progress.
-    pub load: TwinLoad,
-    /// The draft, once loaded.
+    /// The draft, once the first load arrived.
     pub draft: Option<TwinDraft>,
-    /// The twin as last fetched: reported values and sync badges come from here.
-    pub live: Option<Twin>,
+    /// The twin as last fetched (reported values and sync badges come from here), and the
+    /// first load or a poll in flight.
+    pub live: Loadable<Twin>,
     /// Tree or JSON.
     pub mode: EditorMode,
     /// JSON mode's text (kept even while it does not parse).
@@ -134,8 +124,6 @@ pub struct TwinEditor {
     pub adding: Option<KeyForm>,
     /// The rename form.
     pub renaming: Option<KeyForm>,
-    /// A refresh GET is on its way.
-    pub refreshing: bool,
     /// When the last refresh was asked for.
     pub last_poll: Option<Instant>,
     /// Poll faster until then (a save is waiting for the device).
@@ -148,12 +136,12 @@ pub struct TwinEditor {
 impl TwinEditor {
     /// A new editor, loading `device_id`'s twin.
     pub fn open(device_id: Arc<str>, out: &mut Vec<Command>) -> Self {
-        out.push(Command::LoadTwin { device_id: Arc::clone(&device_id), refresh: false });
+        let request = RequestId::fresh();
+        out.push(TwinCommand::Load { request, device_id: Arc::clone(&device_id), refresh: false }.into());
         Self {
             device_id,
-            load: TwinLoad::Loading,
             draft: None,
-            live: None,
+            live: Loadable::Loading { request, previous: None },
             mode: EditorMode::Tree,
             json_text: String::new(),
             json_error: None,
@@ -167,7 +155,6 @@ impl TwinEditor {
             confirm_discard: None,
             adding: None,
             renaming: None,
-            refreshing: false,
             last_poll: None,
             fast_poll_until: None,
             patch_mode: false,
@@ -181,7 +168,8 @@ impl TwinEditor {
         draft.tags = tags;
         draft.desired = desired;
         editor.draft = Some(draft);
-        editor.load = TwinLoad::Ready;
+        // A job patch has no twin behind it: nothing is loaded.
+        editor.live = Loadable::Idle;
         editor.patch_mode = true;
         editor
     }
@@ -202,6 +190,16 @@ impl TwinEditor {
         }
         body.insert("etag".to_owned(), serde_json::Value::String("*".to_owned()));
         Some(serde_json::Value::Object(body))
+    }
+
+    /// The draft exists (the first load arrived, or this edits a job patch).
+    pub fn is_ready(&self) -> bool {
+        self.draft.is_some()
+    }
+
+    /// Why the first load failed (a failed poll keeps the draft and is not reported here).
+    pub fn first_load_error(&self) -> Option<&AppError> {
+        if self.draft.is_some() { None } else { self.live.error() }
     }
 
     /// Unsaved work: draft changes, text that does not parse yet.
@@ -241,7 +239,10 @@ impl TwinEditor {
         let Some(draft) = &self.draft else {
             return;
         };
-        out.push(Command::SaveTwin { device_id: Arc::clone(&self.device_id), etag: draft.etag().map(str::to_owned), patch: draft.patch() });
+        out.push(
+            TwinCommand::Save { device_id: Arc::clone(&self.device_id), etag: draft.etag().map(str::to_owned), patch: draft.patch() }
+                .into(),
+        );
         self.saving = true;
         self.save_error = None;
     }
@@ -281,17 +282,24 @@ impl TwinEditor {
         self.draft = Some(draft);
     }
 
-    /// The twin arrived (first load or a refresh).
-    pub fn loaded(&mut self, twin: Twin, refresh: bool) {
-        if refresh {
-            self.refreshing = false;
+    /// The answer to the twin load `request` (first load or a poll); answers to any other
+    /// load are dropped.
+    pub fn loaded(&mut self, request: RequestId, result: Result<Twin, AppError>, refresh: bool) {
+        if !self.live.awaits(request) {
+            return;
         }
+        let twin = match result {
+            Ok(twin) => twin,
+            Err(error) => {
+                self.live.finish(request, Err(error));
+                return;
+            }
+        };
         if self.draft.is_none() || !refresh {
             if self.draft.is_none() || !self.has_unsaved_work() {
                 self.replace_draft(TwinDraft::new(twin.clone()));
             }
-            self.live = Some(twin);
-            self.load = TwinLoad::Ready;
+            self.live.finish(request, Ok(twin));
             return;
         }
         let changed_elsewhere = self.draft.as_ref().is_some_and(|draft| {
@@ -315,16 +323,7 @@ impl TwinEditor {
             // Same values: follow the newer etag and metadata, so a save is not refused for nothing.
             draft.base = twin.clone();
         }
-        self.live = Some(twin);
-    }
-
-    /// The first load failed.
-    pub fn load_failed(&mut self, message: String, refresh: bool) {
-        if refresh {
-            self.refreshing = false;
-        } else {
-            self.load = TwinLoad::Failed(message);
-        }
+        self.live.finish(request, Ok(twin));
     }
 
     /// The save went through: the saved twin is the new base.
@@ -335,7 +334,8 @@ impl TwinEditor {
         self.elsewhere = None;
         self.save_error = None;
         self.replace_draft(TwinDraft::new(twin.clone()));
-        self.live = Some(twin);
+        // A poll in flight read the twin before this save: its answer is stale now.
+        self.live = Loadable::Loaded(twin);
         self.fast_poll_until = Some(now + FAST_POLL_WINDOW);
         self.last_poll = Some(now);
     }
@@ -408,7 +408,7 @@ impl TwinEditor {
 
     /// Throws the draft away (after confirmation) and returns to the service's twin.
     pub fn reset(&mut self) {
-        if let Some(live) = self.live.clone() {
+        if let Some(live) = self.live.value().cloned() {
             self.replace_draft(TwinDraft::new(live));
         }
         self.conflict = None;
@@ -425,12 +425,13 @@ impl TwinEditor {
 
     /// Asks for the twin again (the view decides whether polling is allowed right now).
     pub fn poll(&mut self, now: Instant, out: &mut Vec<Command>) {
-        if self.refreshing || self.saving || self.load != TwinLoad::Ready {
+        if self.live.is_loading() || self.saving || !self.is_ready() {
             return;
         }
-        self.refreshing = true;
+        let request = RequestId::fresh();
+        self.live.start(request);
         self.last_poll = Some(now);
-        out.push(Command::LoadTwin { device_id: Arc::clone(&self.device_id), refresh: true });
+        out.push(TwinCommand::Load { request, device_id: Arc::clone(&self.device_id), refresh: true }.into());
     }
 }
 

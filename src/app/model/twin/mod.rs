@@ -11,5 +11,5 @@ pub mod sync;
 mod tests;
 
 pub use draft::{ChangeLine, EditError, JsonTextError, TwinDraft};
-pub use editor::{ConflictKey, ConflictState, DiscardThen, EditorMode, KeyForm, TwinEditor, TwinLoad};
+pub use editor::{ConflictKey, ConflictState, DiscardThen, EditorMode, KeyForm, TwinEditor};
 pub use sync::{SyncState, leaf_state};

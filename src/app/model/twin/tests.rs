@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::app::model::twin::{DiscardThen, EditorMode, TwinLoad};
-use crate::app::model::{AppState, Command, Event, Page, TwinSaveOutcome};
+use crate::app::model::twin::{DiscardThen, EditorMode};
+use crate::app::model::{AppError, AppState, Command, Now, Page, RequestId, TwinCommand, TwinEvent, TwinSaveOutcome};
 use crate::azure::twin_rules::Section;
 use crate::azure::wire::Twin;
 
@@ -25,40 +25,72 @@ fn path(keys: &[&str]) -> Vec<String> {
     keys.iter().map(|key| (*key).to_owned()).collect()
 }
 
+/// The time handed to the reducer; the editor never reads the clock itself.
+fn now() -> Now {
+    Now::read()
+}
+
+/// The request of the twin load in `out` for `device_id`, checking it is the only command.
+fn twin_load(out: &[Command], device_id: &str, refresh: bool) -> RequestId {
+    match out {
+        [Command::Twin(TwinCommand::Load { request, device_id: loaded, refresh: polled })]
+            if &**loaded == device_id && *polled == refresh =>
+        {
+            *request
+        }
+        _ => panic!("expected one twin load of {device_id}, got {out:?}"),
+    }
+}
+
 fn opened(first: Twin) -> AppState {
     let mut state = AppState::default();
     let mut out = Vec::new();
     state.open_twin(Arc::from("b43-0001"), &mut out);
-    assert_eq!(out, vec![Command::LoadTwin { device_id: Arc::from("b43-0001"), refresh: false }]);
+    let request = twin_load(&out, "b43-0001", false);
     assert_eq!(state.page, Page::Twin);
-    state.apply(Event::TwinLoaded { device_id: Arc::from("b43-0001"), refresh: false, result: Ok(Box::new(first)) }, &mut out);
+    let loaded = TwinEvent::Loaded { request, device_id: Arc::from("b43-0001"), refresh: false, result: Ok(Box::new(first)) };
+    state.apply(loaded.into(), now(), &mut out);
     state
+}
+
+/// The editor polls and the service answers with `current`.
+fn polled(state: &mut AppState, current: Twin) {
+    let mut out = Vec::new();
+    state.twin.as_mut().unwrap().poll(Instant::now(), &mut out);
+    let request = twin_load(&out, "b43-0001", true);
+    let loaded = TwinEvent::Loaded { request, device_id: Arc::from("b43-0001"), refresh: true, result: Ok(Box::new(current)) };
+    state.apply(loaded.into(), now(), &mut out);
 }
 
 #[test]
 fn edit_save_and_saved_twin_becomes_the_base() {
     let mut state = opened(twin("e1", 2, json!({"building": 43, "mode": "auto"})));
     let editor = state.twin.as_mut().unwrap();
-    assert_eq!(editor.load, TwinLoad::Ready);
+    assert!(editor.is_ready() && editor.live.is_loaded());
     assert!(editor.save_blocker().is_some(), "nothing to save yet");
     editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
     let mut out = Vec::new();
     editor.save(&mut out);
     assert_eq!(
         out,
-        vec![Command::SaveTwin {
+        vec![Command::Twin(TwinCommand::Save {
             device_id: Arc::from("b43-0001"),
             etag: Some("e1".into()),
             patch: json!({"properties": {"desired": {"building": 44}}})
-        }]
+        })]
     );
     assert!(editor.saving);
     let saved = twin("e2", 3, json!({"building": 44, "mode": "auto"}));
-    state.apply(Event::TwinSaved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Saved(Box::new(saved)) }, &mut out);
+    let saved_at = now();
+    state.apply(
+        TwinEvent::Saved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Saved(Box::new(saved)) }.into(),
+        saved_at,
+        &mut out,
+    );
     let editor = state.twin.as_ref().unwrap();
     assert!(!editor.saving && !editor.has_unsaved_work());
     assert_eq!(editor.draft.as_ref().unwrap().etag(), Some("e2"));
-    assert_eq!(editor.poll_due_in(Instant::now() + Duration::from_millis(1100)), Duration::ZERO, "fast polling after a save");
+    assert_eq!(editor.poll_due_in(saved_at.instant + Duration::from_millis(1100)), Duration::ZERO, "fast polling after a save");
 }
 
 #[test]
@@ -71,7 +103,11 @@ fn a_conflict_keeps_the_draft_and_merges_by_choice() {
     let mut out = Vec::new();
     editor.save(&mut out);
     let theirs = twin("e5", 3, json!({"building": 43, "floor": 9, "mode": "off"}));
-    state.apply(Event::TwinSaved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Conflict(Box::new(theirs)) }, &mut out);
+    state.apply(
+        TwinEvent::Saved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Conflict(Box::new(theirs)) }.into(),
+        now(),
+        &mut out,
+    );
     let editor = state.twin.as_mut().unwrap();
     let conflict = editor.conflict.as_mut().unwrap();
     assert_eq!(conflict.keys.len(), 2);
@@ -97,11 +133,10 @@ fn a_conflict_keeps_the_draft_and_merges_by_choice() {
 #[test]
 fn changes_elsewhere_are_announced_not_merged_into_a_draft() {
     let mut state = opened(twin("e1", 2, json!({"building": 43})));
-    let mut out = Vec::new();
     let editor = state.twin.as_mut().unwrap();
     editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
     let elsewhere = twin("e2", 3, json!({"building": 45}));
-    state.apply(Event::TwinLoaded { device_id: Arc::from("b43-0001"), refresh: true, result: Ok(Box::new(elsewhere.clone())) }, &mut out);
+    polled(&mut state, elsewhere.clone());
     let editor = state.twin.as_mut().unwrap();
     assert!(editor.elsewhere.as_deref().is_some_and(|text| text.contains("Someone else changed")));
     let draft = editor.draft.as_ref().unwrap();
@@ -111,7 +146,7 @@ fn changes_elsewhere_are_announced_not_merged_into_a_draft() {
     editor.reset();
     assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(45));
     let again = twin("e3", 4, json!({"building": 46}));
-    state.apply(Event::TwinLoaded { device_id: Arc::from("b43-0001"), refresh: true, result: Ok(Box::new(again)) }, &mut out);
+    polled(&mut state, again);
     let editor = state.twin.as_ref().unwrap();
     assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(46));
     assert!(editor.elsewhere.as_deref().is_some_and(|text| text.contains("now shows their values")));
@@ -150,7 +185,7 @@ fn opening_another_twin_asks_before_dropping_a_draft() {
     assert_eq!(editor.confirm_discard, Some(DiscardThen::Open(Arc::from("b44-0002"))));
     state.discard_twin_draft(&mut out);
     assert_eq!(&*state.twin.as_ref().unwrap().device_id, "b44-0002");
-    assert_eq!(out, vec![Command::LoadTwin { device_id: Arc::from("b44-0002"), refresh: false }]);
+    twin_load(&out, "b44-0002", false);
 }
 
 #[test]
@@ -160,10 +195,8 @@ fn a_failed_save_keeps_the_draft() {
     let editor = state.twin.as_mut().unwrap();
     editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
     editor.save(&mut out);
-    state.apply(
-        Event::TwinSaved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Failed("connection refused".into()) },
-        &mut out,
-    );
+    let failed = TwinSaveOutcome::Failed(AppError::local("connection refused"));
+    state.apply(TwinEvent::Saved { device_id: Arc::from("b43-0001"), outcome: failed }.into(), now(), &mut out);
     let editor = state.twin.as_ref().unwrap();
     assert_eq!(editor.save_error.as_deref(), Some("connection refused"));
     assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(44));

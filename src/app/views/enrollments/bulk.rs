@@ -5,7 +5,7 @@
 use egui::{RichText, Ui};
 
 use crate::app::model::reprovision_choice::PolicyChoice;
-use crate::app::model::{AppState, Command};
+use crate::app::model::{AppState, Command, DpsCommand};
 use crate::app::views::theme;
 
 /// The dialog, while open.
@@ -65,7 +65,7 @@ pub fn bulk_policy_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>)
         if let Some(bulk) = &mut state.enrollments.bulk {
             bulk.running = true;
         }
-        out.push(Command::BulkSetPolicy(items));
+        out.push(DpsCommand::BulkSetPolicy(items).into());
     }
     if close {
         if done {

@@ -11,7 +11,7 @@ use crate::app::model::enrollment_editor::{EnrollmentEditor, fresh_keys};
 use crate::app::model::enrollments::allocation_label;
 use crate::app::model::reprovision_choice::PolicyChoice;
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command, EnrollmentKind};
+use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind, Loadable};
 use crate::app::views::jobs::local_time;
 use crate::app::views::theme;
 use crate::azure::wire::{AllocationPolicy, DeviceRegistrationState, RegistrationSubstatus};
@@ -105,11 +105,7 @@ fn header_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, close: &mut bool, out: 
         }
         if ui.add_enabled(dirty && !editor.saving, egui::Button::new("Discard changes")).clicked() {
             let base = editor.base.clone();
-            let records = std::mem::take(&mut editor.records);
-            let load = std::mem::take(&mut editor.records_load);
-            *editor = EnrollmentEditor::open(base, &mut Vec::new());
-            editor.records = records;
-            editor.records_load = load;
+            editor.reopen(base);
         }
         if ui.add_enabled(!editor.saving, egui::Button::new("Delete...")).clicked() {
             editor.confirm_delete = Some(false);
@@ -153,11 +149,10 @@ fn confirm_delete_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, out: &mut Vec<C
     }
     if delete {
         editor.confirm_delete = Some(true);
-        out.push(Command::DeleteEnrollment {
-            kind: editor.base.kind(),
-            id: editor.base.id().to_owned(),
-            etag: editor.base.settings().etag.clone(),
-        });
+        out.push(
+            DpsCommand::Delete { kind: editor.base.kind(), id: editor.base.id().to_owned(), etag: editor.base.settings().etag.clone() }
+                .into(),
+        );
     }
 }
 
@@ -332,8 +327,9 @@ fn device_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, clipboard: &mut Option<
         ui.vertical(|ui| {
             ui.horizontal(|ui| {
                 let masked = "********************************";
+                let mut load = false;
                 match &editor.keys {
-                    Some(Ok((primary, secondary))) => {
+                    Loadable::Loaded((primary, secondary)) => {
                         for (which, key) in [("Primary", primary), ("Secondary", secondary)] {
                             ui.label(format!("{which}: {masked}"));
                             if ui.small_button(format!("Copy {}", which.to_lowercase())).clicked() {
@@ -341,15 +337,16 @@ fn device_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, clipboard: &mut Option<
                             }
                         }
                     }
-                    Some(Err(message)) => {
-                        ui.label(RichText::new(message).color(theme::bad(&visuals)));
+                    Loadable::Failed { error, .. } => {
+                        ui.label(RichText::new(error.to_string()).color(theme::bad(&visuals)));
                     }
-                    None => {
+                    Loadable::Idle | Loadable::Loading { .. } => {
                         ui.label(format!("Primary: {masked}   Secondary: {masked}"));
-                        if ui.small_button("Load to copy").on_hover_text("Reads the keys from DPS; they are never shown").clicked() {
-                            out.push(Command::LoadEnrollmentKeys { kind: editor.base.kind(), id: editor.base.id().to_owned() });
-                        }
+                        load = ui.small_button("Load to copy").on_hover_text("Reads the keys from DPS; they are never shown").clicked();
                     }
+                }
+                if load {
+                    editor.load_keys(out);
                 }
             });
             ui.horizontal(|ui| {
@@ -406,7 +403,7 @@ fn records_ui(
     ui.horizontal(|ui| {
         ui.label(RichText::new("Registrations").strong().size(15.0));
         if ui.small_button("Refresh").clicked() {
-            out.push(Command::LoadEnrollmentRecords { kind: editor.base.kind(), id: editor.base.id().to_owned() });
+            editor.reload_records(out);
         }
         if !editor.reregistering.is_empty() {
             ui.label(
@@ -419,15 +416,15 @@ fn records_ui(
         RichText::new("Where DPS assigned each device. \"Re-register now\" asks the device (direct method reprovision) to register again, so the saved policy takes effect.")
             .color(theme::muted(&visuals)),
     );
-    if let crate::app::model::enrollments::ListLoad::Failed(message) = &editor.records_load {
-        ui.label(RichText::new(format!("The registrations could not be read: {message}")).color(theme::bad(&visuals)));
+    if let Some(error) = editor.records.error() {
+        ui.label(RichText::new(format!("The registrations could not be read: {error}")).color(theme::bad(&visuals)));
     }
-    if editor.records.is_empty() {
+    if editor.records().is_empty() {
         ui.label(RichText::new("No device has registered through this enrollment yet.").color(theme::muted(&visuals)));
         return;
     }
     let name_of = |host: &str| hubs.iter().find(|hub| hub.host.eq_ignore_ascii_case(host)).map(|hub| hub.name.clone());
-    let records = editor.records.clone();
+    let records = editor.records().to_vec();
     ui.push_id("registration-records", |ui| {
         TableBuilder::new(ui)
             .striped(true)

@@ -9,15 +9,15 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use super::theme;
-use crate::app::model::enrollments::{ListLoad, allocation_label};
+use crate::app::model::enrollments::allocation_label;
 use crate::app::model::reprovision_choice::PolicyChoice;
 use crate::app::model::{AnyEnrollment, AppState, Command, ConnectionStatus, EnrollmentKind};
 use crate::azure::wire::RegistrationStatus;
 
-/// The page.
+/// The Enrollments page: the lists with search and picks, or the editor when one is open.
 pub fn enrollments_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     let connected = matches!(state.connection, ConnectionStatus::Connected { .. });
-    if connected && state.enrollments.load == ListLoad::Idle {
+    if connected && state.enrollments.lists.is_idle() {
         state.load_enrollments(out);
     }
     if state.enrollments.editor.is_some() {
@@ -37,8 +37,8 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         ui.separator();
         for kind in [EnrollmentKind::Individual, EnrollmentKind::Group] {
             let count = match kind {
-                EnrollmentKind::Individual => state.enrollments.individuals.len(),
-                EnrollmentKind::Group => state.enrollments.groups.len(),
+                EnrollmentKind::Individual => state.enrollments.lists().individuals.len(),
+                EnrollmentKind::Group => state.enrollments.lists().groups.len(),
             };
             if ui.selectable_label(state.enrollments.tab == kind, format!("{} ({count})", kind.label())).clicked() {
                 state.enrollments.tab = kind;
@@ -61,12 +61,12 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         {
             state.enrollments.open_bulk();
         }
-        if state.enrollments.load == ListLoad::Loading {
+        if state.enrollments.lists.is_loading() {
             ui.label(RichText::new("loading...").color(theme::muted(ui.visuals())));
         }
     });
-    if let ListLoad::Failed(message) = &state.enrollments.load {
-        ui.label(RichText::new(format!("The enrollments could not be listed: {message}")).color(theme::bad(ui.visuals())));
+    if let Some(error) = state.enrollments.lists.error() {
+        ui.label(RichText::new(format!("The enrollments could not be listed: {error}")).color(theme::bad(ui.visuals())));
     }
 }
 
@@ -86,7 +86,7 @@ fn list_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     let positions = state.enrollments.visible_positions();
     if positions.is_empty() {
         ui.add_space(16.0);
-        let text = if state.enrollments.load == ListLoad::Ready { "Nothing matches." } else { "" };
+        let text = if state.enrollments.lists.is_loaded() { "Nothing matches." } else { "" };
         ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
         return;
     }
@@ -180,7 +180,7 @@ fn last_column_ui(ui: &mut Ui, state: &AppState, item: &AnyEnrollment, visuals: 
             }
         },
         AnyEnrollment::Group(group) => {
-            let count = state.enrollments.group_devices.get(&group.enrollment_group_id);
+            let count = state.enrollments.lists().group_devices.get(&group.enrollment_group_id);
             ui.label(count.map_or_else(String::new, |count| format!("{count} devices")));
         }
     }

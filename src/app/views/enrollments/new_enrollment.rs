@@ -3,7 +3,7 @@
 
 use egui::{RichText, Ui};
 
-use crate::app::model::{AppState, Command, EnrollmentKind};
+use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind};
 use crate::app::views::theme;
 
 /// The dialog, while open.
@@ -65,7 +65,7 @@ pub fn new_enrollment_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Comman
         draft.creating = true;
         let item = draft.enrollment();
         state.enrollments.open_when_saved = Some(item.id().to_owned());
-        out.push(Command::SaveEnrollment { item: Box::new(item), etag: None });
+        out.push(DpsCommand::Save { item: Box::new(item), etag: None }.into());
     }
     if close {
         state.enrollments.new_draft = None;

@@ -8,7 +8,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::super::theme;
 use super::{local_time, status_color, type_label};
-use crate::app::model::{AppState, Command};
+use crate::app::model::{AppState, Command, JobCommand};
 use crate::azure::wire::{DeviceJobStatus, JobType};
 
 /// The detail page.
@@ -144,16 +144,16 @@ pub fn job_detail_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) 
     }
     let job_id = detail.job_id.clone();
     if cancel {
-        out.push(Command::CancelJob(job_id.clone()));
+        out.push(JobCommand::Cancel(job_id.clone()).into());
     }
     if export {
-        out.push(Command::ExportCsv { file_name: format!("{job_id}.csv"), text: detail.to_csv() });
+        out.push(JobCommand::ExportCsv { file_name: format!("{job_id}.csv"), text: detail.to_csv() }.into());
     }
     if retry {
         let retry_id = format!("{job_id}-retry-{}", chrono::Utc::now().format("%H%M%S"));
         let requests = detail.retry_requests(&retry_id);
         if !requests.is_empty() {
-            out.push(Command::CreateJobs(requests));
+            out.push(JobCommand::Create(requests).into());
         }
     }
     if back {

@@ -12,13 +12,11 @@ use crate::app::model::job_draft::NewJobDraft;
 use crate::app::model::{AppState, Command, ConnectionStatus};
 use crate::azure::wire::{JobResponse, JobStatus, JobType, Timestamp};
 
-/// The page.
+/// The Jobs page: the list with its filters, or the watched job's detail, and the new-job form.
 pub fn jobs_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     let connected = matches!(state.connection, ConnectionStatus::Connected { .. });
-    if connected && !state.jobs.requested {
-        state.jobs.requested = true;
-        state.jobs.loading = true;
-        out.push(Command::LoadJobs);
+    if connected && state.jobs.list.is_idle() {
+        state.load_jobs(out);
     }
     if state.jobs.detail.is_some() {
         detail::job_detail_ui(ui, state, out);
@@ -64,8 +62,7 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             state.jobs.draft = Some(NewJobDraft::new(selected, chrono::Utc::now()));
         }
         if ui.button("⟳ Refresh").clicked() {
-            state.jobs.loading = true;
-            out.push(Command::LoadJobs);
+            state.load_jobs(out);
         }
         ui.separator();
         let type_text = state.jobs.filter_type.map_or("All types", type_label);
@@ -84,11 +81,11 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                 ui.selectable_value(&mut state.jobs.filter_status, Some(status), status.as_str());
             }
         });
-        if state.jobs.loading {
+        if state.jobs.list.is_loading() {
             ui.label(RichText::new("loading…").color(theme::muted(ui.visuals())));
         }
     });
-    if let Some(error) = &state.jobs.list_error {
+    if let Some(error) = state.jobs.list.error() {
         ui.label(RichText::new(format!("The jobs could not be listed: {error}")).color(theme::bad(ui.visuals())));
     }
 }
@@ -97,7 +94,11 @@ fn list_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     let jobs: Vec<JobResponse> = state.jobs.visible().into_iter().cloned().collect();
     if jobs.is_empty() {
         ui.add_space(16.0);
-        let text = if state.jobs.list.is_empty() { "No jobs yet. \"New job…\" schedules one." } else { "No job matches the filters." };
+        let text = if state.jobs.list.value().is_none_or(Vec::is_empty) {
+            "No jobs yet. \"New job…\" schedules one."
+        } else {
+            "No job matches the filters."
+        };
         ui.label(RichText::new(text).color(theme::muted(ui.visuals())));
         return;
     }

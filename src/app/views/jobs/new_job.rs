@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use super::super::theme;
 use crate::app::model::job_draft::{JobTarget, METHOD_PRESETS};
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command};
+use crate::app::model::{AppState, Command, JobCommand};
 use crate::azure::wire::JobType;
 
 /// How long the target must stay unchanged before it is previewed.
@@ -221,12 +221,12 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     }
     if preview && let Some(condition) = draft.preview_condition() {
         draft.preview = Some(crate::app::model::job_draft::TargetPreview { condition: condition.clone(), ..Default::default() });
-        out.push(Command::PreviewTargets { condition });
+        out.push(JobCommand::PreviewTargets { condition }.into());
     }
     if submit && let Ok(requests) = draft.requests() {
         draft.submitting = true;
         draft.error = None;
-        out.push(Command::CreateJobs(requests));
+        out.push(JobCommand::Create(requests).into());
     }
     if close || theme::escape_pressed(&modal) {
         state.jobs.draft = None;
@@ -245,7 +245,8 @@ fn preview_ui(ui: &mut Ui, draft: &crate::app::model::job_draft::NewJobDraft, vi
         ui.label(RichText::new(format!("{count} device{} match{stale}", if count == 1 { "" } else { "s" })).strong());
         if !preview.first.is_empty() {
             let more = if count > preview.first.len() as u64 { ", …" } else { "" };
-            ui.label(RichText::new(format!("{}{more}", preview.first.join(", "))).monospace().small().color(theme::muted(visuals)));
+            // The app's small text style, like every other secondary line of the form.
+            ui.label(RichText::new(format!("{}{more}", preview.first.join(", "))).small().color(theme::muted(visuals)));
         }
     } else {
         ui.label(RichText::new("counting…").color(theme::muted(visuals)));

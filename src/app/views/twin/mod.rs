@@ -12,11 +12,11 @@ use std::time::Instant;
 use egui::{RichText, Ui};
 
 use super::theme;
-use crate::app::model::twin::{DiscardThen, EditorMode, TwinEditor, TwinLoad};
+use crate::app::model::twin::{DiscardThen, EditorMode, TwinEditor};
 use crate::app::model::{AppState, Command, ConnectionStatus};
 use crate::azure::wire::ConnectionState;
 
-/// The page.
+/// The twin editor page: toolbar, banners, tree or JSON, and the review and conflict dialogs.
 pub fn twin_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     let throttled = state.status.retry.is_some();
     let connected = matches!(state.connection, ConnectionStatus::Connected { .. });
@@ -34,26 +34,23 @@ pub fn twin_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         }
     }
     ui.separator();
-    match &editor.load {
-        TwinLoad::Loading => {
-            ui.label(RichText::new(format!("Loading the twin of {}…", editor.device_id)).color(theme::muted(ui.visuals())));
+    if editor.is_ready() {
+        banners_ui(ui, editor, out);
+        match editor.mode {
+            EditorMode::Tree => tree::tree_ui(ui, editor),
+            EditorMode::Json => json::json_ui(ui, editor),
         }
-        TwinLoad::Failed(message) => {
-            ui.label(
-                RichText::new(format!("The twin of {} could not be loaded: {message}", editor.device_id)).color(theme::bad(ui.visuals())),
-            );
-            if ui.button("Try again").clicked() {
-                let device_id = std::sync::Arc::clone(&editor.device_id);
-                *editor = TwinEditor::open(device_id, out);
-            }
+    } else if let Some(error) = editor.first_load_error() {
+        ui.label(
+            RichText::new(format!("The twin of {} could not be loaded: {}", editor.device_id, error.with_code()))
+                .color(theme::bad(ui.visuals())),
+        );
+        if ui.button("Try again").clicked() {
+            let device_id = std::sync::Arc::clone(&editor.device_id);
+            *editor = TwinEditor::open(device_id, out);
         }
-        TwinLoad::Ready => {
-            banners_ui(ui, editor, out);
-            match editor.mode {
-                EditorMode::Tree => tree::tree_ui(ui, editor),
-                EditorMode::Json => json::json_ui(ui, editor),
-            }
-        }
+    } else {
+        ui.label(RichText::new(format!("Loading the twin of {}…", editor.device_id)).color(theme::muted(ui.visuals())));
     }
     poll(ui, editor, connected && !throttled, out);
     dialogs::review_ui(ui, editor, out);
@@ -81,7 +78,7 @@ fn header_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) -> bo
     let mut close = false;
     ui.horizontal(|ui| {
         ui.heading(RichText::new(format!("Twin — {}", editor.device_id)).strong());
-        if let Some(live) = &editor.live {
+        if let Some(live) = editor.live.value() {
             let online = live.connection_state == Some(ConnectionState::Connected);
             theme::dot_ui(ui, if online { theme::good(&visuals) } else { theme::muted(&visuals) }, online);
             ui.label(RichText::new(if online { "connected" } else { "disconnected" }).color(theme::muted(&visuals)));
@@ -95,7 +92,7 @@ fn header_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) -> bo
                     base.desired_version().map_or_else(|| "—".to_owned(), |version| version.to_string()),
                     editor
                         .live
-                        .as_ref()
+                        .value()
                         .and_then(crate::azure::wire::Twin::reported_version)
                         .map_or_else(|| "—".to_owned(), |version| version.to_string()),
                 ))
@@ -161,7 +158,7 @@ fn banners_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) {
                 ui.label(RichText::new("Changed elsewhere:").strong().color(theme::warn(&visuals)));
                 ui.label(message);
                 if editor.has_unsaved_work()
-                    && let Some(live) = editor.live.clone()
+                    && let Some(live) = editor.live.value().cloned()
                     && ui.button("Reconcile now…").on_hover_text("Compare your changes with theirs, key by key").clicked()
                 {
                     editor.start_conflict(live);
@@ -201,7 +198,7 @@ fn banners_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) {
 /// Modest polling while the page is visible, the window has focus, and nothing is throttled.
 fn poll(ui: &Ui, editor: &mut TwinEditor, allowed: bool, out: &mut Vec<Command>) {
     let focused = ui.input(|input| input.focused);
-    if !allowed || !focused || editor.load != TwinLoad::Ready {
+    if !allowed || !focused || !editor.is_ready() {
         return;
     }
     let now = Instant::now();

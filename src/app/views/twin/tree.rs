@@ -38,7 +38,7 @@ pub fn tree_ui(ui: &mut Ui, editor: &mut TwinEditor) {
     let context = TreeContext {
         filter: editor.filter.trim().to_lowercase(),
         violations,
-        live: editor.live.clone(),
+        live: editor.live.value().cloned(),
         base_tags: draft.base_section(Section::Tags),
         base_desired: draft.base_section(Section::Desired),
         key_width: 210.0,

@@ -1,0 +1,324 @@
+//! The console harness shared by every UI test and the UI benchmarks: the real console
+//! (`ConsoleApp` and the real backend worker) driven through `egui_kittest` against a simulator,
+//! with one polling primitive, [`Console::wait_for`], that fails with the console's state.
+//!
+//! Tests include it through `tests/common/mod.rs`; the examples with
+//! `#[path = "../tests/common/console.rs"] mod console;`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use hubdeck::app::ConsoleApp;
+use hubdeck::app::backend::file_dialogs::FixedFileDialogs;
+use hubdeck::app::backend::{self, BackendOptions, CommandLineProfile, SimulatorSettings};
+use hubdeck::azure::secret::Secret;
+use hubdeck::azure::{ClientOptions, HubClient, ProxySetting, RetryPolicy};
+use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
+use serde_json::Value;
+
+/// How long [`Console::wait_for`] waits before failing.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+/// Real time between frames while waiting on the backend (the one sleep of the harness).
+const FRAME_PAUSE: Duration = Duration::from_millis(15);
+
+/// Simulated devices that acknowledge desired changes within 50–150 ms and never drop off, so a
+/// device that is online stays online for the whole test.
+pub fn quick_fleet() -> FleetConfig {
+    FleetConfig { ack_delay_min: Duration::from_millis(50), ack_delay_max: Duration::from_millis(150), churn_every: None }
+}
+
+/// An ephemeral simulator on a free port with `fleet_size` demo devices of [`quick_fleet`].
+pub fn sim_config(fleet_size: usize) -> SimConfig {
+    SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, fleet: quick_fleet(), ..SimConfig::default() }
+}
+
+/// The console's retry policy in tests: one quick retry.
+pub fn quick_retry() -> RetryPolicy {
+    RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() }
+}
+
+/// Which profile the console starts with.
+pub enum ProfileSource {
+    /// The built-in "Local simulator" profile, served by an already started simulator.
+    BuiltIn(Arc<Simulator>),
+    /// A command-line profile (`--hub`, `--ca-file`) pointing at a hub.
+    CommandLine {
+        /// The hub's `iothubowner` connection string.
+        hub: Secret,
+        /// The CA certificate the hub's TLS certificate chains to.
+        ca_file: PathBuf,
+    },
+}
+
+impl ProfileSource {
+    /// The command-line profile of `sim`'s first hub.
+    pub fn command_line_of(sim: &Simulator) -> Self {
+        let hub = sim.connection_string("iothubowner").expect("built-in policy");
+        Self::CommandLine { hub: Secret::new(hub.expose()), ca_file: sim.ca_path().to_owned() }
+    }
+}
+
+/// The backend options of a test or benchmark console: no keyring, files in `config_dir`,
+/// exports saved into `export_dir`, and `picked` answered by the CA-file picker.
+pub fn backend_options(config_dir: &Path, profile: ProfileSource, export_dir: &Path, picked: Option<PathBuf>) -> BackendOptions {
+    let (shared, command_line) = match profile {
+        ProfileSource::BuiltIn(sim) => (Some(sim), None),
+        ProfileSource::CommandLine { hub, ca_file } => (None, Some(CommandLineProfile { hub, dps: None, ca_file: Some(ca_file) })),
+    };
+    BackendOptions {
+        config_dir: config_dir.to_owned(),
+        simulator: SimulatorSettings { state: StateLocation::Ephemeral, fleet_size: 0, fleet: quick_fleet(), shared },
+        use_keyring: false,
+        command_line,
+        retry: quick_retry(),
+        file_dialogs: Arc::new(FixedFileDialogs { save_dir: export_dir.to_owned(), picked }),
+    }
+}
+
+/// How a [`Console`] starts.
+pub struct ConsoleSetup {
+    /// The simulator the console talks to.
+    pub sim: SimConfig,
+    /// Connect with the built-in simulator profile (true) or a command-line profile (false).
+    pub built_in: bool,
+    /// Window size in points.
+    pub size: [f32; 2],
+    /// What the CA-file picker answers.
+    pub picked_file: Option<PathBuf>,
+}
+
+impl ConsoleSetup {
+    /// The built-in profile on `sim`, in a 1400 × 900 window.
+    pub fn built_in(sim: SimConfig) -> Self {
+        Self { sim, built_in: true, size: [1400.0, 900.0], picked_file: None }
+    }
+
+    /// A command-line profile on `sim`'s first hub, in a 1400 × 900 window.
+    pub fn command_line(sim: SimConfig) -> Self {
+        Self { built_in: false, ..Self::built_in(sim) }
+    }
+
+    /// Another window size (tall enough that a long page needs no scrolling to be clicked).
+    #[must_use]
+    pub fn with_size(mut self, size: [f32; 2]) -> Self {
+        self.size = size;
+        self
+    }
+}
+
+/// The console in a kittest harness, its backend and simulator.
+pub struct Console {
+    /// The kittest harness around the console.
+    pub harness: Harness<'static, ConsoleApp>,
+    /// The simulator the console talks to (tests reach it directly too).
+    pub sim: Arc<Simulator>,
+    /// The runtime of the backend and the simulator; tests run their own client calls on it.
+    pub runtime: tokio::runtime::Runtime,
+    /// Where exported files are saved.
+    pub exports: tempfile::TempDir,
+    _config: tempfile::TempDir,
+}
+
+impl Console {
+    /// Starts the simulator, the backend and the console, and waits for the first device list.
+    pub fn start(setup: ConsoleSetup) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let sim = Arc::new(runtime.block_on(Simulator::start(setup.sim)).expect("the simulator starts"));
+        let config = tempfile::tempdir().expect("config dir");
+        let exports = tempfile::tempdir().expect("export dir");
+        let profile = if setup.built_in { ProfileSource::BuiltIn(Arc::clone(&sim)) } else { ProfileSource::command_line_of(&sim) };
+        let options = backend_options(config.path(), profile, exports.path(), setup.picked_file);
+        let handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
+        let app = ConsoleApp::new(handle, None);
+        let harness = Harness::builder().with_size(setup.size).build_ui_state(|ui, app: &mut ConsoleApp| app.frame_ui(ui), app);
+        let mut console = Self { harness, sim, runtime, exports, _config: config };
+        console.wait_for("the first device list", |app| app.state.devices.load_complete());
+        console
+    }
+
+    /// The console.
+    pub fn app(&mut self) -> &mut ConsoleApp {
+        self.harness.state_mut()
+    }
+
+    /// Steps frames, with real time passing for the backend, until `done` holds; fails after
+    /// [`WAIT_LIMIT`] showing the console's state. The only place the harness waits.
+    pub fn wait_for(&mut self, what: &str, done: impl Fn(&ConsoleApp) -> bool) {
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            self.harness.step();
+            if done(self.harness.state()) {
+                self.harness.step();
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; {}", describe(self.harness.state()));
+            std::thread::sleep(FRAME_PAUSE);
+        }
+    }
+
+    /// A few frames, so a dialog opened by the last click is laid out and visible.
+    pub fn settle(&mut self) {
+        for _ in 0..3 {
+            self.harness.step();
+        }
+    }
+
+    /// Clicks the widget with `role` and `label`, then lets the result be drawn.
+    pub fn click(&mut self, role: Role, label: &str) {
+        self.harness.get_by_role_and_label(role, label).click();
+        self.harness.step();
+        self.settle();
+    }
+
+    /// Clicks the node labelled `label` (a row, a selectable label), then lets the result be drawn.
+    pub fn click_label(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.settle();
+    }
+
+    /// Types `text` at the end of the field with `role` and `label`.
+    pub fn type_into(&mut self, role: Role, field: &str, text: &str) {
+        self.harness.get_by_role_and_label(role, field).focus();
+        self.harness.step();
+        self.harness.get_by_role_and_label(role, field).type_text(text);
+        self.harness.step();
+    }
+
+    /// Replaces the text of the field with `role` and `label`: focus, select all, type.
+    pub fn replace_text(&mut self, role: Role, field: &str, text: &str) {
+        self.harness.get_by_role_and_label(role, field).focus();
+        self.harness.step();
+        self.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        self.harness.step();
+        self.harness.get_by_role_and_label(role, field).type_text(text);
+        self.harness.step();
+        self.harness.step();
+    }
+
+    /// Device ids in the table's order.
+    pub fn view_ids(&mut self) -> Vec<String> {
+        self.app().state.devices.view_ids().iter().map(ToString::to_string).collect()
+    }
+
+    /// An `iothubowner` client of one of the simulator's hubs, for checking and preparing
+    /// what the console shows.
+    pub fn hub_client(&self, hub: &str) -> HubClient {
+        let connection = self.sim.hub_connection_string(hub, "iothubowner").expect("the simulator has this hub");
+        HubClient::new(&connection, &self.client_options()).expect("client builds")
+    }
+
+    /// Client options trusting the simulator's CA.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            extra_ca_pem: Some(std::fs::read(self.sim.ca_path()).expect("ca.pem readable")),
+            proxy: ProxySetting::Disabled,
+            retry: quick_retry(),
+            ..ClientOptions::default()
+        }
+    }
+}
+
+/// The console's state in a few lines, for a failed wait.
+pub fn describe(app: &ConsoleApp) -> String {
+    let state = &app.state;
+    let calls: Vec<String> = state
+        .activity
+        .visible()
+        .iter()
+        .rev()
+        .take(6)
+        .map(|entry| {
+            let record = &entry.record;
+            format!("{} {} {:?} {:?}", record.operation, record.target, record.status, record.error_message)
+        })
+        .collect();
+    let twin = state.twin.as_ref().map(|editor| {
+        format!(
+            "{} ready {} saving {} conflict {} save error {:?} live {:?}",
+            editor.device_id,
+            editor.is_ready(),
+            editor.saving,
+            editor.conflict.is_some(),
+            editor.save_error,
+            editor.live.error()
+        )
+    });
+    let job = state.jobs.detail.as_ref().map(|detail| (detail.job_id.clone(), detail.job.as_ref().map(|job| job.status), &detail.error));
+    let enrollment = state.enrollments.editor.as_ref().map(|editor| {
+        format!("{} message {:?} records {:?} watching {:?}", editor.base.id(), editor.message, editor.records, editor.reregistering)
+    });
+    format!(
+        "connection {:?}; devices {:?}, {} rows, total {:?}, query error {:?}; add dialog {:?}; profile dialog {:?}; twin {twin:?}; \
+         job draft error {:?}, detail {job:?}, list {:?}; enrollments {:?}, editor {enrollment:?}; last calls {calls:#?}",
+        state.connection,
+        state.devices.load,
+        state.devices.rows.len(),
+        state.devices.total,
+        state.devices.query_error,
+        state.add_device,
+        state.profiles.dialog,
+        state.jobs.draft.as_ref().map(|draft| &draft.error),
+        state.jobs.list.error(),
+        state.enrollments.lists.error(),
+    )
+}
+
+/// `hubdeck sim` as a child process (the benchmarks measure the console without the
+/// simulator in the same process); killed when dropped.
+pub struct SimProcess {
+    child: Child,
+    /// The ready file's content: connection strings, CA file, ports.
+    pub ready: Value,
+}
+
+impl SimProcess {
+    /// Starts `hubdeck sim --ephemeral --port 0 --ready-file …` with `args` and waits for the
+    /// ready file. Needs the `hubdeck` binary built next to the running executable's folder.
+    pub fn start(args: &[&str], work: &Path) -> Self {
+        let exe = std::env::current_exe().expect("current exe");
+        let binary = exe.parent().and_then(Path::parent).expect("target dir").join("hubdeck");
+        assert!(binary.exists(), "build it first: cargo build --release --bin hubdeck");
+        let ready_file = work.join(format!("ready-{}.json", std::process::id()));
+        std::fs::remove_file(&ready_file).ok();
+        #[allow(clippy::zombie_processes)] // reaped in `Drop`
+        let child = Process::new(binary)
+            .args(["sim", "--ephemeral", "--port", "0"])
+            .args(args)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("hubdeck sim starts");
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready_file)
+                && let Ok(ready) = serde_json::from_str(&text)
+            {
+                return Self { child, ready };
+            }
+            assert!(Instant::now() < deadline, "hubdeck sim wrote no ready file");
+            std::thread::sleep(FRAME_PAUSE);
+        }
+    }
+
+    /// The command-line profile of its first hub.
+    pub fn profile(&self) -> ProfileSource {
+        ProfileSource::CommandLine {
+            hub: Secret::new(self.ready["connectionStrings"]["iothubowner"].as_str().expect("owner connection string")),
+            ca_file: self.ready["caFile"].as_str().expect("CA file").into(),
+        }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
