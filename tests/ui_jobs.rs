@@ -81,7 +81,7 @@ fn lock_door_on_building_43_with_preview_progress_results_retry_and_export() {
     type_into(&mut console, "WHERE", "tags.building = 43");
     // No click: the preview follows the condition once typing pauses.
     console.wait_for("the live preview", |app| {
-        app.state.jobs.draft.as_ref().and_then(|draft| draft.preview.as_ref()).is_some_and(|preview| preview.count.is_some())
+        app.state.jobs.draft.as_ref().and_then(|draft| draft.preview.loaded()).is_some_and(|preview| preview.count.is_some())
     });
     console.harness.get_by_label(&format!("{} devices match", targets.len()));
     schedule_and_wait(&mut console, JobStatus::Completed);

@@ -148,9 +148,11 @@ impl Worker {
                 }
                 None => self.sink.send(JobEvent::ListLoaded { request, result: Err(AppError::not_connected()) }.into()).await,
             },
-            JobCommand::PreviewTargets { condition } => {
+            JobCommand::PreviewTargets { request, condition } => {
                 if let Some(client) = self.client.clone() {
-                    tokio::spawn(job_tasks::preview(client, self.sink.clone(), condition));
+                    tokio::spawn(job_tasks::preview(client, self.sink.clone(), request, condition));
+                } else {
+                    self.sink.send(JobEvent::TargetPreview { request, result: Err(AppError::not_connected()) }.into()).await;
                 }
             }
             JobCommand::Create(requests) => match self.client.clone() {

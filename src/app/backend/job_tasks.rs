@@ -28,22 +28,21 @@ pub async fn load_jobs(client: HubClient, sink: EventSink, request: RequestId) {
 }
 
 /// Counts the devices a condition selects and names the first few.
-pub async fn preview(client: HubClient, sink: EventSink, condition: String) {
+pub async fn preview(client: HubClient, sink: EventSink, request: RequestId, condition: String) {
     let filter = if condition.trim() == "*" { String::new() } else { format!(" WHERE {condition}") };
     let (count_query, first_query) =
         (format!("SELECT COUNT() AS total FROM devices{filter}"), format!("SELECT TOP {PREVIEW_DEVICES} deviceId FROM devices{filter}"));
     let count = client.query_page::<Value>(&count_query, None, None);
     let first = client.query_page::<Value>(&first_query, None, None);
     let (count, first) = tokio::join!(count, first);
-    let mut preview = TargetPreview { condition, ..TargetPreview::default() };
-    match (count, first) {
-        (Ok(count), Ok(first)) => {
-            preview.count = count.items.first().and_then(|row| row.get("total")).and_then(Value::as_u64);
-            preview.first = first.items.iter().filter_map(|row| row.get("deviceId").and_then(Value::as_str)).map(str::to_owned).collect();
-        }
-        (Err(error), _) | (_, Err(error)) => preview.error = Some(AppError::from(&error).message),
-    }
-    sink.send(JobEvent::TargetPreview(preview).into()).await;
+    let result = match (count, first) {
+        (Ok(count), Ok(first)) => Ok(TargetPreview {
+            count: count.items.first().and_then(|row| row.get("total")).and_then(Value::as_u64),
+            first: first.items.iter().filter_map(|row| row.get("deviceId").and_then(Value::as_str)).map(str::to_owned).collect(),
+        }),
+        (Err(error), _) | (_, Err(error)) => Err(AppError::from(&error)),
+    };
+    sink.send(JobEvent::TargetPreview { request, result }.into()).await;
 }
 
 /// Creates jobs one after another (a split device list is several jobs).

@@ -140,6 +140,8 @@ pub enum JobCommand {
     },
     /// Count and sample the devices a job condition selects.
     PreviewTargets {
+        /// This load; the answer echoes it.
+        request: RequestId,
         /// The condition (`*` for all).
         condition: String,
     },

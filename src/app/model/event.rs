@@ -234,8 +234,13 @@ pub enum JobEvent {
         /// Every job, or why not.
         result: Result<Vec<JobResponse>, AppError>,
     },
-    /// A target preview (matched to the form by its condition).
-    TargetPreview(TargetPreview),
+    /// A target preview.
+    TargetPreview {
+        /// The preview load this answers.
+        request: RequestId,
+        /// Count and first devices, or why not.
+        result: Result<TargetPreview, AppError>,
+    },
     /// Jobs were created (or not), one result per request.
     Created(Vec<Result<JobResponse, AppError>>),
     /// A watched job's state; `rows` when the per-device results were read too.

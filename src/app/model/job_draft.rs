@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use serde_json::Map;
 
+use super::command::{Command, JobCommand, RequestId};
+use super::loadable::Loadable;
 use super::twin::TwinEditor;
 use crate::azure::wire::{CloudToDeviceMethod, JobRequest, JobType, Timestamp};
 
@@ -32,17 +34,13 @@ pub enum JobTarget {
 /// A target preview: how many devices and the first few.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TargetPreview {
-    /// The condition previewed.
-    pub condition: String,
-    /// `SELECT COUNT()`.
+    /// How many devices the condition selects (`SELECT COUNT()`), when the service said.
     pub count: Option<u64>,
     /// The first device ids.
     pub first: Vec<String>,
-    /// Why the preview failed.
-    pub error: Option<String>,
 }
 
-/// The form.
+/// The new-job form.
 #[derive(Clone, Debug)]
 pub struct NewJobDraft {
     /// Job id (generated, editable).
@@ -69,8 +67,10 @@ pub struct NewJobDraft {
     pub start_local: String,
     /// Seconds after which the job ends.
     pub max_execution: String,
-    /// The last preview.
-    pub preview: Option<TargetPreview>,
+    /// The preview of `previewed`.
+    pub preview: Loadable<TargetPreview>,
+    /// The condition the last preview was asked for.
+    pub previewed: Option<String>,
     /// When the condition was last typed in (the preview waits for a pause).
     pub condition_edited: Option<std::time::Instant>,
     /// Sent; waiting for the service.
@@ -97,7 +97,8 @@ impl NewJobDraft {
             start_now: true,
             start_local: local.format("%Y-%m-%d %H:%M").to_string(),
             max_execution: "3600".to_owned(),
-            preview: None,
+            preview: Loadable::Idle,
+            previewed: None,
             condition_edited: None,
             submitting: false,
             error: None,
@@ -119,6 +120,17 @@ impl NewJobDraft {
             JobTarget::Selected(ids) if ids.is_empty() => Err("target: no devices are selected in the device list".to_owned()),
             JobTarget::Selected(ids) => Ok(split_device_conditions(ids, MAX_CONDITION_BYTES)),
         }
+    }
+
+    /// Asks for a preview of the current target; the answer to an earlier one is dropped.
+    pub fn request_preview(&mut self, out: &mut Vec<Command>) {
+        let Some(condition) = self.preview_condition() else {
+            return;
+        };
+        let request = RequestId::fresh();
+        self.preview.start(request);
+        self.previewed = Some(condition.clone());
+        out.push(JobCommand::PreviewTargets { request, condition }.into());
     }
 
     /// The condition the preview runs (the first split part for a device list).

@@ -8,7 +8,6 @@ use super::clock::Now;
 use super::command::{Command, JobCommand, RequestId};
 use super::error::AppError;
 use super::event::JobEvent;
-use super::job_draft::TargetPreview;
 use super::jobs::{JobDetail, ProgressSample};
 use super::method_call::MethodInvocation;
 use super::state::{AppState, NoticeLevel, Page};
@@ -61,7 +60,11 @@ impl AppState {
             JobEvent::ListLoaded { request, result } => {
                 self.jobs.list.finish(request, result);
             }
-            JobEvent::TargetPreview(preview) => self.target_preview(preview),
+            JobEvent::TargetPreview { request, result } => {
+                if let Some(draft) = &mut self.jobs.draft {
+                    draft.preview.finish(request, result);
+                }
+            }
             JobEvent::Created(results) => self.jobs_created(results, out),
             JobEvent::Progress { job, rows } => self.job_progress(*job, rows, now, out),
             JobEvent::WatchFailed { job_id, error } => {
@@ -97,14 +100,6 @@ impl AppState {
                     detail.export_message = Some(message);
                 }
             }
-        }
-    }
-
-    fn target_preview(&mut self, preview: TargetPreview) {
-        if let Some(draft) = &mut self.jobs.draft
-            && draft.preview_condition().as_deref() == Some(preview.condition.as_str())
-        {
-            draft.preview = Some(preview);
         }
     }
 

@@ -398,3 +398,30 @@ fn job_progress_is_sampled_at_the_time_given() {
     let samples = &state.jobs.detail.as_ref().unwrap().samples;
     assert_eq!(samples.iter().map(|sample| (sample.seconds, sample.succeeded)).collect::<Vec<_>>(), [(0.0, 1), (2.5, 4)]);
 }
+
+#[test]
+fn a_late_target_preview_of_an_earlier_condition_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut draft = job_draft::NewJobDraft::new(Vec::new(), now().utc());
+    draft.condition = "tags.building = 43".into();
+    let mut out = Vec::new();
+    draft.request_preview(&mut out);
+    draft.condition = "tags.building = 44".into();
+    draft.request_preview(&mut out);
+    state.jobs.draft = Some(draft);
+    let requests: Vec<RequestId> = out
+        .iter()
+        .filter_map(|command| match command {
+            Command::Jobs(JobCommand::PreviewTargets { request, .. }) => Some(*request),
+            _ => None,
+        })
+        .collect();
+    let late = job_draft::TargetPreview { count: Some(12), first: vec!["b43-f1-lock-00001".into()] };
+    state.apply(JobEvent::TargetPreview { request: requests[0], result: Ok(late) }.into(), now(), &mut Vec::new());
+    let draft = state.jobs.draft.as_ref().unwrap();
+    assert!(draft.preview.is_loading(), "building 43's count is not shown for building 44: {:?}", draft.preview);
+    let current = job_draft::TargetPreview { count: Some(3), first: Vec::new() };
+    state.apply(JobEvent::TargetPreview { request: requests[1], result: Ok(current) }.into(), now(), &mut Vec::new());
+    assert_eq!(state.jobs.draft.as_ref().unwrap().preview.loaded().and_then(|preview| preview.count), Some(3));
+}

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use super::super::theme;
 use crate::app::model::job_draft::{JobTarget, METHOD_PRESETS};
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command, JobCommand};
+use crate::app::model::{AppState, Command, JobCommand, Loadable};
 use crate::azure::wire::JobType;
 
 /// How long the target must stay unchanged before it is previewed.
@@ -209,9 +209,8 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         });
     });
     // Live preview: once the target has not changed for a moment, count what it selects.
-    let previewed = draft.preview.as_ref().map(|preview| preview.condition.clone());
     let wanted = draft.preview_condition();
-    if wanted.is_some() && wanted != previewed {
+    if wanted.is_some() && wanted != draft.previewed {
         let quiet_for = draft.condition_edited.map_or(PREVIEW_AFTER, |edited| edited.elapsed());
         if quiet_for >= PREVIEW_AFTER {
             preview = true;
@@ -219,9 +218,8 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             ui.ctx().request_repaint_after(PREVIEW_AFTER.saturating_sub(quiet_for));
         }
     }
-    if preview && let Some(condition) = draft.preview_condition() {
-        draft.preview = Some(crate::app::model::job_draft::TargetPreview { condition: condition.clone(), ..Default::default() });
-        out.push(JobCommand::PreviewTargets { condition }.into());
+    if preview {
+        draft.request_preview(out);
     }
     if submit && let Ok(requests) = draft.requests() {
         draft.submitting = true;
@@ -234,13 +232,17 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
 }
 
 fn preview_ui(ui: &mut Ui, draft: &crate::app::model::job_draft::NewJobDraft, visuals: &egui::Visuals) {
-    let Some(preview) = &draft.preview else {
-        return;
+    let preview = match &draft.preview {
+        Loadable::Idle => return,
+        Loadable::Failed { error, .. } => {
+            ui.label(RichText::new(format!("Preview failed: {error}")).color(theme::bad(visuals)));
+            return;
+        }
+        Loadable::Loading { .. } => None,
+        Loadable::Loaded(preview) => Some(preview),
     };
-    let current = draft.preview_condition().as_deref() == Some(preview.condition.as_str());
-    if let Some(error) = &preview.error {
-        ui.label(RichText::new(format!("Preview failed: {error}")).color(theme::bad(visuals)));
-    } else if let Some(count) = preview.count {
+    let current = draft.preview_condition() == draft.previewed;
+    if let Some((count, preview)) = preview.and_then(|preview| Some((preview.count?, preview))) {
         let stale = if current { "" } else { " (for the previous condition)" };
         ui.label(RichText::new(format!("{count} device{} match{stale}", if count == 1 { "" } else { "s" })).strong());
         if !preview.first.is_empty() {
