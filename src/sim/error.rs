@@ -62,7 +62,7 @@ pub enum SimError {
     Io {
         /// What was being done.
         action: &'static str,
-        /// Where.
+        /// The file or directory involved.
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
@@ -99,4 +99,12 @@ pub enum SimError {
     /// Bad settings.
     #[error("invalid simulator setting: {0}")]
     Config(String),
+    /// A record could not be encoded for saving (nothing was saved in its place).
+    #[error("{what} could not be encoded for saving: {detail}")]
+    Encode {
+        /// Which record (`job 'x'`).
+        what: String,
+        /// The encoder's error.
+        detail: String,
+    },
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rand::RngExt as _;
 use serde_json::json;
 
 use crate::azure::secret::Secret;
@@ -40,9 +39,9 @@ pub trait Enrollment: Clone + serde::Serialize + serde::de::DeserializeOwned {
     const KIND: &'static str;
     /// Its id.
     fn id(&self) -> &str;
-    /// Attestation.
+    /// The attestation, for changing its keys.
     fn attestation_mut(&mut self) -> &mut AttestationMechanism;
-    /// Attestation.
+    /// The attestation, for reading its keys.
     fn attestation(&self) -> &AttestationMechanism;
     /// Shared settings.
     fn settings_mut(&mut self) -> &mut EnrollmentSettings;
@@ -91,15 +90,11 @@ impl Enrollment for EnrollmentGroup {
 /// The registration-id rules (shared with the client): 1–128 of letters, digits, `: . _ -`, not
 /// starting or ending with one of those four.
 pub fn check_id(kind: &str, id: &str) -> Result<(), EnrollmentError> {
-    crate::azure::dps::check_id(kind, id).map_err(|error| match error {
-        crate::azure::AzureError::InvalidInput(message) => EnrollmentError::Invalid(message),
-        other => EnrollmentError::Invalid(other.to_string()),
-    })
+    crate::azure::id_rules::check_dps_id(kind, id).map_err(|error| EnrollmentError::Invalid(error.to_string()))
 }
 
 fn generated_key() -> Secret {
-    let bytes: [u8; 64] = rand::rng().random();
-    Secret::new(BASE64.encode(bytes))
+    Secret::generate_key(crate::azure::secret::DPS_KEY_BYTES)
 }
 
 fn check_key(which: &str, key: &Secret) -> Result<(), EnrollmentError> {
