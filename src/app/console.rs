@@ -73,7 +73,10 @@ impl ConsoleApp {
 
     /// Applies every event that arrived (never blocks), at the time read once for the batch.
     pub fn pump_events(&mut self) {
-        let now = Now::read();
+        self.pump_events_at(Now::read());
+    }
+
+    fn pump_events_at(&mut self, now: Now) {
         while let Ok(event) = self.backend.events.try_recv() {
             self.state.apply(event, now, &mut self.outbox);
         }
@@ -86,8 +89,10 @@ impl ConsoleApp {
             ui.ctx().set_theme(self.view.theme);
             self.configured = true;
         }
-        self.pump_events();
-        views::app_ui(ui, &mut self.state, &mut self.view, &mut self.outbox);
+        // One reading of the clock per frame, for the reducer and the views alike.
+        let now = Now::read();
+        self.pump_events_at(now);
+        views::app_ui(ui, &mut self.state, &mut self.view, now, &mut self.outbox);
         self.flush_commands();
         if let Some(text) = self.state.clipboard.take() {
             ui.ctx().copy_text(text.expose().to_owned());

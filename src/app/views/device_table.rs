@@ -8,7 +8,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{ViewState, theme};
 use crate::app::model::devices::Sort;
-use crate::app::model::{AppState, Command, DevicesState, Loadable, SortColumn};
+use crate::app::model::{AppState, Command, DevicesState, Loadable, Now, SortColumn};
 use crate::azure::wire::{ConnectionState, DeviceStatus, Timestamp};
 
 /// A click on a row, applied after the table is drawn.
@@ -20,7 +20,7 @@ struct RowClick {
 }
 
 /// Draws the table.
-pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewState, out: &mut Vec<Command>) {
+pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewState, now: Now, out: &mut Vec<Command>) {
     let devices = &mut state.devices;
     devices.view();
     if devices.prepared_view().is_empty() {
@@ -48,7 +48,7 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
         table = table.scroll_to_row(index, None);
     }
     let sort = devices.sort.clone();
-    let now = Timestamp::now();
+    let now = Timestamp(now.utc());
     table
         .header(theme::ROW_HEIGHT + 2.0, |mut header| {
             for (label, column) in [

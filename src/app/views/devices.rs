@@ -8,10 +8,10 @@ use egui::{Align, Key, Layout, Modifiers, RichText, Ui};
 use super::{ViewState, device_table, theme};
 use crate::app::model::devices::RawResults;
 use crate::app::model::state::AddDeviceDraft;
-use crate::app::model::{AppState, Command, DeviceCommand, LoadEnd, Loadable};
+use crate::app::model::{AppState, Command, DeviceCommand, LoadEnd, Loadable, Now};
 
 /// The whole device page (the details panel is drawn by the caller).
-pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
+pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, now: Now, out: &mut Vec<Command>) {
     query_bar_ui(ui, state, view, out);
     summary_row_ui(ui, state, out);
     toolbar_ui(ui, state, out);
@@ -20,7 +20,7 @@ pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, 
     if let Some(raw) = state.devices.raw.clone() {
         raw_table_ui(ui, &raw);
     } else {
-        device_table::device_table_ui(ui, state, view, out);
+        device_table::device_table_ui(ui, state, view, now, out);
     }
 }
 

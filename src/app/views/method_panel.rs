@@ -16,7 +16,7 @@ pub fn open(state: &mut AppState, device_id: std::sync::Arc<str>) {
 }
 
 /// The window, when open.
-pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     let waiting = state.method.waiting();
     let Some(form) = &mut state.method.form else {
         return;
@@ -95,7 +95,7 @@ pub fn method_panel_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>
             });
         });
     if invoke {
-        state.invoke_method(Now::read(), out);
+        state.invoke_method(now, out);
     }
     if !open {
         state.method.form = None;

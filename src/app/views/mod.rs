@@ -16,7 +16,7 @@ pub mod twin;
 
 use egui::Ui;
 
-use crate::app::model::{AppState, Command, Page};
+use crate::app::model::{AppState, Command, Now, Page};
 
 /// State that belongs to the widgets rather than the model.
 pub struct ViewState {
@@ -34,15 +34,15 @@ impl Default for ViewState {
     }
 }
 
-/// The whole window.
-pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
+/// The whole window, drawn at `now` (read once per frame by the app glue).
+pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, now: Now, out: &mut Vec<Command>) {
     shell::shortcuts(ui, state, view, out);
     egui::Panel::top("top-bar").show(ui, |ui| {
         ui.add_space(2.0);
         shell::top_bar_ui(ui, state, view, out);
         ui.add_space(2.0);
     });
-    egui::Panel::bottom("status-bar").show(ui, |ui| shell::status_bar_ui(ui, state));
+    egui::Panel::bottom("status-bar").show(ui, |ui| shell::status_bar_ui(ui, state, now));
     egui::Panel::left("navigation").exact_size(130.0).resizable(false).show(ui, |ui| shell::navigation_ui(ui, state));
     if state.page == Page::Devices && state.devices.details.is_some() {
         egui::Panel::right("details")
@@ -52,13 +52,13 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut
             .show(ui, |ui| details::details_ui(ui, state, out));
     }
     egui::CentralPanel::default().show(ui, |ui| match state.page {
-        Page::Devices => devices::devices_page_ui(ui, state, view, out),
-        Page::Jobs => jobs::jobs_page_ui(ui, state, out),
-        Page::Enrollments => enrollments::enrollments_page_ui(ui, state, out),
+        Page::Devices => devices::devices_page_ui(ui, state, view, now, out),
+        Page::Jobs => jobs::jobs_page_ui(ui, state, now, out),
+        Page::Enrollments => enrollments::enrollments_page_ui(ui, state, now, out),
         Page::Activity => activity::activity_page_ui(ui, state),
-        Page::Twin => twin::twin_page_ui(ui, state, out),
+        Page::Twin => twin::twin_page_ui(ui, state, now, out),
     });
-    method_panel::method_panel_ui(ui, state, out);
+    method_panel::method_panel_ui(ui, state, now, out);
     dialogs::add_device_ui(ui, state, out);
     dialogs::confirm_delete_ui(ui, state, out);
     profiles_dialog::profiles_dialog_ui(ui, state, out);

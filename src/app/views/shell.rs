@@ -1,14 +1,12 @@
 //! The frame around the pages: top bar (profile switcher, theme), left navigation, status bar,
 //! and the global keyboard shortcuts.
 
-use std::time::SystemTime;
-
 use egui::{Align, Key, Layout, Modifiers, RichText, Ui};
 
 use super::ViewState;
 use super::theme;
 use crate::app::model::state::ProfileDialog;
-use crate::app::model::{AppState, Command, ConnectionStatus, Page, ProfileCommand, ProfileId};
+use crate::app::model::{AppState, Command, ConnectionStatus, Now, Page, ProfileCommand, ProfileId};
 
 /// The top bar: name, active profile and host, the profile menu, the theme switch.
 pub fn top_bar_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, out: &mut Vec<Command>) {
@@ -91,7 +89,7 @@ pub fn navigation_ui(ui: &mut Ui, state: &mut AppState) {
 }
 
 /// The status bar: profile and host, requests in flight, the last error, retry waits.
-pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState) {
+pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState, now: Now) {
     let visuals = ui.visuals().clone();
     ui.horizontal(|ui| {
         let (dot, text) = match &state.connection {
@@ -110,7 +108,7 @@ pub fn status_bar_ui(ui: &mut Ui, state: &mut AppState) {
         let in_flight = state.in_flight();
         ui.label(format!("{in_flight} request{} in flight", if in_flight == 1 { "" } else { "s" }));
         if let Some(retry) = &state.status.retry {
-            let remaining = retry.resume_at.duration_since(SystemTime::now()).map_or(0, |left| left.as_secs() + 1);
+            let remaining = retry.resume_at.duration_since(now.wall).map_or(0, |left| left.as_secs() + 1);
             let what = match retry.reason {
                 crate::azure::RetryReason::Throttled => "throttled",
                 crate::azure::RetryReason::ServerError(_) => "service error",

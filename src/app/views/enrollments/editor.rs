@@ -2,8 +2,6 @@
 //! with what each does in plain words, allocation and hubs, device settings, keys, the initial
 //! twin in the twin tree, the conflict view, and the registration records.
 
-use std::time::Instant;
-
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
@@ -11,7 +9,7 @@ use crate::app::model::enrollment_editor::{EnrollmentEditor, fresh_keys};
 use crate::app::model::enrollments::allocation_label;
 use crate::app::model::reprovision_choice::PolicyChoice;
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind, Loadable};
+use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind, Loadable, Now};
 use crate::app::views::jobs::local_time;
 use crate::app::views::theme;
 use crate::azure::wire::{AllocationPolicy, DeviceRegistrationState, RegistrationSubstatus};
@@ -28,8 +26,8 @@ pub fn substatus_words(substatus: Option<RegistrationSubstatus>) -> &'static str
 }
 
 /// The editor page.
-pub fn enrollment_editor_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
-    let now = Instant::now();
+pub fn enrollment_editor_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
+    let now = now.instant;
     if let Some(editor) = &mut state.enrollments.editor {
         editor.poll(now, out);
         if let Some(due) = editor.poll_due_in(now) {

@@ -11,17 +11,17 @@ use egui_extras::{Column, TableBuilder};
 use super::theme;
 use crate::app::model::enrollments::allocation_label;
 use crate::app::model::reprovision_choice::PolicyChoice;
-use crate::app::model::{AnyEnrollment, AppState, Command, ConnectionStatus, EnrollmentKind};
+use crate::app::model::{AnyEnrollment, AppState, Command, ConnectionStatus, EnrollmentKind, Now};
 use crate::azure::wire::RegistrationStatus;
 
 /// The Enrollments page: the lists with search and picks, or the editor when one is open.
-pub fn enrollments_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+pub fn enrollments_page_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     let connected = matches!(state.connection, ConnectionStatus::Connected { .. });
     if connected && state.enrollments.lists.is_idle() {
         state.load_enrollments(out);
     }
     if state.enrollments.editor.is_some() {
-        editor::enrollment_editor_ui(ui, state, out);
+        editor::enrollment_editor_ui(ui, state, now, out);
     } else {
         toolbar_ui(ui, state, out);
         ui.separator();

@@ -8,11 +8,11 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::super::theme;
 use super::{local_time, status_color, type_label};
-use crate::app::model::{AppState, Command, JobCommand};
+use crate::app::model::{AppState, Command, JobCommand, Now};
 use crate::azure::wire::{DeviceJobStatus, JobType};
 
 /// The detail page.
-pub fn job_detail_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+pub fn job_detail_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     let mut back = false;
     let mut cancel = false;
     let mut retry = false;
@@ -150,7 +150,7 @@ pub fn job_detail_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) 
         out.push(JobCommand::ExportCsv { file_name: format!("{job_id}.csv"), text: detail.to_csv() }.into());
     }
     if retry {
-        let retry_id = format!("{job_id}-retry-{}", chrono::Utc::now().format("%H%M%S"));
+        let retry_id = format!("{job_id}-retry-{}", now.utc().format("%H%M%S"));
         let requests = detail.retry_requests(&retry_id);
         if !requests.is_empty() {
             out.push(JobCommand::Create(requests).into());

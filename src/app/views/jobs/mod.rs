@@ -9,23 +9,23 @@ use egui_extras::{Column, TableBuilder};
 
 use super::theme;
 use crate::app::model::job_draft::NewJobDraft;
-use crate::app::model::{AppState, Command, ConnectionStatus};
+use crate::app::model::{AppState, Command, ConnectionStatus, Now};
 use crate::azure::wire::{JobResponse, JobStatus, JobType, Timestamp};
 
 /// The Jobs page: the list with its filters, or the watched job's detail, and the new-job form.
-pub fn jobs_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+pub fn jobs_page_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     let connected = matches!(state.connection, ConnectionStatus::Connected { .. });
     if connected && state.jobs.list.is_idle() {
         state.load_jobs(out);
     }
     if state.jobs.detail.is_some() {
-        detail::job_detail_ui(ui, state, out);
+        detail::job_detail_ui(ui, state, now, out);
     } else {
-        toolbar_ui(ui, state, out);
+        toolbar_ui(ui, state, now, out);
         ui.separator();
         list_ui(ui, state, out);
     }
-    new_job::new_job_ui(ui, state, out);
+    new_job::new_job_ui(ui, state, now, out);
 }
 
 /// A job type as operators say it.
@@ -53,13 +53,13 @@ pub fn local_time(text: Option<&str>) -> String {
         .map_or_else(String::new, |time| time.0.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
-fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+fn toolbar_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         ui.heading("Jobs");
         ui.separator();
         if ui.button("New job…").on_hover_text("Schedule a direct method or a twin update on many devices").clicked() {
             let selected = state.devices.selection.ids.iter().cloned().collect::<Vec<_>>();
-            state.jobs.draft = Some(NewJobDraft::new(selected, chrono::Utc::now()));
+            state.jobs.draft = Some(NewJobDraft::new(selected, now.utc()));
         }
         if ui.button("⟳ Refresh").clicked() {
             state.load_jobs(out);

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use super::super::theme;
 use crate::app::model::job_draft::{JobTarget, METHOD_PRESETS};
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command, JobCommand, Loadable};
+use crate::app::model::{AppState, Command, JobCommand, Loadable, Now};
 use crate::azure::wire::JobType;
 
 /// How long the target must stay unchanged before it is previewed.
@@ -20,7 +20,7 @@ fn field_ui(ui: &mut Ui, label: &str, text: &mut String, width: f32, hint: &str)
 
 /// The dialog, when open.
 #[allow(clippy::too_many_lines)] // one form in one grid; split up, its fields would be hard to follow
-pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     let Some(draft) = &mut state.jobs.draft else {
         return;
     };
@@ -131,7 +131,7 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                             )
                             .labelled_by(label.id);
                         if response.changed() {
-                            draft.condition_edited = Some(std::time::Instant::now());
+                            draft.condition_edited = Some(now.instant);
                         }
                         if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
                             preview = true;
@@ -211,7 +211,7 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     // Live preview: once the target has not changed for a moment, count what it selects.
     let wanted = draft.preview_condition();
     if wanted.is_some() && wanted != draft.previewed {
-        let quiet_for = draft.condition_edited.map_or(PREVIEW_AFTER, |edited| edited.elapsed());
+        let quiet_for = draft.condition_edited.map_or(PREVIEW_AFTER, |edited| now.instant.saturating_duration_since(edited));
         if quiet_for >= PREVIEW_AFTER {
             preview = true;
         } else {

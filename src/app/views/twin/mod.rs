@@ -7,24 +7,22 @@ pub mod json;
 pub mod tree;
 mod value;
 
-use std::time::Instant;
-
 use egui::{RichText, Ui};
 
 use super::theme;
 use crate::app::model::twin::{DiscardThen, EditorMode, TwinEditor};
-use crate::app::model::{AppState, Command, ConnectionStatus};
+use crate::app::model::{AppState, Command, ConnectionStatus, Now};
 use crate::azure::wire::ConnectionState;
 
 /// The twin editor page: toolbar, banners, tree or JSON, and the review and conflict dialogs.
-pub fn twin_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
+pub fn twin_page_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Command>) {
     let throttled = state.status.retry.is_some();
     let connected = matches!(state.connection, ConnectionStatus::Connected { .. });
     let Some(editor) = &mut state.twin else {
         empty_ui(ui);
         return;
     };
-    if header_ui(ui, editor, out) {
+    if header_ui(ui, editor, now, out) {
         if editor.has_unsaved_work() {
             editor.confirm_discard = Some(DiscardThen::Close);
         } else {
@@ -52,7 +50,7 @@ pub fn twin_page_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
     } else {
         ui.label(RichText::new(format!("Loading the twin of {}…", editor.device_id)).color(theme::muted(ui.visuals())));
     }
-    poll(ui, editor, connected && !throttled, out);
+    poll(ui, editor, connected && !throttled, now, out);
     dialogs::review_ui(ui, editor, out);
     dialogs::conflict_ui(ui, editor);
     if dialogs::confirm_discard_ui(ui, editor) {
@@ -73,7 +71,7 @@ fn empty_ui(ui: &mut Ui) {
 }
 
 /// Returns true when Close was clicked.
-fn header_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) -> bool {
+fn header_ui(ui: &mut Ui, editor: &mut TwinEditor, now: Now, out: &mut Vec<Command>) -> bool {
     let visuals = ui.visuals().clone();
     let mut close = false;
     ui.horizontal(|ui| {
@@ -125,7 +123,7 @@ fn header_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) -> bo
             .on_hover_text("Read the twin again (reported properties refresh by themselves every few seconds)")
             .clicked()
         {
-            editor.poll(Instant::now(), out);
+            editor.poll(now.instant, out);
         }
         let dirty = editor.has_unsaved_work();
         if ui.add_enabled(dirty, egui::Button::new("Discard changes…")).clicked() {
@@ -196,12 +194,12 @@ fn banners_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) {
 }
 
 /// Modest polling while the page is visible, the window has focus, and nothing is throttled.
-fn poll(ui: &Ui, editor: &mut TwinEditor, allowed: bool, out: &mut Vec<Command>) {
+fn poll(ui: &Ui, editor: &mut TwinEditor, allowed: bool, now: Now, out: &mut Vec<Command>) {
     let focused = ui.input(|input| input.focused);
     if !allowed || !focused || !editor.is_ready() {
         return;
     }
-    let now = Instant::now();
+    let now = now.instant;
     let due_in = editor.poll_due_in(now);
     if due_in.is_zero() {
         editor.poll(now, out);
