@@ -1,5 +1,6 @@
 //! Connection profiles on disk: names, hosts and CA paths in `profiles.json` (no secrets), the
-//! connection strings in a [`SecretStores`] place chosen per profile.
+//! connection strings in a [`SecretStores`] place chosen per profile. Synchronous file and
+//! keyring calls: the backend reaches the store only through `StoreHandle`, on blocking threads.
 
 use std::path::{Path, PathBuf};
 

@@ -42,11 +42,12 @@ pub struct ConflictLine {
     pub base: String,
     /// Saved by someone else.
     pub theirs: String,
-    /// This draft.
+    /// The value in the open draft.
     pub mine: String,
 }
 
-/// The editor.
+/// The editor of one enrollment or group: the draft's fields, saving, the conflict, keys and
+/// registration records.
 #[derive(Debug)]
 pub struct EnrollmentEditor {
     /// The enrollment as loaded (its etag guards the save).

@@ -22,7 +22,7 @@ pub struct TwinDraft {
 /// One line of the review: what a save changes at one key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeLine {
-    /// Which section.
+    /// Tags or desired properties.
     pub section: Section,
     /// Key path within the section.
     pub path: Vec<String>,
