@@ -226,17 +226,7 @@ pub enum DpsCommand {
     FindEnrollment(Arc<str>),
 }
 
-macro_rules! command_from {
-    ($($feature:ident => $variant:ident),* $(,)?) => {
-        $(impl From<$feature> for Command {
-            fn from(command: $feature) -> Self {
-                Self::$variant(command)
-            }
-        })*
-    };
-}
-
-command_from!(
+wrap_feature!(Command:
     ProfileCommand => Profiles,
     DeviceCommand => Devices,
     TwinCommand => Twin,

@@ -332,17 +332,7 @@ pub enum DpsEvent {
     },
 }
 
-macro_rules! event_from {
-    ($($feature:ident => $variant:ident),* $(,)?) => {
-        $(impl From<$feature> for Event {
-            fn from(event: $feature) -> Self {
-                Self::$variant(event)
-            }
-        })*
-    };
-}
-
-event_from!(
+wrap_feature!(Event:
     ProfileEvent => Profiles,
     ConnectionEvent => Connection,
     DeviceEvent => Devices,

@@ -1,6 +1,18 @@
 //! The console's model: state, commands, events and the reducer (one exhaustive `apply_*` per
 //! feature). No egui types and no I/O; the time comes in as a [`Now`].
 
+/// `From<FeatureEvent> for Event` (and the same for commands): a feature's variant wraps into
+/// the top-level enum with `.into()`.
+macro_rules! wrap_feature {
+    ($outer:ident: $($feature:ident => $variant:ident),* $(,)?) => {
+        $(impl From<$feature> for $outer {
+            fn from(inner: $feature) -> Self {
+                Self::$variant(inner)
+            }
+        })*
+    };
+}
+
 pub mod activity;
 pub mod clock;
 pub mod command;
