@@ -21,10 +21,27 @@ use hubdeck::azure::{ClientOptions, HubClient, ProxySetting, RetryPolicy};
 use hubdeck::sim::{FleetConfig, SimConfig, Simulator, StateLocation};
 use serde_json::Value;
 
-/// How long [`Console::wait_for`] waits before failing.
+/// How long a wait lasts before the test fails.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
-/// Real time between frames while waiting on the backend (the one sleep of the harness).
+/// Real time between two looks while waiting on background work.
 const FRAME_PAUSE: Duration = Duration::from_millis(15);
+
+/// The harness's one way to wait on real background work (the backend, a simulator process):
+/// look, then [`Deadline::pause`] until the next look, failing with the state once
+/// [`WAIT_LIMIT`] has passed.
+struct Deadline(Instant);
+
+impl Deadline {
+    fn start() -> Self {
+        Self(Instant::now() + WAIT_LIMIT)
+    }
+
+    /// Sleeps until the next look, or fails the test naming `what` and showing `state()`.
+    fn pause(&self, what: &str, state: impl FnOnce() -> String) {
+        assert!(Instant::now() < self.0, "timed out waiting for {what}; {}", state());
+        std::thread::sleep(FRAME_PAUSE);
+    }
+}
 
 /// Simulated devices that acknowledge desired changes within 50–150 ms and never drop off, so a
 /// device that is online stays online for the whole test.
@@ -147,17 +164,16 @@ impl Console {
     }
 
     /// Steps frames, with real time passing for the backend, until `done` holds; fails after
-    /// [`WAIT_LIMIT`] showing the console's state. The only place the harness waits.
+    /// [`WAIT_LIMIT`] showing the console's state.
     pub fn wait_for(&mut self, what: &str, done: impl Fn(&ConsoleApp) -> bool) {
-        let deadline = Instant::now() + WAIT_LIMIT;
+        let deadline = Deadline::start();
         loop {
             self.harness.step();
             if done(self.harness.state()) {
                 self.harness.step();
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; {}", describe(self.harness.state()));
-            std::thread::sleep(FRAME_PAUSE);
+            deadline.pause(what, || describe(self.harness.state()));
         }
     }
 
@@ -295,15 +311,14 @@ impl SimProcess {
             .stdout(Stdio::null())
             .spawn()
             .expect("hubdeck sim starts");
-        let deadline = Instant::now() + WAIT_LIMIT;
+        let deadline = Deadline::start();
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready_file)
                 && let Ok(ready) = serde_json::from_str(&text)
             {
                 return Self { child, ready };
             }
-            assert!(Instant::now() < deadline, "hubdeck sim wrote no ready file");
-            std::thread::sleep(FRAME_PAUSE);
+            deadline.pause("the simulator's ready file", || format!("{} not written", ready_file.display()));
         }
     }
 
