@@ -12,7 +12,7 @@ pub const CAPACITY: usize = 20_000;
 pub struct ActivityEntry {
     /// Position in the log, stable while the entry exists (toasts and the status bar link to it).
     pub seq: u64,
-    /// The call.
+    /// The HTTP call as the client recorded it.
     pub record: CallRecord,
 }
 

@@ -164,7 +164,7 @@ pub enum JobCommand {
     ExportCsv {
         /// Suggested file name.
         file_name: String,
-        /// The content.
+        /// The CSV text to write.
         text: String,
     },
 }
