@@ -598,7 +598,7 @@ mod tests {
 
         #[tokio::test(start_paused = true)]
         async fn a_retry_after_longer_than_the_policy_allows_is_reported_at_once() {
-            let (pipeline, _events) = pipeline(RetryPolicy { max_retry_after: Duration::from_secs(60), ..exact(5) });
+            let (pipeline, _events) = pipeline(RetryPolicy { max_retry_after: Duration::from_mins(1), ..exact(5) });
             let request = ApiRequest::new("get device", "d", Method::GET, "/devices/d".to_owned());
             let (result, waited, _) = run(&pipeline, &request, vec![answer(429, Some("3600"))]).await;
             assert_eq!(result.unwrap_err().status(), Some(429));

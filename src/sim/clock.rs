@@ -81,7 +81,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn moves_exactly_with_a_paused_clock() {
         let before = now();
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        tokio::time::sleep(Duration::from_hours(1)).await;
         assert_eq!(now() - before, chrono::Duration::hours(1));
     }
 }

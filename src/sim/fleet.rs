@@ -235,7 +235,7 @@ mod tests {
     async fn an_online_device_acknowledges_within_the_delay_and_rejects_what_it_cannot_apply() {
         let (hub, _shutdown) = hub(CONFIG);
         let version = set_temperature(&hub, "therm-on", 23).await;
-        tokio::time::sleep(CONFIG.ack_delay_min - Duration::from_millis(1)).await;
+        tokio::time::sleep(CONFIG.ack_delay_min.saturating_sub(Duration::from_millis(1))).await;
         assert_ne!(acked_version(&hub, "therm-on"), Some(version), "acknowledged before the shortest delay");
         tokio::time::sleep(CONFIG.ack_delay_max).await;
         assert_eq!(ack(&hub, "therm-on"), Some(json!({"value": 23, "ac": 200, "av": version, "ad": "completed"})));
@@ -252,7 +252,7 @@ mod tests {
         let (hub, _shutdown) = hub(CONFIG);
         let offline = set_temperature(&hub, "therm-off", 21).await;
         let unsimulated = set_temperature(&hub, "no-app", 21).await;
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        tokio::time::sleep(Duration::from_hours(1)).await;
         assert_ne!(acked_version(&hub, "therm-off"), Some(offline));
         assert_eq!(ack(&hub, "no-app"), None, "desired $version {unsimulated} was acknowledged by a device without an app");
     }
@@ -262,7 +262,7 @@ mod tests {
         let churn_every = Duration::from_secs(10);
         let (hub, _shutdown) = hub(FleetConfig { churn_every: Some(churn_every), ..CONFIG });
         let version = set_temperature(&hub, "therm-off", 21).await;
-        tokio::time::sleep(churn_every - Duration::from_millis(1)).await;
+        tokio::time::sleep(churn_every.saturating_sub(Duration::from_millis(1))).await;
         assert_ne!(acked_version(&hub, "therm-off"), Some(version), "acknowledged while offline");
         // The churn tick brings the only offline thermostat back; it applies what it missed.
         tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(2)).await;

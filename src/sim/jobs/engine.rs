@@ -304,7 +304,7 @@ mod tests {
         let engine = spawn(Arc::clone(&hub), stop);
         hub.jobs().create("slow", &lock_all("slow", None, 60), now_timestamp()).unwrap();
         // The devices would answer after 300 s (gateway timeout); the job has 60 s.
-        tokio::time::sleep(Duration::from_secs(120)).await;
+        tokio::time::sleep(Duration::from_mins(2)).await;
         let record = job(&hub, "slow");
         assert_eq!(record.status, JobStatus::Completed, "{record:#?}");
         let (started, ended) = (record.started.unwrap(), record.ended.unwrap());

@@ -17,6 +17,9 @@ use super::registry::Registry;
 use super::registry::TwinWrite;
 use crate::azure::wire::{ErrorCode, JobRequest, JobResponse, JobStatus, JobType, Timestamp};
 
+/// A job to save: its id and its encoded record (`None`: the job was removed).
+pub type JobSave = (String, Option<Vec<u8>>);
+
 /// How jobs behave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobsConfig {
@@ -93,7 +96,7 @@ impl Jobs {
 
     /// Takes the ids of jobs to save, with their serialized records (`None`: removed). When a
     /// record cannot be encoded, nothing is taken: every job stays marked for the next save.
-    pub fn take_dirty(&self) -> Result<Vec<(String, Option<Vec<u8>>)>, SimError> {
+    pub fn take_dirty(&self) -> Result<Vec<JobSave>, SimError> {
         let ids = std::mem::take(&mut *self.dirty.lock());
         let encoded: Result<Vec<_>, SimError> = {
             let records = self.records.read();
