@@ -88,7 +88,7 @@ fn badge(console: &Console, path: &str) -> String {
 
 fn save_reviewed(console: &mut Console) {
     console.click(Role::Button, "Save (PATCH)");
-    console.wait_for("the save", |app| app.state.twin.as_ref().is_some_and(|editor| !editor.saving));
+    console.wait_for("the save", |app| app.state.twin.as_ref().is_some_and(|editor| !editor.is_saving()));
     console.settle();
 }
 

@@ -259,7 +259,7 @@ pub fn describe(app: &ConsoleApp) -> String {
             "{} ready {} saving {} conflict {} save error {:?} live {:?}",
             editor.device_id,
             editor.is_ready(),
-            editor.saving,
+            editor.is_saving(),
             editor.conflict.is_some(),
             editor.save_error,
             editor.live.error()

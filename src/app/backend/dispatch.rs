@@ -129,12 +129,12 @@ impl Worker {
                     self.sink.send(event.into()).await;
                 }
             }
-            TwinCommand::Save { device_id, etag, patch } => {
+            TwinCommand::Save { request, device_id, etag, patch } => {
                 if let Some(client) = self.client.clone() {
-                    tokio::spawn(twin_tasks::save_twin(client, self.sink.clone(), device_id, etag, patch));
+                    tokio::spawn(twin_tasks::save_twin(client, self.sink.clone(), request, device_id, etag, patch));
                 } else {
                     let outcome = TwinSaveOutcome::Failed(AppError::local("not connected to a hub; the draft is kept"));
-                    self.sink.send(TwinEvent::Saved { device_id, outcome }.into()).await;
+                    self.sink.send(TwinEvent::Saved { request, device_id, outcome }.into()).await;
                 }
             }
         }
@@ -250,10 +250,11 @@ impl Worker {
                     self.sink.send(DpsEvent::ReRegisterSent { registration_id, result }.into()).await;
                 }
             }
-            DpsCommand::FindEnrollment(device_id) => {
+            DpsCommand::FindEnrollment { request, device_id } => {
                 let for_event = Arc::clone(&device_id);
-                if !self.spawn_dps(move |dps, sink| dps_tasks::find_enrollment(dps, sink, device_id)) {
-                    self.sink.send(DpsEvent::EnrollmentFound { device_id: for_event, result: Err(AppError::no_dps()) }.into()).await;
+                if !self.spawn_dps(move |dps, sink| dps_tasks::find_enrollment(dps, sink, request, device_id)) {
+                    let event = DpsEvent::EnrollmentFound { request, device_id: for_event, result: Err(AppError::no_dps()) };
+                    self.sink.send(event.into()).await;
                 }
             }
         }

@@ -291,7 +291,7 @@ pub async fn reregister(client: HubClient, sink: EventSink, device_id: Arc<str>,
 
 /// Finds the enrollment a device registered through: an individual enrollment with its id,
 /// else a group whose records list it.
-pub async fn find_enrollment(client: DpsClient, sink: EventSink, device_id: Arc<str>) {
+pub async fn find_enrollment(client: DpsClient, sink: EventSink, request: RequestId, device_id: Arc<str>) {
     let result = async {
         let individuals = all_enrollments(&client).await?;
         if let Some(found) = individuals.into_iter().find(|enrollment| {
@@ -310,5 +310,5 @@ pub async fn find_enrollment(client: DpsClient, sink: EventSink, device_id: Arc<
     }
     .await
     .map_err(|error: AzureError| AppError::from(&error));
-    sink.send(DpsEvent::EnrollmentFound { device_id, result }.into()).await;
+    sink.send(DpsEvent::EnrollmentFound { request, device_id, result }.into()).await;
 }

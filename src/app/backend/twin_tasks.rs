@@ -16,7 +16,7 @@ pub async fn load_twin(client: HubClient, sink: EventSink, request: RequestId, d
 }
 
 /// PATCH the twin with the draft's etag; a 412 brings back the twin as it is now.
-pub async fn save_twin(client: HubClient, sink: EventSink, device_id: Arc<str>, etag: Option<String>, patch: Value) {
+pub async fn save_twin(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>, etag: Option<String>, patch: Value) {
     let if_match = etag.map_or(IfMatch::Any, IfMatch::Etag);
     let outcome = match client.patch_twin(&device_id, &patch, if_match).await {
         Ok(twin) => TwinSaveOutcome::Saved(Box::new(twin)),
@@ -28,5 +28,5 @@ pub async fn save_twin(client: HubClient, sink: EventSink, device_id: Arc<str>, 
         },
         Err(error) => TwinSaveOutcome::Failed(AppError::from(&error)),
     };
-    sink.send(TwinEvent::Saved { device_id, outcome }.into()).await;
+    sink.send(TwinEvent::Saved { request, device_id, outcome }.into()).await;
 }

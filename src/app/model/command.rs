@@ -121,6 +121,8 @@ pub enum TwinCommand {
     },
     /// Send a twin merge patch with `If-Match`.
     Save {
+        /// This save; the answer echoes it.
+        request: RequestId,
         /// The device.
         device_id: Arc<str>,
         /// The etag the draft is based on (`None`: `*`).
@@ -223,7 +225,12 @@ pub enum DpsCommand {
         registration_id: String,
     },
     /// Find the enrollment a device registered through.
-    FindEnrollment(Arc<str>),
+    FindEnrollment {
+        /// This lookup; the answer echoes it.
+        request: RequestId,
+        /// The device.
+        device_id: Arc<str>,
+    },
 }
 
 wrap_feature!(Command:

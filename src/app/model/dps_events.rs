@@ -43,6 +43,13 @@ impl AppState {
         }
     }
 
+    /// Looks up the enrollment `device_id` registered through, to open it in the editor.
+    pub fn find_enrollment(&mut self, device_id: Arc<str>, out: &mut Vec<Command>) {
+        let request = RequestId::fresh();
+        self.enrollments.lookup = Some(request);
+        out.push(DpsCommand::FindEnrollment { request, device_id }.into());
+    }
+
     /// The hub name DPS's `assignedHub` host stands for.
     pub fn hub_for_host(&self, host: &str) -> Option<&str> {
         self.hubs.iter().find(|hub| hub.host.eq_ignore_ascii_case(host)).map(|hub| hub.name.as_str())
@@ -173,18 +180,28 @@ impl AppState {
                     editor.reregister_sent(&registration_id, result, now);
                 }
             }
-            DpsEvent::EnrollmentFound { device_id, result } => match result {
-                Ok(Some(item)) => {
-                    let (kind, id) = (item.kind(), item.id().to_owned());
-                    if self.enrollments.lists.is_idle() {
-                        self.load_enrollments(out);
-                    }
-                    self.enrollments.upsert(*item);
-                    self.open_enrollment(kind, &id, out);
+            DpsEvent::EnrollmentFound { request, device_id, result } => {
+                // Only the lookup asked last counts: another may have been asked since, or under
+                // the previous profile, whose enrollment must not open in this one's editor.
+                if self.enrollments.lookup.take_if(|pending| *pending == request).is_some() {
+                    self.enrollment_found(&device_id, result, out);
                 }
-                Ok(None) => self.notify(NoticeLevel::Info, format!("{device_id} did not register through any enrollment of this DPS")),
-                Err(error) => self.notify(NoticeLevel::Error, format!("Cannot look up the enrollment of {device_id}: {error}")),
-            },
+            }
+        }
+    }
+
+    fn enrollment_found(&mut self, device_id: &str, result: Result<Option<Box<AnyEnrollment>>, AppError>, out: &mut Vec<Command>) {
+        match result {
+            Ok(Some(item)) => {
+                let (kind, id) = (item.kind(), item.id().to_owned());
+                if self.enrollments.lists.is_idle() {
+                    self.load_enrollments(out);
+                }
+                self.enrollments.upsert(*item);
+                self.open_enrollment(kind, &id, out);
+            }
+            Ok(None) => self.notify(NoticeLevel::Info, format!("{device_id} did not register through any enrollment of this DPS")),
+            Err(error) => self.notify(NoticeLevel::Error, format!("Cannot look up the enrollment of {device_id}: {error}")),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::command::RequestId;
 use super::enrollment_editor::EnrollmentEditor;
 use super::error::AppError;
 use super::loadable::Loadable;
@@ -167,6 +168,9 @@ pub struct EnrollmentsState {
     pub new_draft: Option<NewEnrollment>,
     /// An enrollment just created, to open in the editor once it is saved.
     pub open_when_saved: Option<String>,
+    /// The lookup of a device's enrollment on its way (from the details panel); an answer to
+    /// any other, e.g. one asked under the previous profile, is dropped.
+    pub lookup: Option<RequestId>,
 }
 
 /// The "New enrollment" dialog: kind and id; everything else is set in the editor afterwards.

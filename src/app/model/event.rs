@@ -217,6 +217,8 @@ pub enum TwinEvent {
     },
     /// The editor's save finished.
     Saved {
+        /// The save this answers.
+        request: RequestId,
         /// The device.
         device_id: Arc<str>,
         /// Saved, conflict, or failed.
@@ -325,6 +327,8 @@ pub enum DpsEvent {
     },
     /// The enrollment a device registered through (`None`: none found).
     EnrollmentFound {
+        /// The lookup this answers.
+        request: RequestId,
         /// The device.
         device_id: Arc<str>,
         /// Found, none, or why not.

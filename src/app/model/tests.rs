@@ -425,3 +425,20 @@ fn a_late_target_preview_of_an_earlier_condition_is_dropped() {
     state.apply(JobEvent::TargetPreview { request: requests[1], result: Ok(current) }.into(), now(), &mut Vec::new());
     assert_eq!(state.jobs.draft.as_ref().unwrap().preview.loaded().and_then(|preview| preview.count), Some(3));
 }
+
+#[test]
+fn a_late_enrollment_lookup_of_the_previous_profile_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut out = Vec::new();
+    state.find_enrollment(Arc::from("door-1"), &mut out);
+    let old = pending(&out, |command| match command {
+        Command::Dps(DpsCommand::FindEnrollment { request, .. }) => Some(*request),
+        _ => None,
+    });
+    connected_to(&mut state, &ProfileId("staging".into()), "staging-hub");
+    let found = Some(Box::new(AnyEnrollment::Individual(enrollment("door-1"))));
+    state.apply(DpsEvent::EnrollmentFound { request: old, device_id: Arc::from("door-1"), result: Ok(found) }.into(), now(), &mut out);
+    assert!(state.enrollments.editor.is_none(), "the previous profile's enrollment does not open");
+    assert!(state.enrollments.lists().individuals.is_empty());
+}

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::clock::Now;
+use super::command::RequestId;
 use super::event::{TwinEvent, TwinSaveOutcome};
 use super::state::{AppState, NoticeLevel};
 
@@ -14,12 +15,13 @@ impl AppState {
                     editor.loaded(request, result.map(|twin| *twin), refresh);
                 }
             }
-            TwinEvent::Saved { device_id, outcome } => self.twin_saved(&device_id, outcome, now),
+            TwinEvent::Saved { request, device_id, outcome } => self.twin_saved(request, &device_id, outcome, now),
         }
     }
 
-    fn twin_saved(&mut self, device_id: &Arc<str>, outcome: TwinSaveOutcome, now: Now) {
-        let Some(editor) = self.twin.as_mut().filter(|editor| editor.device_id == *device_id) else {
+    fn twin_saved(&mut self, request: RequestId, device_id: &Arc<str>, outcome: TwinSaveOutcome, now: Now) {
+        // Only the editor's own save counts: the same device id on another hub is another twin.
+        let Some(editor) = self.twin.as_mut().filter(|editor| editor.device_id == *device_id && editor.saving == Some(request)) else {
             return;
         };
         match outcome {

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use serde_json::{Map, Value};
 
 use super::theme;
-use crate::app::model::{AppState, Command, DeviceCommand, DpsCommand};
+use crate::app::model::{AppState, Command, DeviceCommand};
 use crate::azure::wire::{Device, Twin};
 
 /// Draws the panel; closing it clears `state.devices.details`.
@@ -68,7 +68,8 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         out.push(DeviceCommand::CopyConnectionString(Arc::clone(&details.device_id)).into());
     }
     if find_enrollment {
-        out.push(DpsCommand::FindEnrollment(Arc::clone(&details.device_id)).into());
+        let device_id = Arc::clone(&details.device_id);
+        state.find_enrollment(device_id, out);
     }
     if close {
         state.devices.details = None;

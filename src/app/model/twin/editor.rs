@@ -89,7 +89,6 @@ pub struct KeyForm {
 
 /// The editor for one device's twin.
 #[derive(Clone, Debug)]
-#[allow(clippy::struct_excessive_bools)] // independent flags (review open, saving, polling, patch mode), not one state
 pub struct TwinEditor {
     /// The device.
     pub device_id: Arc<str>,
@@ -110,8 +109,8 @@ pub struct TwinEditor {
     pub filter: String,
     /// The review is open.
     pub review: bool,
-    /// A save is on its way.
-    pub saving: bool,
+    /// The save on its way (its request id); an answer to any other save is dropped.
+    pub saving: Option<RequestId>,
     /// Why the last save failed (not a conflict).
     pub save_error: Option<String>,
     /// The conflict view, after a 412.
@@ -148,7 +147,7 @@ impl TwinEditor {
             invalid_text: BTreeMap::new(),
             filter: String::new(),
             review: false,
-            saving: false,
+            saving: None,
             save_error: None,
             conflict: None,
             elsewhere: None,
@@ -202,6 +201,11 @@ impl TwinEditor {
         if self.draft.is_some() { None } else { self.live.error() }
     }
 
+    /// A save is on its way.
+    pub fn is_saving(&self) -> bool {
+        self.saving.is_some()
+    }
+
     /// Unsaved work: draft changes, text that does not parse yet.
     pub fn has_unsaved_work(&self) -> bool {
         self.draft.as_ref().is_some_and(TwinDraft::is_dirty) || self.json_error.is_some() || !self.invalid_text.is_empty()
@@ -210,7 +214,7 @@ impl TwinEditor {
     /// Why the draft cannot be saved now, or `None` when it can.
     pub fn save_blocker(&self) -> Option<String> {
         let draft = self.draft.as_ref()?;
-        if self.saving {
+        if self.is_saving() {
             return Some("saving…".to_owned());
         }
         if let Some(error) = &self.json_error {
@@ -239,11 +243,10 @@ impl TwinEditor {
         let Some(draft) = &self.draft else {
             return;
         };
-        out.push(
-            TwinCommand::Save { device_id: Arc::clone(&self.device_id), etag: draft.etag().map(str::to_owned), patch: draft.patch() }
-                .into(),
-        );
-        self.saving = true;
+        let request = RequestId::fresh();
+        let etag = draft.etag().map(str::to_owned);
+        out.push(TwinCommand::Save { request, device_id: Arc::clone(&self.device_id), etag, patch: draft.patch() }.into());
+        self.saving = Some(request);
         self.save_error = None;
     }
 
@@ -309,7 +312,7 @@ impl TwinEditor {
         });
         if changed_elsewhere {
             let version = twin.desired_version().map_or_else(String::new, |version| format!(" (desired $version {version})"));
-            if self.has_unsaved_work() || self.saving {
+            if self.has_unsaved_work() || self.is_saving() {
                 self.elsewhere = Some(format!(
                     "Someone else changed this twin{version}. Your draft is still based on the version you opened; reconcile now, or saving will ask you to."
                 ));
@@ -318,7 +321,7 @@ impl TwinEditor {
                 self.replace_draft(TwinDraft::new(twin.clone()));
             }
         } else if let Some(draft) = &mut self.draft
-            && !self.saving
+            && self.saving.is_none()
         {
             // Same values: follow the newer etag and metadata, so a save is not refused for nothing.
             draft.base = twin.clone();
@@ -328,7 +331,7 @@ impl TwinEditor {
 
     /// The save went through: the saved twin is the new base.
     pub fn saved(&mut self, twin: Twin, now: Instant) {
-        self.saving = false;
+        self.saving = None;
         self.review = false;
         self.conflict = None;
         self.elsewhere = None;
@@ -342,13 +345,13 @@ impl TwinEditor {
 
     /// The save failed for another reason; the draft stays.
     pub fn save_failed(&mut self, message: String) {
-        self.saving = false;
+        self.saving = None;
         self.save_error = Some(message);
     }
 
     /// Someone else saved first (412, or "reconcile now"): compare against their twin.
     pub fn start_conflict(&mut self, theirs: Twin) {
-        self.saving = false;
+        self.saving = None;
         self.review = false;
         self.elsewhere = None;
         let Some(draft) = &self.draft else {
@@ -425,7 +428,7 @@ impl TwinEditor {
 
     /// Asks for the twin again (the view decides whether polling is allowed right now).
     pub fn poll(&mut self, now: Instant, out: &mut Vec<Command>) {
-        if self.live.is_loading() || self.saving || !self.is_ready() {
+        if self.live.is_loading() || self.is_saving() || !self.is_ready() {
             return;
         }
         let request = RequestId::fresh();

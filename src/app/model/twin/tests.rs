@@ -53,6 +53,16 @@ fn opened(first: Twin) -> AppState {
     state
 }
 
+/// The request of the save in `out`.
+fn saving(out: &[Command]) -> RequestId {
+    out.iter()
+        .find_map(|command| match command {
+            Command::Twin(TwinCommand::Save { request, .. }) => Some(*request),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no save in {out:?}"))
+}
+
 /// The editor polls and the service answers with `current`.
 fn polled(state: &mut AppState, current: Twin) {
     let mut out = Vec::new();
@@ -71,24 +81,26 @@ fn edit_save_and_saved_twin_becomes_the_base() {
     editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
     let mut out = Vec::new();
     editor.save(&mut out);
+    let request = saving(&out);
     assert_eq!(
         out,
         vec![Command::Twin(TwinCommand::Save {
+            request,
             device_id: Arc::from("b43-0001"),
             etag: Some("e1".into()),
             patch: json!({"properties": {"desired": {"building": 44}}})
         })]
     );
-    assert!(editor.saving);
+    assert!(editor.is_saving());
     let saved = twin("e2", 3, json!({"building": 44, "mode": "auto"}));
     let saved_at = now();
     state.apply(
-        TwinEvent::Saved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Saved(Box::new(saved)) }.into(),
+        TwinEvent::Saved { request, device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Saved(Box::new(saved)) }.into(),
         saved_at,
         &mut out,
     );
     let editor = state.twin.as_ref().unwrap();
-    assert!(!editor.saving && !editor.has_unsaved_work());
+    assert!(!editor.is_saving() && !editor.has_unsaved_work());
     assert_eq!(editor.draft.as_ref().unwrap().etag(), Some("e2"));
     assert_eq!(editor.poll_due_in(saved_at.instant + Duration::from_millis(1100)), Duration::ZERO, "fast polling after a save");
 }
@@ -102,9 +114,10 @@ fn a_conflict_keeps_the_draft_and_merges_by_choice() {
     draft.set_value(Section::Desired, &path(&["mode"]), json!("eco")).unwrap();
     let mut out = Vec::new();
     editor.save(&mut out);
+    let request = saving(&out);
     let theirs = twin("e5", 3, json!({"building": 43, "floor": 9, "mode": "off"}));
     state.apply(
-        TwinEvent::Saved { device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Conflict(Box::new(theirs)) }.into(),
+        TwinEvent::Saved { request, device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Conflict(Box::new(theirs)) }.into(),
         now(),
         &mut out,
     );
@@ -195,10 +208,31 @@ fn a_failed_save_keeps_the_draft() {
     let editor = state.twin.as_mut().unwrap();
     editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
     editor.save(&mut out);
+    let request = saving(&out);
     let failed = TwinSaveOutcome::Failed(AppError::local("connection refused"));
-    state.apply(TwinEvent::Saved { device_id: Arc::from("b43-0001"), outcome: failed }.into(), now(), &mut out);
+    state.apply(TwinEvent::Saved { request, device_id: Arc::from("b43-0001"), outcome: failed }.into(), now(), &mut out);
     let editor = state.twin.as_ref().unwrap();
     assert_eq!(editor.save_error.as_deref(), Some("connection refused"));
     assert_eq!(editor.draft.as_ref().unwrap().desired["building"], json!(44));
     assert!(editor.save_blocker().is_none(), "it can be saved again");
+}
+
+#[test]
+fn a_late_save_answer_of_a_closed_editor_is_dropped() {
+    let mut state = opened(twin("e1", 2, json!({"building": 43})));
+    let mut out = Vec::new();
+    let editor = state.twin.as_mut().unwrap();
+    editor.draft.as_mut().unwrap().set_value(Section::Desired, &path(&["building"]), json!(44)).unwrap();
+    editor.save(&mut out);
+    let old = saving(&out);
+    // The same device opened again (after a hub switch, say): a new editor, nothing saving.
+    state.twin = None;
+    let reopened = opened(twin("e7", 9, json!({"building": 50})));
+    state.twin = reopened.twin;
+    let late = twin("e2", 3, json!({"building": 44}));
+    let answer = TwinEvent::Saved { request: old, device_id: Arc::from("b43-0001"), outcome: TwinSaveOutcome::Saved(Box::new(late)) };
+    state.apply(answer.into(), now(), &mut Vec::new());
+    let editor = state.twin.as_ref().unwrap();
+    assert_eq!(editor.draft.as_ref().unwrap().etag(), Some("e7"), "the other twin's save did not replace this draft");
+    assert!(state.notices.is_empty(), "nor was it announced: {:?}", state.notices);
 }

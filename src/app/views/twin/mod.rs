@@ -175,7 +175,7 @@ fn banners_ui(ui: &mut Ui, editor: &mut TwinEditor, out: &mut Vec<Command>) {
             }
         });
     }
-    if editor.saving {
+    if editor.is_saving() {
         ui.label(RichText::new("Saving…").color(theme::muted(&visuals)));
     }
     if let Some(draft) = &editor.draft {
