@@ -41,7 +41,7 @@ fn open(console: &mut Console, id: &str) {
 
 fn save(console: &mut Console) {
     console.click(Role::Button, "Save");
-    console.wait_for("the save", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| !editor.saving));
+    console.wait_for("the save", |app| app.state.enrollments.editor.as_ref().is_some_and(|editor| !editor.is_saving()));
 }
 
 fn record(console: &Console, dps: &DpsClient, registration_id: &str) -> DeviceRegistrationState {

@@ -212,11 +212,11 @@ impl Worker {
                     self.sink.send(DpsEvent::EnrollmentsLoaded { request, result: Err(AppError::no_dps()) }.into()).await;
                 }
             }
-            DpsCommand::Save { item, etag } => {
+            DpsCommand::Save { request, item, etag } => {
                 let id = item.id().to_owned();
-                if !self.spawn_dps(move |dps, sink| dps_tasks::save_enrollment(dps, sink, *item, etag)) {
+                if !self.spawn_dps(move |dps, sink| dps_tasks::save_enrollment(dps, sink, request, *item, etag)) {
                     let outcome = EnrollmentSaveOutcome::Failed(AppError::no_dps());
-                    self.sink.send(DpsEvent::Saved { id, outcome }.into()).await;
+                    self.sink.send(DpsEvent::Saved { request, id, outcome }.into()).await;
                 }
             }
             DpsCommand::Delete { kind, id, etag } => {

@@ -72,7 +72,7 @@ fn has_keys(attestation: &AttestationMechanism) -> bool {
 
 /// Saves one enrollment. A symmetric-key update without new keys first reads the current keys
 /// and sends them back (as the az CLI does), so the service can never replace them.
-pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnrollment, etag: Option<String>) {
+pub async fn save_enrollment(client: DpsClient, sink: EventSink, request: RequestId, item: AnyEnrollment, etag: Option<String>) {
     let (id, kind) = (item.id().to_owned(), item.kind());
     let if_match = etag.clone().map(IfMatch::Etag);
     if etag.is_none() {
@@ -80,10 +80,10 @@ pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnroll
         match reread(&client, kind, &id).await {
             Ok(_) => {
                 let error = AppError::local(format!("{id} already exists; open it from the list to change it"));
-                return sink.send(DpsEvent::Saved { id, outcome: EnrollmentSaveOutcome::Failed(error) }.into()).await;
+                return sink.send(DpsEvent::Saved { request, id, outcome: EnrollmentSaveOutcome::Failed(error) }.into()).await;
             }
             Err(error) if error.status() == Some(404) => {}
-            Err(error) => return failed(&sink, id, &error).await,
+            Err(error) => return failed(&sink, request, id, &error).await,
         }
     }
     let result = match item {
@@ -91,7 +91,7 @@ pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnroll
             if etag.is_some() && !has_keys(&enrollment.attestation) {
                 match client.enrollment_attestation(&enrollment.registration_id).await {
                     Ok(attestation) => enrollment.attestation = attestation,
-                    Err(error) => return failed(&sink, id, &error).await,
+                    Err(error) => return failed(&sink, request, id, &error).await,
                 }
             }
             client.put_enrollment(&enrollment, if_match).await.map(|saved| AnyEnrollment::Individual(strip_keys_individual(saved)))
@@ -100,7 +100,7 @@ pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnroll
             if etag.is_some() && !has_keys(&group.attestation) {
                 match client.group_attestation(&group.enrollment_group_id).await {
                     Ok(attestation) => group.attestation = attestation,
-                    Err(error) => return failed(&sink, id, &error).await,
+                    Err(error) => return failed(&sink, request, id, &error).await,
                 }
             }
             client.put_group(&group, if_match).await.map(|saved| AnyEnrollment::Group(strip_keys_group(saved)))
@@ -124,7 +124,7 @@ pub async fn save_enrollment(client: DpsClient, sink: EventSink, item: AnyEnroll
         },
         Err(error) => EnrollmentSaveOutcome::Failed(AppError::from(&error)),
     };
-    sink.send(DpsEvent::Saved { id, outcome }.into()).await;
+    sink.send(DpsEvent::Saved { request, id, outcome }.into()).await;
 }
 
 async fn reread(client: &DpsClient, kind: EnrollmentKind, id: &str) -> Result<AnyEnrollment, AzureError> {
@@ -148,8 +148,8 @@ fn strip_keys_group(mut group: EnrollmentGroup) -> EnrollmentGroup {
     group
 }
 
-async fn failed(sink: &EventSink, id: String, error: &AzureError) {
-    sink.send(DpsEvent::Saved { id, outcome: EnrollmentSaveOutcome::Failed(AppError::from(error)) }.into()).await;
+async fn failed(sink: &EventSink, request: RequestId, id: String, error: &AzureError) {
+    sink.send(DpsEvent::Saved { request, id, outcome: EnrollmentSaveOutcome::Failed(AppError::from(error)) }.into()).await;
 }
 
 /// Deletes an enrollment or group with the etag it was opened with.

@@ -181,6 +181,8 @@ pub enum DpsCommand {
     },
     /// Save one enrollment or group with `If-Match` (`None`: create).
     Save {
+        /// This save; the answer echoes it.
+        request: RequestId,
         /// The enrollment as it should be.
         item: Box<AnyEnrollment>,
         /// The etag it was loaded with.

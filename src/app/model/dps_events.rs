@@ -85,42 +85,14 @@ impl AppState {
                     editor.records_arrived(fresh.registration_state.into_iter().collect(), now);
                 }
             }
-            DpsEvent::Saved { id, outcome } => match outcome {
-                EnrollmentSaveOutcome::Saved(item) => {
-                    self.enrollments.upsert((*item).clone());
-                    if self.enrollments.open_when_saved.as_deref().is_some_and(|created| created.eq_ignore_ascii_case(&id)) {
-                        self.enrollments.open_when_saved = None;
-                        self.enrollments.new_draft = None;
-                        let kind = item.kind();
-                        self.notify(NoticeLevel::Success, format!("Created {id}"));
-                        self.open_enrollment(kind, &id, out);
-                        return;
-                    }
-                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
-                        editor.saved(*item);
-                    }
-                    self.notify(NoticeLevel::Success, format!("Saved {id}"));
+            DpsEvent::Saved { request, id, outcome } => {
+                if self.enrollments.open_when_saved.take_if(|created| *created == request).is_some() {
+                    self.enrollment_created(&id, outcome, out);
+                } else if self.enrollments.editor.as_ref().is_some_and(|editor| editor.saving == Some(request)) {
+                    self.enrollment_saved(&id, outcome);
                 }
-                EnrollmentSaveOutcome::Conflict(theirs) => {
-                    self.enrollments.upsert((*theirs).clone());
-                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
-                        editor.start_conflict(*theirs);
-                    }
-                }
-                EnrollmentSaveOutcome::Failed(error) if self.enrollments.open_when_saved.as_deref() == Some(id.as_str()) => {
-                    self.enrollments.open_when_saved = None;
-                    if let Some(draft) = &mut self.enrollments.new_draft {
-                        draft.creating = false;
-                    }
-                    self.notify(NoticeLevel::Error, format!("{id} was not created: {error}"));
-                }
-                EnrollmentSaveOutcome::Failed(error) => {
-                    if let Some(editor) = self.enrollments.editor.as_mut().filter(|editor| editor.base.id().eq_ignore_ascii_case(&id)) {
-                        editor.save_failed(&error.message);
-                    }
-                    self.notify(NoticeLevel::Error, format!("{id} was not saved: {error}"));
-                }
-            },
+                // Else the answer is stale: its editor was closed, or it belongs to the previous profile.
+            }
             DpsEvent::Deleted { id, result } => match result {
                 Ok(()) => {
                     if let Some(lists) = self.enrollments.lists.value_mut() {
@@ -186,6 +158,56 @@ impl AppState {
                 if self.enrollments.lookup.take_if(|pending| *pending == request).is_some() {
                     self.enrollment_found(&device_id, result, out);
                 }
+            }
+        }
+    }
+
+    fn enrollment_created(&mut self, id: &str, outcome: EnrollmentSaveOutcome, out: &mut Vec<Command>) {
+        match outcome {
+            EnrollmentSaveOutcome::Saved(item) => {
+                let kind = item.kind();
+                self.enrollments.upsert(*item);
+                self.enrollments.new_draft = None;
+                self.notify(NoticeLevel::Success, format!("Created {id}"));
+                self.open_enrollment(kind, id, out);
+            }
+            // A create has no etag to conflict with; a 412 would mean the id was taken meanwhile.
+            EnrollmentSaveOutcome::Conflict(theirs) => {
+                self.enrollments.upsert(*theirs);
+                self.create_failed(id, &format!("{id} was created by someone else meanwhile; open it from the list"));
+            }
+            EnrollmentSaveOutcome::Failed(error) => self.create_failed(id, &error.message),
+        }
+    }
+
+    fn create_failed(&mut self, id: &str, why: &str) {
+        if let Some(draft) = &mut self.enrollments.new_draft {
+            draft.creating = false;
+        }
+        self.notify(NoticeLevel::Error, format!("{id} was not created: {why}"));
+    }
+
+    /// The answer to the open editor's save (the caller checked it is that save's).
+    fn enrollment_saved(&mut self, id: &str, outcome: EnrollmentSaveOutcome) {
+        match outcome {
+            EnrollmentSaveOutcome::Saved(item) => {
+                self.enrollments.upsert((*item).clone());
+                if let Some(editor) = &mut self.enrollments.editor {
+                    editor.saved(*item);
+                }
+                self.notify(NoticeLevel::Success, format!("Saved {id}"));
+            }
+            EnrollmentSaveOutcome::Conflict(theirs) => {
+                self.enrollments.upsert((*theirs).clone());
+                if let Some(editor) = &mut self.enrollments.editor {
+                    editor.start_conflict(*theirs);
+                }
+            }
+            EnrollmentSaveOutcome::Failed(error) => {
+                if let Some(editor) = &mut self.enrollments.editor {
+                    editor.save_failed(&error.message);
+                }
+                self.notify(NoticeLevel::Error, format!("{id} was not saved: {error}"));
             }
         }
     }

@@ -72,8 +72,8 @@ pub struct EnrollmentEditor {
     pub new_keys: Option<(Secret, Secret)>,
     /// Keys read through the attestation call, for copying (read only when asked for).
     pub keys: Loadable<(Secret, Secret)>,
-    /// A save is in flight.
-    pub saving: bool,
+    /// The save in flight (its request id); an answer to any other save is dropped.
+    pub saving: Option<RequestId>,
     /// 412: their version.
     pub conflict: Option<AnyEnrollment>,
     /// The result of the last save or action: (is error, text).
@@ -145,7 +145,7 @@ impl EnrollmentEditor {
             initial_twin: TwinEditor::for_patch(tags, desired),
             new_keys: None,
             keys: Loadable::Idle,
-            saving: false,
+            saving: None,
             conflict: None,
             message: None,
             records,
@@ -234,12 +234,18 @@ impl EnrollmentEditor {
 
     /// Sends the save with the loaded etag.
     pub fn save(&mut self, out: &mut Vec<Command>) {
-        if self.saving || self.save_blocker().is_some() {
+        if self.is_saving() || self.save_blocker().is_some() {
             return;
         }
-        self.saving = true;
+        let request = RequestId::fresh();
+        self.saving = Some(request);
         self.message = None;
-        out.push(DpsCommand::Save { item: Box::new(self.edited()), etag: self.base.settings().etag.clone() }.into());
+        out.push(DpsCommand::Save { request, item: Box::new(self.edited()), etag: self.base.settings().etag.clone() }.into());
+    }
+
+    /// A save is in flight.
+    pub fn is_saving(&self) -> bool {
+        self.saving.is_some()
     }
 
     /// The registration records shown (none while the first read is on its way).
@@ -271,7 +277,7 @@ impl EnrollmentEditor {
 
     /// 412: someone saved first.
     pub fn start_conflict(&mut self, theirs: AnyEnrollment) {
-        self.saving = false;
+        self.saving = None;
         self.conflict = Some(theirs);
     }
 
@@ -308,7 +314,7 @@ impl EnrollmentEditor {
 
     /// The save failed for another reason; the draft stays.
     pub fn save_failed(&mut self, message: &str) {
-        self.saving = false;
+        self.saving = None;
         self.message = Some((true, format!("Not saved: {message}. Your changes are still here.")));
     }
 
@@ -434,11 +440,11 @@ mod tests {
         assert!(editor.is_dirty());
         let mut out = Vec::new();
         editor.save(&mut out);
-        let Some(Command::Dps(DpsCommand::Save { item, etag })) = out.pop() else { panic!("a save command") };
+        let Some(Command::Dps(DpsCommand::Save { request, item, etag })) = out.pop() else { panic!("a save command") };
+        assert_eq!(editor.saving, Some(request), "the editor waits for this save's answer");
         assert_eq!(etag.as_deref(), Some("\"e1\""));
         assert_eq!(item.settings().reprovision_policy, Some(ReprovisionPolicy::RESET));
         assert_eq!(item.settings().initial_twin.as_ref().unwrap().tags.as_ref().unwrap()["site"], "lobby");
-        assert!(editor.saving);
     }
 
     #[test]

@@ -166,8 +166,9 @@ pub struct EnrollmentsState {
     pub bulk: Option<BulkPolicy>,
     /// The "New enrollment" dialog.
     pub new_draft: Option<NewEnrollment>,
-    /// An enrollment just created, to open in the editor once it is saved.
-    pub open_when_saved: Option<String>,
+    /// The create on its way (from the "New enrollment" dialog): once saved, the new
+    /// enrollment opens in the editor.
+    pub open_when_saved: Option<RequestId>,
     /// The lookup of a device's enrollment on its way (from the details panel); an answer to
     /// any other, e.g. one asked under the previous profile, is dropped.
     pub lookup: Option<RequestId>,

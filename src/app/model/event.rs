@@ -286,6 +286,8 @@ pub enum DpsEvent {
     },
     /// An enrollment save finished.
     Saved {
+        /// The save this answers.
+        request: RequestId,
         /// Registration or group id.
         id: String,
         /// Saved, conflict, or failed.

@@ -442,3 +442,31 @@ fn a_late_enrollment_lookup_of_the_previous_profile_is_dropped() {
     assert!(state.enrollments.editor.is_none(), "the previous profile's enrollment does not open");
     assert!(state.enrollments.lists().individuals.is_empty());
 }
+
+#[test]
+fn a_late_enrollment_save_of_the_previous_profile_is_dropped() {
+    use crate::app::model::reprovision_choice::PolicyChoice;
+    let mut state = AppState::default();
+    connected(&mut state);
+    state.enrollments.lists = Loadable::Loaded(EnrollmentLists { individuals: vec![enrollment("door-1")], ..EnrollmentLists::default() });
+    let mut out = Vec::new();
+    state.open_enrollment(EnrollmentKind::Individual, "door-1", &mut out);
+    let editor = state.enrollments.editor.as_mut().unwrap();
+    editor.policy = PolicyChoice::Reset;
+    editor.save(&mut out);
+    let old = pending(&out, |command| match command {
+        Command::Dps(DpsCommand::Save { request, .. }) => Some(*request),
+        _ => None,
+    });
+    // Another profile whose DPS also has a door-1, open in the editor.
+    connected_to(&mut state, &ProfileId("staging".into()), "staging-hub");
+    state.enrollments.lists = Loadable::Loaded(EnrollmentLists { individuals: vec![enrollment("door-1")], ..EnrollmentLists::default() });
+    state.open_enrollment(EnrollmentKind::Individual, "door-1", &mut out);
+    let mut saved = enrollment("door-1");
+    saved.settings.etag = Some("\"old-dps-e2\"".into());
+    let outcome = EnrollmentSaveOutcome::Saved(Box::new(AnyEnrollment::Individual(saved)));
+    state.apply(DpsEvent::Saved { request: old, id: "door-1".into(), outcome }.into(), now(), &mut Vec::new());
+    let editor = state.enrollments.editor.as_ref().unwrap();
+    assert_eq!(editor.base.settings().etag.as_deref(), Some("\"e1\""), "the other DPS's save did not become this base");
+    assert_eq!(state.enrollments.lists().individuals[0].settings.etag.as_deref(), Some("\"e1\""));
+}

@@ -94,18 +94,18 @@ fn header_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, close: &mut bool, out: 
         ui.separator();
         let blocker = editor.save_blocker();
         let dirty = editor.is_dirty();
-        let can_save = dirty && blocker.is_none() && !editor.saving && editor.conflict.is_none();
+        let can_save = dirty && blocker.is_none() && !editor.is_saving() && editor.conflict.is_none();
         let save = ui
-            .add_enabled(can_save, egui::Button::new(if editor.saving { "Saving..." } else { "Save" }))
+            .add_enabled(can_save, egui::Button::new(if editor.is_saving() { "Saving..." } else { "Save" }))
             .on_hover_text("Saved with If-Match: if someone else changed it meanwhile, you are shown both versions");
         if save.clicked() {
             editor.save(out);
         }
-        if ui.add_enabled(dirty && !editor.saving, egui::Button::new("Discard changes")).clicked() {
+        if ui.add_enabled(dirty && !editor.is_saving(), egui::Button::new("Discard changes")).clicked() {
             let base = editor.base.clone();
             editor.reopen(base);
         }
-        if ui.add_enabled(!editor.saving, egui::Button::new("Delete...")).clicked() {
+        if ui.add_enabled(!editor.is_saving(), egui::Button::new("Delete...")).clicked() {
             editor.confirm_delete = Some(false);
         }
         if dirty {

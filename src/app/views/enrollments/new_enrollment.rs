@@ -3,7 +3,7 @@
 
 use egui::{RichText, Ui};
 
-use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind};
+use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind, RequestId};
 use crate::app::views::theme;
 
 /// The dialog, while open.
@@ -63,9 +63,9 @@ pub fn new_enrollment_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Comman
     }
     if create && let Some(draft) = &mut state.enrollments.new_draft {
         draft.creating = true;
-        let item = draft.enrollment();
-        state.enrollments.open_when_saved = Some(item.id().to_owned());
-        out.push(DpsCommand::Save { item: Box::new(item), etag: None }.into());
+        let request = RequestId::fresh();
+        state.enrollments.open_when_saved = Some(request);
+        out.push(DpsCommand::Save { request, item: Box::new(draft.enrollment()), etag: None }.into());
     }
     if close {
         state.enrollments.new_draft = None;
