@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hubdeck::app::backend;
-use hubdeck::app::model::{ConnectionEvent, Event, JobCommand, JobEvent};
+use hubdeck::app::model::{ConnectionEvent, Event, JobCommand, JobEvent, RequestId};
 use hubdeck::azure::wire::{CloudToDeviceMethod, JobRequest, JobType};
 use serde_json::json;
 
@@ -38,7 +38,7 @@ fn main() {
             break;
         }
     }
-    let request = JobRequest {
+    let job = JobRequest {
         job_id: "bench-lockdoor".into(),
         job_type: JobType::ScheduleDeviceMethod,
         cloud_to_device_method: Some(CloudToDeviceMethod {
@@ -53,7 +53,7 @@ fn main() {
         max_execution_time_in_seconds: Some(3600),
     };
     let started = Instant::now();
-    handle.commands.blocking_send(JobCommand::Create(vec![request]).into()).unwrap();
+    handle.commands.blocking_send(JobCommand::Create { request: RequestId::fresh(), jobs: vec![job] }.into()).unwrap();
     handle.commands.blocking_send(JobCommand::Watch("bench-lockdoor".into()).into()).unwrap();
     let mut updates = Vec::new();
     let mut first_running: Option<Instant> = None;
@@ -69,7 +69,7 @@ fn main() {
                     break (now, job.device_job_statistics.unwrap_or_default(), job.end_time.clone(), job.start_time.clone());
                 }
             }
-            Event::Jobs(JobEvent::Created(results)) => assert!(results.iter().all(Result::is_ok), "{results:?}"),
+            Event::Jobs(JobEvent::Created { results, .. }) => assert!(results.iter().all(Result::is_ok), "{results:?}"),
             _ => {}
         }
     };

@@ -10,7 +10,7 @@ use super::sink::EventSink;
 use super::{dps_tasks, job_tasks, tasks, twin_tasks};
 use crate::app::model::{
     AppError, Command, DeviceCommand, DeviceEvent, DpsCommand, DpsEvent, EnrollmentSaveOutcome, JobCommand, JobEvent, ProfileCommand,
-    ProfileEvent, ProfileId, TwinCommand, TwinEvent, TwinSaveOutcome,
+    ProfileEvent, ProfileId, RequestId, TwinCommand, TwinEvent, TwinSaveOutcome,
 };
 use crate::azure::{DpsClient, HubClient};
 
@@ -96,14 +96,14 @@ impl Worker {
                     self.sink.send(DeviceEvent::LoadFinished { request, cancelled: true }.into()).await;
                 }
             }
-            DeviceCommand::Create { device_id, keys } => {
-                self.spawn_action(move |client, sink| tasks::create_device(client, sink, device_id, keys)).await;
+            DeviceCommand::Create { request, device_id, keys } => {
+                self.spawn_action(request, move |client, sink| tasks::create_device(client, sink, request, device_id, keys)).await;
             }
-            DeviceCommand::SetEnabled { device_ids, enabled } => {
-                self.spawn_action(move |client, sink| tasks::set_enabled(client, sink, device_ids, enabled)).await;
+            DeviceCommand::SetEnabled { request, device_ids, enabled } => {
+                self.spawn_action(request, move |client, sink| tasks::set_enabled(client, sink, request, device_ids, enabled)).await;
             }
-            DeviceCommand::Delete(targets) => {
-                self.spawn_action(move |client, sink| tasks::delete_devices(client, sink, targets)).await;
+            DeviceCommand::Delete { request, targets } => {
+                self.spawn_action(request, move |client, sink| tasks::delete_devices(client, sink, request, targets)).await;
             }
             DeviceCommand::LoadDetails { request, device_id } => {
                 if let Some(client) = self.client.clone() {
@@ -113,8 +113,8 @@ impl Worker {
                     self.sink.send(event.into()).await;
                 }
             }
-            DeviceCommand::CopyConnectionString(device_id) => {
-                self.spawn_action(move |client, sink| tasks::connection_string(client, sink, device_id)).await;
+            DeviceCommand::CopyConnectionString { request, device_id } => {
+                self.spawn_action(request, move |client, sink| tasks::connection_string(client, sink, request, device_id)).await;
             }
         }
     }
@@ -155,12 +155,13 @@ impl Worker {
                     self.sink.send(JobEvent::TargetPreview { request, result: Err(AppError::not_connected()) }.into()).await;
                 }
             }
-            JobCommand::Create(requests) => match self.client.clone() {
-                Some(client) => {
-                    tokio::spawn(job_tasks::create_jobs(client, self.sink.clone(), requests));
+            JobCommand::Create { request, jobs } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(job_tasks::create_jobs(client, self.sink.clone(), request, jobs));
+                } else {
+                    self.sink.send(JobEvent::Created { request, results: vec![Err(AppError::not_connected())] }.into()).await;
                 }
-                None => self.sink.send(JobEvent::Created(vec![Err(AppError::not_connected())]).into()).await,
-            },
+            }
             JobCommand::Watch(job_id) => {
                 if let Some(previous) = self.job_watch.take() {
                     previous.abort();
@@ -174,21 +175,23 @@ impl Worker {
                     previous.abort();
                 }
             }
-            JobCommand::Cancel(job_id) => match self.client.clone() {
-                Some(client) => {
-                    tokio::spawn(job_tasks::cancel_job(client, self.sink.clone(), job_id));
-                }
-                None => self.sink.send(JobEvent::Cancelled(Err(AppError::not_connected())).into()).await,
-            },
-            JobCommand::InvokeMethod { device_id, method } => {
+            JobCommand::Cancel { request, job_id } => {
                 if let Some(client) = self.client.clone() {
-                    tokio::spawn(job_tasks::invoke_method(client, self.sink.clone(), device_id, method));
+                    tokio::spawn(job_tasks::cancel_job(client, self.sink.clone(), request, job_id));
                 } else {
-                    let event = JobEvent::MethodDone { device_id, method_name: method.method_name, result: Err(AppError::not_connected()) };
+                    self.sink.send(JobEvent::Cancelled { request, result: Err(AppError::not_connected()) }.into()).await;
+                }
+            }
+            JobCommand::InvokeMethod { request, device_id, method } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(job_tasks::invoke_method(client, self.sink.clone(), request, device_id, method));
+                } else {
+                    let method_name = method.method_name;
+                    let event = JobEvent::MethodDone { request, device_id, method_name, result: Err(AppError::not_connected()) };
                     self.sink.send(event.into()).await;
                 }
             }
-            JobCommand::ExportCsv { file_name, text } => {
+            JobCommand::ExportCsv { request, file_name, text } => {
                 let dialogs = Arc::clone(&self.options.file_dialogs);
                 let sink = self.sink.clone();
                 tokio::spawn(async move {
@@ -199,7 +202,7 @@ impl Worker {
                         },
                         None => Ok(None),
                     };
-                    sink.send(JobEvent::CsvExported(result).into()).await;
+                    sink.send(JobEvent::CsvExported { request, result }.into()).await;
                 });
             }
         }
@@ -219,15 +222,15 @@ impl Worker {
                     self.sink.send(DpsEvent::Saved { request, id, outcome }.into()).await;
                 }
             }
-            DpsCommand::Delete { kind, id, etag } => {
+            DpsCommand::Delete { request, kind, id, etag } => {
                 let for_event = id.clone();
-                if !self.spawn_dps(move |dps, sink| dps_tasks::delete_enrollment(dps, sink, kind, id, etag)) {
-                    self.sink.send(DpsEvent::Deleted { id: for_event, result: Err(AppError::no_dps()) }.into()).await;
+                if !self.spawn_dps(move |dps, sink| dps_tasks::delete_enrollment(dps, sink, request, kind, id, etag)) {
+                    self.sink.send(DpsEvent::Deleted { request, id: for_event, result: Err(AppError::no_dps()) }.into()).await;
                 }
             }
-            DpsCommand::BulkSetPolicy(items) => {
-                if !self.spawn_dps(move |dps, sink| dps_tasks::bulk_set_policy(dps, sink, items)) {
-                    self.sink.send(DpsEvent::BulkPolicyDone(Err(AppError::no_dps())).into()).await;
+            DpsCommand::BulkSetPolicy { request, items } => {
+                if !self.spawn_dps(move |dps, sink| dps_tasks::bulk_set_policy(dps, sink, request, items)) {
+                    self.sink.send(DpsEvent::BulkPolicyDone { request, result: Err(AppError::no_dps()) }.into()).await;
                 }
             }
             DpsCommand::LoadRecords { request, kind, id } => {
@@ -242,12 +245,12 @@ impl Worker {
                     self.sink.send(DpsEvent::Keys { request, id: for_event, result: Err(AppError::no_dps()) }.into()).await;
                 }
             }
-            DpsCommand::ReRegister { hub, device_id, registration_id } => {
+            DpsCommand::ReRegister { request, hub, device_id, registration_id } => {
                 if let Some((_, client)) = self.hubs.iter().find(|(entry, _)| entry.name == hub) {
-                    tokio::spawn(dps_tasks::reregister(client.clone(), self.sink.clone(), device_id, registration_id));
+                    tokio::spawn(dps_tasks::reregister(client.clone(), self.sink.clone(), request, device_id, registration_id));
                 } else {
                     let result = Err(AppError::local(format!("the profile has no hub named '{hub}'")));
-                    self.sink.send(DpsEvent::ReRegisterSent { registration_id, result }.into()).await;
+                    self.sink.send(DpsEvent::ReRegisterSent { request, registration_id, result }.into()).await;
                 }
             }
             DpsCommand::FindEnrollment { request, device_id } => {
@@ -261,7 +264,7 @@ impl Worker {
     }
 
     /// Runs a device action on the hub in use, or reports that nothing was done.
-    async fn spawn_action<F, Fut>(&self, action: F)
+    async fn spawn_action<F, Fut>(&self, request: RequestId, action: F)
     where
         F: FnOnce(HubClient, EventSink) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
@@ -270,7 +273,7 @@ impl Worker {
             tokio::spawn(action(client, self.sink.clone()));
         } else {
             let failures = vec![AppError::not_connected().message];
-            self.sink.send(DeviceEvent::ActionDone { summary: "Nothing was done".to_owned(), failures }.into()).await;
+            self.sink.send(DeviceEvent::ActionDone { request, summary: "Nothing was done".to_owned(), failures }.into()).await;
         }
     }
 

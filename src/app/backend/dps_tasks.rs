@@ -153,7 +153,14 @@ async fn failed(sink: &EventSink, request: RequestId, id: String, error: &AzureE
 }
 
 /// Deletes an enrollment or group with the etag it was opened with.
-pub async fn delete_enrollment(client: DpsClient, sink: EventSink, kind: EnrollmentKind, id: String, etag: Option<String>) {
+pub async fn delete_enrollment(
+    client: DpsClient,
+    sink: EventSink,
+    request: RequestId,
+    kind: EnrollmentKind,
+    id: String,
+    etag: Option<String>,
+) {
     let if_match = etag.map_or(IfMatch::Any, IfMatch::Etag);
     let result = match kind {
         EnrollmentKind::Individual => client.delete_enrollment(&id, if_match).await,
@@ -167,12 +174,12 @@ pub async fn delete_enrollment(client: DpsClient, sink: EventSink, kind: Enrollm
         }
         failure
     });
-    sink.send(DpsEvent::Deleted { id, result }.into()).await;
+    sink.send(DpsEvent::Deleted { request, id, result }.into()).await;
 }
 
 /// Sets a policy on several enrollments of one kind with bulk `updateIfMatchETag`, 10 per call.
 /// Keys are read back first for each item so none is dropped.
-pub async fn bulk_set_policy(client: DpsClient, sink: EventSink, items: Vec<AnyEnrollment>) {
+pub async fn bulk_set_policy(client: DpsClient, sink: EventSink, request: RequestId, items: Vec<AnyEnrollment>) {
     let mut results: crate::app::model::enrollments::ItemResults = Vec::new();
     let mut individuals = Vec::new();
     let mut groups = Vec::new();
@@ -219,7 +226,7 @@ pub async fn bulk_set_policy(client: DpsClient, sink: EventSink, items: Vec<AnyE
             Err(error) => results.extend(ids.into_iter().map(|id| (id, Err(AppError::from(&error))))),
         }
     }
-    sink.send(DpsEvent::BulkPolicyDone(Ok(results)).into()).await;
+    sink.send(DpsEvent::BulkPolicyDone { request, result: Ok(results) }.into()).await;
 }
 
 fn per_item(
@@ -274,7 +281,7 @@ pub async fn load_keys(client: DpsClient, sink: EventSink, request: RequestId, k
 }
 
 /// Asks the device to register again: the `reprovision` direct method on its hub.
-pub async fn reregister(client: HubClient, sink: EventSink, device_id: Arc<str>, registration_id: String) {
+pub async fn reregister(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>, registration_id: String) {
     let method = CloudToDeviceMethod {
         method_name: "reprovision".to_owned(),
         payload: serde_json::Value::Null,
@@ -286,7 +293,7 @@ pub async fn reregister(client: HubClient, sink: EventSink, device_id: Arc<str>,
         Ok(answer) => Err(AppError::local(format!("the device answered {}: {}", answer.status, answer.payload))),
         Err(error) => Err(AppError::from(&error)),
     };
-    sink.send(DpsEvent::ReRegisterSent { registration_id, result }.into()).await;
+    sink.send(DpsEvent::ReRegisterSent { request, registration_id, result }.into()).await;
 }
 
 /// Finds the enrollment a device registered through: an individual enrollment with its id,

@@ -46,24 +46,24 @@ pub async fn preview(client: HubClient, sink: EventSink, request: RequestId, con
 }
 
 /// Creates jobs one after another (a split device list is several jobs).
-pub async fn create_jobs(client: HubClient, sink: EventSink, requests: Vec<JobRequest>) {
+pub async fn create_jobs(client: HubClient, sink: EventSink, request: RequestId, jobs: Vec<JobRequest>) {
     let mut results = Vec::new();
-    for request in requests {
-        results.push(client.create_job(&request).await.map_err(|error| AppError::from(&error).context(&request.job_id)));
+    for job in jobs {
+        results.push(client.create_job(&job).await.map_err(|error| AppError::from(&error).context(&job.job_id)));
     }
-    sink.send(JobEvent::Created(results).into()).await;
+    sink.send(JobEvent::Created { request, results }.into()).await;
 }
 
 /// Cancels a job.
-pub async fn cancel_job(client: HubClient, sink: EventSink, job_id: String) {
+pub async fn cancel_job(client: HubClient, sink: EventSink, request: RequestId, job_id: String) {
     let result = client.cancel_job(&job_id).await.map(Box::new).map_err(AppError::from);
-    sink.send(JobEvent::Cancelled(result).into()).await;
+    sink.send(JobEvent::Cancelled { request, result }.into()).await;
 }
 
 /// Invokes a direct method.
-pub async fn invoke_method(client: HubClient, sink: EventSink, device_id: Arc<str>, method: CloudToDeviceMethod) {
+pub async fn invoke_method(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>, method: CloudToDeviceMethod) {
     let result = client.invoke_method(&device_id, &method).await.map_err(AppError::from);
-    sink.send(JobEvent::MethodDone { device_id, method_name: method.method_name, result }.into()).await;
+    sink.send(JobEvent::MethodDone { request, device_id, method_name: method.method_name, result }.into()).await;
 }
 
 async fn all_rows(client: &HubClient, job_id: &str) -> Result<Vec<DeviceJob>, AzureError> {

@@ -86,21 +86,23 @@ pub async fn load_devices(
 }
 
 /// Registers one device.
-pub async fn create_device(client: HubClient, sink: EventSink, device_id: String, keys: Option<(Secret, Secret)>) {
+pub async fn create_device(client: HubClient, sink: EventSink, request: RequestId, device_id: String, keys: Option<(Secret, Secret)>) {
     let device = match keys {
         Some((primary, secondary)) => Device::new_with_keys(&device_id, primary, secondary),
         None => Device::new_with_generated_keys(&device_id),
     };
     let event = match client.create_device(&device).await {
-        Ok(_) => DeviceEvent::ActionDone { summary: format!("Added device {device_id}"), failures: Vec::new() },
-        Err(error) => DeviceEvent::ActionDone { summary: format!("Could not add {device_id}"), failures: vec![message_of(&error)] },
+        Ok(_) => DeviceEvent::ActionDone { request, summary: format!("Added device {device_id}"), failures: Vec::new() },
+        Err(error) => {
+            DeviceEvent::ActionDone { request, summary: format!("Could not add {device_id}"), failures: vec![message_of(&error)] }
+        }
     };
     sink.send(event.into()).await;
 }
 
 /// Enables or disables devices: each is read (for its keys and etag) and written back with
 /// `If-Match`, so a concurrent change makes that device fail instead of being overwritten.
-pub async fn set_enabled(client: HubClient, sink: EventSink, device_ids: Vec<Arc<str>>, enabled: bool) {
+pub async fn set_enabled(client: HubClient, sink: EventSink, request: RequestId, device_ids: Vec<Arc<str>>, enabled: bool) {
     let status = if enabled { DeviceStatus::Enabled } else { DeviceStatus::Disabled };
     let total = device_ids.len();
     let failures: Vec<String> = futures_util::stream::iter(device_ids)
@@ -126,11 +128,12 @@ pub async fn set_enabled(client: HubClient, sink: EventSink, device_ids: Vec<Arc
         .await;
     let verb = if enabled { "Enabled" } else { "Disabled" };
     let done = total - failures.len();
-    sink.send(DeviceEvent::ActionDone { summary: format!("{verb} {done} of {total} device{}", plural(total)), failures }.into()).await;
+    sink.send(DeviceEvent::ActionDone { request, summary: format!("{verb} {done} of {total} device{}", plural(total)), failures }.into())
+        .await;
 }
 
 /// Deletes devices with the etags they were listed with: one DELETE, or bulk calls of 100.
-pub async fn delete_devices(client: HubClient, sink: EventSink, targets: Vec<DeleteTarget>) {
+pub async fn delete_devices(client: HubClient, sink: EventSink, request: RequestId, targets: Vec<DeleteTarget>) {
     let total = targets.len();
     let mut failures = Vec::new();
     if let [single] = targets.as_slice() {
@@ -158,7 +161,8 @@ pub async fn delete_devices(client: HubClient, sink: EventSink, targets: Vec<Del
         }
     }
     let done = total - failures.len();
-    sink.send(DeviceEvent::ActionDone { summary: format!("Deleted {done} of {total} device{}", plural(total)), failures }.into()).await;
+    sink.send(DeviceEvent::ActionDone { request, summary: format!("Deleted {done} of {total} device{}", plural(total)), failures }.into())
+        .await;
 }
 
 /// Identity (with keys) and twin for the details panel.
@@ -172,21 +176,25 @@ pub async fn load_details(client: HubClient, sink: EventSink, request: RequestId
 }
 
 /// `HostName=…;DeviceId=…;SharedAccessKey=…` with the device's primary key.
-pub async fn connection_string(client: HubClient, sink: EventSink, device_id: Arc<str>) {
+pub async fn connection_string(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>) {
     let event = match client.get_device(&device_id).await {
         Ok(device) => match device.primary_key() {
             Some(key) => DeviceEvent::ConnectionString {
+                request,
                 text: Secret::new(format!("HostName={};DeviceId={};SharedAccessKey={}", client.host_name(), device_id, key.expose())),
                 device_id,
             },
             None => DeviceEvent::ActionDone {
+                request,
                 summary: format!("No connection string for {device_id}"),
                 failures: vec!["the device authenticates with X.509, not a shared access key".to_owned()],
             },
         },
-        Err(error) => {
-            DeviceEvent::ActionDone { summary: format!("No connection string for {device_id}"), failures: vec![message_of(&error)] }
-        }
+        Err(error) => DeviceEvent::ActionDone {
+            request,
+            summary: format!("No connection string for {device_id}"),
+            failures: vec![message_of(&error)],
+        },
     };
     sink.send(event.into()).await;
 }

@@ -9,6 +9,11 @@ use super::state::{AppState, NoticeLevel};
 
 impl AppState {
     pub(super) fn apply_device_event(&mut self, event: DeviceEvent, out: &mut Vec<Command>) {
+        if let DeviceEvent::ActionDone { request, .. } | DeviceEvent::ConnectionString { request, .. } = &event
+            && !self.devices.actions.finish(*request)
+        {
+            return; // an action of another hub: the device page was reset since
+        }
         match event {
             DeviceEvent::Page { request, rows } => self.devices.add_rows(request, rows),
             DeviceEvent::RawPage { request, rows } => self.devices.add_raw(request, rows),
@@ -22,7 +27,7 @@ impl AppState {
                     details.loaded.finish(request, result);
                 }
             }
-            DeviceEvent::ActionDone { summary, failures } => {
+            DeviceEvent::ActionDone { request: _, summary, failures } => {
                 if failures.is_empty() {
                     self.notify(NoticeLevel::Success, summary);
                 } else {
@@ -37,7 +42,7 @@ impl AppState {
                 }
                 self.refresh(out);
             }
-            DeviceEvent::ConnectionString { device_id, text } => {
+            DeviceEvent::ConnectionString { request: _, device_id, text } => {
                 self.clipboard = Some(text);
                 self.notify(NoticeLevel::Info, format!("Connection string of {device_id} copied to the clipboard"));
             }

@@ -12,6 +12,7 @@ use super::command::{Command, DeleteTarget, DeviceCommand, RequestId};
 use super::device_row::{DeviceRow, FieldPath, intern_path};
 use super::error::AppError;
 use super::loadable::Loadable;
+use super::pending::Pending;
 use super::query_plan::QueryPlan;
 use super::selection::Selection;
 use crate::azure::wire::{Device, Twin};
@@ -119,6 +120,8 @@ pub struct DevicesState {
     pub selection: Selection,
     /// The details panel, when open.
     pub details: Option<DetailsState>,
+    /// Device actions on their way (create, enable/disable, delete, connection string).
+    pub actions: Pending,
     /// Indices into `rows` after filter and sort.
     view: Vec<u32>,
     /// Set when filter or sort changed: the view is rebuilt before the next read.
@@ -142,6 +145,7 @@ impl Default for DevicesState {
             known_fields: BTreeSet::new(),
             selection: Selection::default(),
             details: None,
+            actions: Pending::default(),
             view: Vec::new(),
             view_stale: false,
         }

@@ -71,6 +71,11 @@ impl AppState {
 
     pub(super) fn apply_dps_event(&mut self, event: DpsEvent, now: Now, out: &mut Vec<Command>) {
         let now = now.instant;
+        if let DpsEvent::Deleted { request, .. } | DpsEvent::BulkPolicyDone { request, .. } = &event
+            && !self.enrollments.actions.finish(*request)
+        {
+            return; // an action under the previous profile: the Enrollments page was reset since
+        }
         match event {
             DpsEvent::EnrollmentsLoaded { request, result } => {
                 if !self.enrollments.lists.finish(request, result) {
@@ -93,7 +98,7 @@ impl AppState {
                 }
                 // Else the answer is stale: its editor was closed, or it belongs to the previous profile.
             }
-            DpsEvent::Deleted { id, result } => match result {
+            DpsEvent::Deleted { request: _, id, result } => match result {
                 Ok(()) => {
                     if let Some(lists) = self.enrollments.lists.value_mut() {
                         lists.individuals.retain(|item| !item.registration_id.eq_ignore_ascii_case(&id));
@@ -116,7 +121,7 @@ impl AppState {
                     self.notify(NoticeLevel::Error, format!("{id} was not deleted: {error}"));
                 }
             },
-            DpsEvent::BulkPolicyDone(result) => {
+            DpsEvent::BulkPolicyDone { request: _, result } => {
                 match result {
                     Ok(results) => {
                         let failed = results.iter().filter(|(_, result)| result.is_err()).count();
@@ -147,9 +152,9 @@ impl AppState {
                     editor.keys.finish(request, result);
                 }
             }
-            DpsEvent::ReRegisterSent { registration_id, result } => {
+            DpsEvent::ReRegisterSent { request, registration_id, result } => {
                 if let Some(editor) = &mut self.enrollments.editor {
-                    editor.reregister_sent(&registration_id, result, now);
+                    editor.reregister_sent(request, &registration_id, result, now);
                 }
             }
             DpsEvent::EnrollmentFound { request, device_id, result } => {

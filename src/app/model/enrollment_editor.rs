@@ -25,6 +25,8 @@ pub const REREGISTER_POLL: Duration = Duration::from_secs(1);
 /// A re-registration being watched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reregistration {
+    /// The request sent to the device (its answer echoes it).
+    pub request: RequestId,
     /// The record's etag before (a new etag with a final status means it happened).
     pub etag_before: Option<String>,
     /// When it was asked for.
@@ -349,14 +351,19 @@ impl EnrollmentEditor {
         let Some(device_id) = record.device_id.clone() else {
             return;
         };
-        self.reregistering
-            .insert(record.registration_id.clone(), Reregistration { etag_before: record.etag.clone(), started: now, accepted: false });
+        let request = RequestId::fresh();
+        let watch = Reregistration { request, etag_before: record.etag.clone(), started: now, accepted: false };
+        self.reregistering.insert(record.registration_id.clone(), watch);
         self.message = None;
-        out.push(DpsCommand::ReRegister { hub, device_id: device_id.into(), registration_id: record.registration_id.clone() }.into());
+        let registration_id = record.registration_id.clone();
+        out.push(DpsCommand::ReRegister { request, hub, device_id: device_id.into(), registration_id }.into());
     }
 
     /// The device answered (or not) the request to register again.
-    pub fn reregister_sent(&mut self, registration_id: &str, result: Result<(), AppError>, now: Instant) {
+    pub fn reregister_sent(&mut self, request: RequestId, registration_id: &str, result: Result<(), AppError>, now: Instant) {
+        if self.reregistering.get(registration_id).is_none_or(|watch| watch.request != request) {
+            return; // asked from another editor, or the watch already ended
+        }
         match result {
             Ok(()) => {
                 if let Some(watch) = self.reregistering.get_mut(registration_id) {
@@ -486,7 +493,10 @@ mod tests {
         let mut out = Vec::new();
         editor.reregister(&record, "contoso-east".into(), now, &mut out);
         assert!(matches!(&out[0], Command::Dps(DpsCommand::ReRegister { hub, .. }) if hub == "contoso-east"));
-        editor.reregister_sent("door-1", Ok(()), now);
+        let Some(Command::Dps(DpsCommand::ReRegister { request, .. })) = out.first() else { panic!("a re-register command") };
+        editor.reregister_sent(RequestId(0), "door-1", Err(AppError::local("late answer of another editor")), now);
+        assert!(editor.reregistering.contains_key("door-1") && editor.message.is_none(), "another request's answer changes nothing");
+        editor.reregister_sent(*request, "door-1", Ok(()), now);
         assert_eq!(editor.poll_due_in(now), Some(REREGISTER_POLL));
         editor.records_arrived(vec![record.clone()], now + REREGISTER_POLL);
         assert!(editor.reregistering.contains_key("door-1"), "same etag: still waiting");

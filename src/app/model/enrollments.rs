@@ -7,6 +7,7 @@ use super::command::RequestId;
 use super::enrollment_editor::EnrollmentEditor;
 use super::error::AppError;
 use super::loadable::Loadable;
+use super::pending::Pending;
 use super::reprovision_choice::PolicyChoice;
 use crate::azure::wire::{AllocationPolicy, DeviceRegistrationState, EnrollmentGroup, EnrollmentSettings, IndividualEnrollment};
 
@@ -169,6 +170,8 @@ pub struct EnrollmentsState {
     /// The create on its way (from the "New enrollment" dialog): once saved, the new
     /// enrollment opens in the editor.
     pub open_when_saved: Option<RequestId>,
+    /// Deletes and bulk changes on their way.
+    pub actions: Pending,
     /// The lookup of a device's enrollment on its way (from the details panel); an answer to
     /// any other, e.g. one asked under the previous profile, is dropped.
     pub lookup: Option<RequestId>,

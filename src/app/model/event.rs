@@ -187,6 +187,8 @@ pub enum DeviceEvent {
     },
     /// A device action (create, enable/disable, delete) finished.
     ActionDone {
+        /// The action this answers.
+        request: RequestId,
         /// What happened, for a toast ("Deleted 2 devices").
         summary: String,
         /// Per-device failures (`b43-…: PreconditionFailed …`).
@@ -194,6 +196,8 @@ pub enum DeviceEvent {
     },
     /// A device connection string for the clipboard.
     ConnectionString {
+        /// The action this answers.
+        request: RequestId,
         /// The device.
         device_id: Arc<str>,
         /// The string (holds the device key).
@@ -243,8 +247,13 @@ pub enum JobEvent {
         /// Count and first devices, or why not.
         result: Result<TargetPreview, AppError>,
     },
-    /// Jobs were created (or not), one result per request.
-    Created(Vec<Result<JobResponse, AppError>>),
+    /// Jobs were created (or not), one result per job asked for.
+    Created {
+        /// The action this answers.
+        request: RequestId,
+        /// Each job as created, or why not.
+        results: Vec<Result<JobResponse, AppError>>,
+    },
     /// A watched job's state; `rows` when the per-device results were read too.
     Progress {
         /// The job record.
@@ -260,9 +269,16 @@ pub enum JobEvent {
         error: AppError,
     },
     /// A cancel finished.
-    Cancelled(Result<Box<JobResponse>, AppError>),
+    Cancelled {
+        /// The action this answers.
+        request: RequestId,
+        /// The job as cancelled, or why not.
+        result: Result<Box<JobResponse>, AppError>,
+    },
     /// A direct method finished.
     MethodDone {
+        /// The call this answers.
+        request: RequestId,
         /// The device.
         device_id: Arc<str>,
         /// The method invoked.
@@ -270,8 +286,13 @@ pub enum JobEvent {
         /// The device's answer, or the error.
         result: Result<MethodResult, AppError>,
     },
-    /// The CSV export finished: the path written, `None` when the dialog was cancelled, or why not.
-    CsvExported(Result<Option<PathBuf>, AppError>),
+    /// The CSV export finished.
+    CsvExported {
+        /// The export this answers.
+        request: RequestId,
+        /// The path written, `None` when the dialog was cancelled, or why not.
+        result: Result<Option<PathBuf>, AppError>,
+    },
 }
 
 /// DPS events.
@@ -295,13 +316,20 @@ pub enum DpsEvent {
     },
     /// A delete finished.
     Deleted {
+        /// The action this answers.
+        request: RequestId,
         /// Registration or group id.
         id: String,
         /// Deleted, or why not.
         result: Result<(), AppError>,
     },
-    /// A bulk policy change finished: per item `Ok` or why not.
-    BulkPolicyDone(Result<ItemResults, AppError>),
+    /// A bulk policy change finished.
+    BulkPolicyDone {
+        /// The action this answers.
+        request: RequestId,
+        /// Per item `Ok` or why not; or why the whole change failed.
+        result: Result<ItemResults, AppError>,
+    },
     /// Registration records of an enrollment or group.
     Records {
         /// The records load this answers.
@@ -322,6 +350,8 @@ pub enum DpsEvent {
     },
     /// A device was asked to register again.
     ReRegisterSent {
+        /// The action this answers.
+        request: RequestId,
         /// Its registration id.
         registration_id: String,
         /// Accepted, or why not.

@@ -46,16 +46,44 @@ impl AppState {
         let Ok(method) = form.request() else {
             return;
         };
+        let request = RequestId::fresh();
         self.method.history.push(MethodInvocation {
+            request,
             at: now.wall,
             device_id: Arc::clone(&form.device_id),
             method_name: method.method_name.clone(),
             result: None,
         });
-        out.push(JobCommand::InvokeMethod { device_id: Arc::clone(&form.device_id), method }.into());
+        out.push(JobCommand::InvokeMethod { request, device_id: Arc::clone(&form.device_id), method }.into());
+    }
+
+    /// Creates `jobs` (the new-job form's, or a retry of failed devices); the first created opens.
+    pub fn create_jobs(&mut self, jobs: Vec<crate::azure::wire::JobRequest>, out: &mut Vec<Command>) {
+        let request = self.jobs.actions.start();
+        out.push(JobCommand::Create { request, jobs }.into());
+    }
+
+    /// Cancels a job.
+    pub fn cancel_job(&mut self, job_id: String, out: &mut Vec<Command>) {
+        let request = self.jobs.actions.start();
+        out.push(JobCommand::Cancel { request, job_id }.into());
+    }
+
+    /// Saves the watched job's per-device results through the save dialog.
+    pub fn export_job_csv(&mut self, out: &mut Vec<Command>) {
+        let Some(detail) = &self.jobs.detail else {
+            return;
+        };
+        let request = self.jobs.actions.start();
+        out.push(JobCommand::ExportCsv { request, file_name: format!("{}.csv", detail.job_id), text: detail.to_csv() }.into());
     }
 
     pub(super) fn apply_job_event(&mut self, event: JobEvent, now: Now, out: &mut Vec<Command>) {
+        if let JobEvent::Created { request, .. } | JobEvent::Cancelled { request, .. } | JobEvent::CsvExported { request, .. } = &event
+            && !self.jobs.actions.finish(*request)
+        {
+            return; // an action of another hub: the Jobs page was reset since
+        }
         match event {
             JobEvent::ListLoaded { request, result } => {
                 self.jobs.list.finish(request, result);
@@ -65,32 +93,26 @@ impl AppState {
                     draft.preview.finish(request, result);
                 }
             }
-            JobEvent::Created(results) => self.jobs_created(results, out),
+            JobEvent::Created { request: _, results } => self.jobs_created(results, out),
             JobEvent::Progress { job, rows } => self.job_progress(*job, rows, now, out),
             JobEvent::WatchFailed { job_id, error } => {
                 if let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.job_id == job_id) {
                     detail.error = Some(error.message);
                 }
             }
-            JobEvent::Cancelled(result) => match result {
+            JobEvent::Cancelled { request: _, result } => match result {
                 Ok(job) => {
                     self.notify(NoticeLevel::Success, format!("Job {} cancelled", job.job_id));
                     self.load_jobs(out);
                 }
                 Err(error) => self.notify(NoticeLevel::Error, format!("Could not cancel the job: {error}")),
             },
-            JobEvent::MethodDone { device_id, method_name, result } => {
-                if let Some(call) = self
-                    .method
-                    .history
-                    .iter_mut()
-                    .rev()
-                    .find(|call| call.result.is_none() && call.device_id == device_id && call.method_name == method_name)
-                {
+            JobEvent::MethodDone { request, device_id: _, method_name: _, result } => {
+                if let Some(call) = self.method.history.iter_mut().find(|call| call.request == request) {
                     call.result = Some(result);
                 }
             }
-            JobEvent::CsvExported(result) => {
+            JobEvent::CsvExported { request: _, result } => {
                 let message = match result {
                     Ok(Some(path)) => format!("Saved {}", path.display()),
                     Ok(None) => "Export cancelled".to_owned(),

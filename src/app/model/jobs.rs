@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::job_draft::{MAX_CONDITION_BYTES, NewJobDraft, split_device_conditions};
 use super::loadable::Loadable;
+use super::pending::Pending;
 use crate::azure::wire::{DeviceJob, DeviceJobStatus, JobRequest, JobResponse, JobStatus, JobType};
 
 /// One point of the progress chart.
@@ -124,6 +125,8 @@ pub struct JobsState {
     pub draft: Option<NewJobDraft>,
     /// The job being watched.
     pub detail: Option<JobDetail>,
+    /// Creates, cancels and exports on their way.
+    pub actions: Pending,
 }
 
 impl JobsState {

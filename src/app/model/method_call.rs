@@ -6,12 +6,15 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use super::command::RequestId;
 use super::error::AppError;
 use crate::azure::wire::{CloudToDeviceMethod, MethodResult};
 
 /// One invocation and its outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MethodInvocation {
+    /// The call's request id (its answer echoes it).
+    pub request: RequestId,
     /// When it was sent.
     pub at: SystemTime,
     /// The device the method was sent to.

@@ -29,6 +29,7 @@ mod job_events;
 pub mod jobs;
 pub mod loadable;
 pub mod method_call;
+pub mod pending;
 pub mod profile;
 mod profile_events;
 pub mod query_plan;
@@ -52,5 +53,6 @@ pub use event::{
     TwinEvent, TwinSaveOutcome,
 };
 pub use loadable::Loadable;
+pub use pending::Pending;
 pub use profile::{ProfileDraft, ProfileId, ProfileKind, ProfileSummary, SecretPlacement};
 pub use state::{AppState, ConnectionStatus, Notice, NoticeLevel, Page};

@@ -261,18 +261,31 @@ fn an_action_refreshes_and_reports() {
     let mut state = AppState::default();
     connected(&mut state);
     let mut out = Vec::new();
-    state.apply(Event::Devices(DeviceEvent::ActionDone { summary: "Deleted 2 devices".into(), failures: vec![] }), now(), &mut out);
+    let (first, second) = (state.devices.actions.start(), state.devices.actions.start());
+    let done = DeviceEvent::ActionDone { request: first, summary: "Deleted 2 devices".into(), failures: vec![] };
+    state.apply(done.into(), now(), &mut out);
     assert!(matches!(out.last(), Some(Command::Devices(DeviceCommand::Load { .. }))), "{out:?}");
     assert_eq!(state.notices.last().unwrap().level, NoticeLevel::Success);
-    state.apply(
-        Event::Devices(DeviceEvent::ActionDone {
-            summary: "Deleted 1 of 2 devices".into(),
-            failures: vec!["x: PreconditionFailed".into()],
-        }),
-        now(),
-        &mut out,
-    );
+    let partly = DeviceEvent::ActionDone {
+        request: second,
+        summary: "Deleted 1 of 2 devices".into(),
+        failures: vec!["x: PreconditionFailed".into()],
+    };
+    state.apply(partly.into(), now(), &mut out);
     assert!(state.notices.last().unwrap().text.contains("x: PreconditionFailed"));
+}
+
+#[test]
+fn a_late_device_action_of_the_previous_hub_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let request = state.devices.actions.start();
+    connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
+    let mut out = Vec::new();
+    let late = DeviceEvent::ActionDone { request, summary: "Deleted 2 devices".into(), failures: vec![] };
+    state.apply(late.into(), now(), &mut out);
+    assert!(state.notices.iter().all(|notice| !notice.text.contains("Deleted")), "{:?}", state.notices);
+    assert!(out.is_empty(), "no refresh for an east action on west: {out:?}");
 }
 
 #[test]
@@ -469,4 +482,23 @@ fn a_late_enrollment_save_of_the_previous_profile_is_dropped() {
     let editor = state.enrollments.editor.as_ref().unwrap();
     assert_eq!(editor.base.settings().etag.as_deref(), Some("\"e1\""), "the other DPS's save did not become this base");
     assert_eq!(state.enrollments.lists().individuals[0].settings.etag.as_deref(), Some("\"e1\""));
+}
+
+#[test]
+fn a_late_job_creation_of_the_previous_hub_does_not_open_the_job() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let mut out = Vec::new();
+    state.create_jobs(Vec::new(), &mut out);
+    let request = pending(&out, |command| match command {
+        Command::Jobs(JobCommand::Create { request, .. }) => Some(*request),
+        _ => None,
+    });
+    connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
+    let job: crate::azure::wire::JobResponse =
+        serde_json::from_value(json!({"jobId": "east-job", "type": "scheduleDeviceMethod", "status": "queued"})).unwrap();
+    let mut out = Vec::new();
+    state.apply(JobEvent::Created { request, results: vec![Ok(job)] }.into(), now(), &mut out);
+    assert!(state.jobs.detail.is_none(), "east's job is not opened on west");
+    assert!(out.is_empty(), "nothing is watched or reloaded: {out:?}");
 }

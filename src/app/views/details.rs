@@ -65,7 +65,8 @@ pub fn details_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         return;
     }
     if copy_connection {
-        out.push(DeviceCommand::CopyConnectionString(Arc::clone(&details.device_id)).into());
+        let request = state.devices.actions.start();
+        out.push(DeviceCommand::CopyConnectionString { request, device_id: Arc::clone(&details.device_id) }.into());
     }
     if find_enrollment {
         let device_id = Arc::clone(&details.device_id);

@@ -124,10 +124,12 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         }
         ui.add_enabled_ui(selected > 0, |ui| {
             if ui.button("Enable").on_hover_text("Enable the selected devices").clicked() {
-                out.push(DeviceCommand::SetEnabled { device_ids: selected_ids.clone(), enabled: true }.into());
+                let request = state.devices.actions.start();
+                out.push(DeviceCommand::SetEnabled { request, device_ids: selected_ids.clone(), enabled: true }.into());
             }
             if ui.button("Disable").on_hover_text("Disable the selected devices").clicked() {
-                out.push(DeviceCommand::SetEnabled { device_ids: selected_ids.clone(), enabled: false }.into());
+                let request = state.devices.actions.start();
+                out.push(DeviceCommand::SetEnabled { request, device_ids: selected_ids.clone(), enabled: false }.into());
             }
             let label = if selected > 1 { format!("Delete {selected} devices…") } else { "Delete…".to_owned() };
             if ui.button(label).clicked() {
@@ -138,7 +140,8 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
             if ui.button("Copy connection string").on_hover_text("Device connection string with its primary key").clicked()
                 && let Some(device_id) = selected_ids.first()
             {
-                out.push(DeviceCommand::CopyConnectionString(Arc::clone(device_id)).into());
+                let request = state.devices.actions.start();
+                out.push(DeviceCommand::CopyConnectionString { request, device_id: Arc::clone(device_id) }.into());
             }
             if ui.button("Details").on_hover_text("Identity, keys and twin in a side panel").clicked()
                 && let Some(device_id) = selected_ids.first()

@@ -74,7 +74,8 @@ pub fn add_device_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) {
     });
     if submit {
         let keys = draft.own_keys.then(|| (Secret::new(draft.primary_key.trim()), Secret::new(draft.secondary_key.trim())));
-        out.push(DeviceCommand::Create { device_id: draft.device_id.trim().to_owned(), keys }.into());
+        let request = state.devices.actions.start();
+        out.push(DeviceCommand::Create { request, device_id: draft.device_id.trim().to_owned(), keys }.into());
         state.add_device = None;
     } else if cancel || theme::escape_pressed(&modal) {
         state.add_device = None;
@@ -127,7 +128,8 @@ pub fn confirm_delete_ui(ui: &Ui, state: &mut AppState, out: &mut Vec<Command>) 
     if confirmed {
         if let Some(targets) = state.confirm_delete.take() {
             state.devices.selection.ids.clear();
-            out.push(DeviceCommand::Delete(targets).into());
+            let request = state.devices.actions.start();
+            out.push(DeviceCommand::Delete { request, targets }.into());
         }
     } else if cancel || theme::escape_pressed(&modal) {
         state.confirm_delete = None;

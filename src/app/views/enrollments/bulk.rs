@@ -65,7 +65,8 @@ pub fn bulk_policy_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>)
         if let Some(bulk) = &mut state.enrollments.bulk {
             bulk.running = true;
         }
-        out.push(DpsCommand::BulkSetPolicy(items).into());
+        let request = state.enrollments.actions.start();
+        out.push(DpsCommand::BulkSetPolicy { request, items }.into());
     }
     if close {
         if done {

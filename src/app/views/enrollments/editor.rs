@@ -9,7 +9,7 @@ use crate::app::model::enrollment_editor::{EnrollmentEditor, fresh_keys};
 use crate::app::model::enrollments::allocation_label;
 use crate::app::model::reprovision_choice::PolicyChoice;
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind, Loadable, Now};
+use crate::app::model::{AppState, Command, DpsCommand, EnrollmentKind, Loadable, Now, Pending};
 use crate::app::views::jobs::local_time;
 use crate::app::views::theme;
 use crate::azure::wire::{AllocationPolicy, DeviceRegistrationState, RegistrationSubstatus};
@@ -42,7 +42,7 @@ pub fn enrollment_editor_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &m
         return;
     };
     header_ui(ui, editor, &mut close, out);
-    confirm_delete_ui(ui, editor, out);
+    confirm_delete_ui(ui, editor, &mut state.enrollments.actions, out);
     ui.separator();
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         ui.set_max_width(1100.0);
@@ -121,7 +121,7 @@ fn header_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, close: &mut bool, out: 
     }
 }
 
-fn confirm_delete_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, out: &mut Vec<Command>) {
+fn confirm_delete_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, actions: &mut Pending, out: &mut Vec<Command>) {
     let Some(sent) = editor.confirm_delete else {
         return;
     };
@@ -147,10 +147,8 @@ fn confirm_delete_ui(ui: &mut Ui, editor: &mut EnrollmentEditor, out: &mut Vec<C
     }
     if delete {
         editor.confirm_delete = Some(true);
-        out.push(
-            DpsCommand::Delete { kind: editor.base.kind(), id: editor.base.id().to_owned(), etag: editor.base.settings().etag.clone() }
-                .into(),
-        );
+        let (kind, id, etag) = (editor.base.kind(), editor.base.id().to_owned(), editor.base.settings().etag.clone());
+        out.push(DpsCommand::Delete { request: actions.start(), kind, id, etag }.into());
     }
 }
 

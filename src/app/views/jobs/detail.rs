@@ -8,7 +8,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::super::theme;
 use super::{local_time, status_color, type_label};
-use crate::app::model::{AppState, Command, JobCommand, Now};
+use crate::app::model::{AppState, Command, Now};
 use crate::azure::wire::{DeviceJobStatus, JobType};
 
 /// The detail page.
@@ -143,18 +143,15 @@ pub fn job_detail_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<
         }
     }
     let job_id = detail.job_id.clone();
+    let retry_jobs = if retry { detail.retry_requests(&format!("{job_id}-retry-{}", now.utc().format("%H%M%S"))) } else { Vec::new() };
     if cancel {
-        out.push(JobCommand::Cancel(job_id.clone()).into());
+        state.cancel_job(job_id, out);
     }
     if export {
-        out.push(JobCommand::ExportCsv { file_name: format!("{job_id}.csv"), text: detail.to_csv() }.into());
+        state.export_job_csv(out);
     }
-    if retry {
-        let retry_id = format!("{job_id}-retry-{}", now.utc().format("%H%M%S"));
-        let requests = detail.retry_requests(&retry_id);
-        if !requests.is_empty() {
-            out.push(JobCommand::Create(requests).into());
-        }
+    if !retry_jobs.is_empty() {
+        state.create_jobs(retry_jobs, out);
     }
     if back {
         state.close_job(out);

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use super::super::theme;
 use crate::app::model::job_draft::{JobTarget, METHOD_PRESETS};
 use crate::app::model::twin::EditorMode;
-use crate::app::model::{AppState, Command, JobCommand, Loadable, Now};
+use crate::app::model::{AppState, Command, Loadable, Now};
 use crate::azure::wire::JobType;
 
 /// How long the target must stay unchanged before it is previewed.
@@ -224,7 +224,7 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Com
     if submit && let Ok(requests) = draft.requests() {
         draft.submitting = true;
         draft.error = None;
-        out.push(JobCommand::Create(requests).into());
+        state.create_jobs(requests, out);
     }
     if close || theme::escape_pressed(&modal) {
         state.jobs.draft = None;
