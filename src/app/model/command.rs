@@ -47,6 +47,52 @@ pub enum Command {
     Dps(DpsCommand),
 }
 
+impl Command {
+    /// The request id the command carries: every load and every action has one, and its
+    /// answer echoes it. Commands that get no answer of their own have none.
+    pub fn request(&self) -> Option<RequestId> {
+        match self {
+            Self::Profiles(
+                ProfileCommand::Activate(_)
+                | ProfileCommand::Save(_)
+                | ProfileCommand::Delete(_)
+                | ProfileCommand::Edit(_)
+                | ProfileCommand::SwitchHub(_)
+                | ProfileCommand::PickCaFile,
+            )
+            | Self::Devices(DeviceCommand::CancelLoad(_))
+            | Self::Jobs(JobCommand::Watch(_) | JobCommand::StopWatching) => None,
+            Self::Devices(
+                DeviceCommand::Load { request, .. }
+                | DeviceCommand::Create { request, .. }
+                | DeviceCommand::SetEnabled { request, .. }
+                | DeviceCommand::Delete { request, .. }
+                | DeviceCommand::LoadDetails { request, .. }
+                | DeviceCommand::CopyConnectionString { request, .. },
+            )
+            | Self::Twin(TwinCommand::Load { request, .. } | TwinCommand::Save { request, .. })
+            | Self::Jobs(
+                JobCommand::LoadList { request }
+                | JobCommand::PreviewTargets { request, .. }
+                | JobCommand::Create { request, .. }
+                | JobCommand::Cancel { request, .. }
+                | JobCommand::InvokeMethod { request, .. }
+                | JobCommand::ExportCsv { request, .. },
+            )
+            | Self::Dps(
+                DpsCommand::LoadEnrollments { request }
+                | DpsCommand::Save { request, .. }
+                | DpsCommand::Delete { request, .. }
+                | DpsCommand::BulkSetPolicy { request, .. }
+                | DpsCommand::LoadRecords { request, .. }
+                | DpsCommand::LoadKeys { request, .. }
+                | DpsCommand::ReRegister { request, .. }
+                | DpsCommand::FindEnrollment { request, .. },
+            ) => Some(*request),
+        }
+    }
+}
+
 /// Profile and connection commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProfileCommand {

@@ -310,8 +310,9 @@ fn enrollment(id: &str) -> crate::azure::wire::IndividualEnrollment {
     serde_json::from_value(json!({"registrationId": id, "attestation": {"type": "symmetricKey"}, "etag": "\"e1\""})).unwrap()
 }
 
-fn pending<T>(out: &[Command], pick: impl Fn(&Command) -> Option<T>) -> T {
-    out.iter().rev().find_map(pick).unwrap_or_else(|| panic!("no such command in {out:?}"))
+/// The request id of the last command in `out`.
+fn last_request(out: &[Command]) -> RequestId {
+    out.last().and_then(Command::request).unwrap_or_else(|| panic!("the last command carries no request: {out:?}"))
 }
 
 #[test]
@@ -320,17 +321,11 @@ fn a_late_enrollment_list_of_the_previous_profile_is_dropped() {
     connected(&mut state);
     let mut out = Vec::new();
     state.load_enrollments(&mut out);
-    let old = pending(&out, |command| match command {
-        Command::Dps(DpsCommand::LoadEnrollments { request }) => Some(*request),
-        _ => None,
-    });
+    let old = last_request(&out);
     connected_to(&mut state, &ProfileId("staging".into()), "staging-hub");
     let mut out = Vec::new();
     state.load_enrollments(&mut out);
-    let new = pending(&out, |command| match command {
-        Command::Dps(DpsCommand::LoadEnrollments { request }) => Some(*request),
-        _ => None,
-    });
+    let new = last_request(&out);
     let late = EnrollmentLists { individuals: vec![enrollment("from-the-old-dps")], ..EnrollmentLists::default() };
     state.apply(DpsEvent::EnrollmentsLoaded { request: old, result: Ok(late) }.into(), now(), &mut Vec::new());
     assert!(state.enrollments.lists().individuals.is_empty(), "the previous profile's list is not shown");
@@ -346,10 +341,7 @@ fn a_late_job_list_of_the_previous_hub_is_dropped() {
     connected(&mut state);
     let mut out = Vec::new();
     state.load_jobs(&mut out);
-    let old = pending(&out, |command| match command {
-        Command::Jobs(JobCommand::LoadList { request }) => Some(*request),
-        _ => None,
-    });
+    let old = last_request(&out);
     connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
     assert!(state.jobs.list.is_idle(), "another hub starts with no jobs");
     let job: crate::azure::wire::JobResponse =
@@ -364,10 +356,7 @@ fn a_late_twin_of_the_previous_hub_is_dropped() {
     connected(&mut state);
     let mut out = Vec::new();
     state.open_twin(Arc::from("door-1"), &mut out);
-    let old = pending(&out, |command| match command {
-        Command::Twin(TwinCommand::Load { request, .. }) => Some(*request),
-        _ => None,
-    });
+    let old = last_request(&out);
     connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
     let mut out = Vec::new();
     state.open_twin(Arc::from("door-1"), &mut out);
@@ -384,10 +373,7 @@ fn late_details_of_an_earlier_load_are_dropped() {
     connected(&mut state);
     let mut out = Vec::new();
     state.devices.open_details(Arc::from("door-1"), &mut out);
-    let old = pending(&out, |command| match command {
-        Command::Devices(DeviceCommand::LoadDetails { request, .. }) => Some(*request),
-        _ => None,
-    });
+    let old = last_request(&out);
     state.devices.open_details(Arc::from("door-1"), &mut out);
     let late = DeviceEvent::Details { request: old, device_id: Arc::from("door-1"), result: Err(AppError::local("gone")) };
     state.apply(late.into(), now(), &mut Vec::new());
@@ -445,10 +431,7 @@ fn a_late_enrollment_lookup_of_the_previous_profile_is_dropped() {
     connected(&mut state);
     let mut out = Vec::new();
     state.find_enrollment(Arc::from("door-1"), &mut out);
-    let old = pending(&out, |command| match command {
-        Command::Dps(DpsCommand::FindEnrollment { request, .. }) => Some(*request),
-        _ => None,
-    });
+    let old = last_request(&out);
     connected_to(&mut state, &ProfileId("staging".into()), "staging-hub");
     let found = Some(Box::new(AnyEnrollment::Individual(enrollment("door-1"))));
     state.apply(DpsEvent::EnrollmentFound { request: old, device_id: Arc::from("door-1"), result: Ok(found) }.into(), now(), &mut out);
@@ -467,10 +450,7 @@ fn a_late_enrollment_save_of_the_previous_profile_is_dropped() {
     let editor = state.enrollments.editor.as_mut().unwrap();
     editor.policy = PolicyChoice::Reset;
     editor.save(&mut out);
-    let old = pending(&out, |command| match command {
-        Command::Dps(DpsCommand::Save { request, .. }) => Some(*request),
-        _ => None,
-    });
+    let old = last_request(&out);
     // Another profile whose DPS also has a door-1, open in the editor.
     connected_to(&mut state, &ProfileId("staging".into()), "staging-hub");
     state.enrollments.lists = Loadable::Loaded(EnrollmentLists { individuals: vec![enrollment("door-1")], ..EnrollmentLists::default() });
@@ -490,10 +470,7 @@ fn a_late_job_creation_of_the_previous_hub_does_not_open_the_job() {
     connected(&mut state);
     let mut out = Vec::new();
     state.create_jobs(Vec::new(), &mut out);
-    let request = pending(&out, |command| match command {
-        Command::Jobs(JobCommand::Create { request, .. }) => Some(*request),
-        _ => None,
-    });
+    let request = last_request(&out);
     connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
     let job: crate::azure::wire::JobResponse =
         serde_json::from_value(json!({"jobId": "east-job", "type": "scheduleDeviceMethod", "status": "queued"})).unwrap();
