@@ -1,6 +1,7 @@
-//! The console harness shared by every UI test and the UI benchmarks: the real console
+//! The console harness shared by every UI test and the benchmarks: the real console
 //! (`ConsoleApp` and the real backend worker) driven through `egui_kittest` against a simulator,
-//! with one polling primitive, [`Console::wait_for`], that fails with the console's state.
+//! with one way to wait on background work ([`Deadline`], behind [`Console::wait_for`]) that
+//! fails showing the console's state.
 //!
 //! Tests include it through `tests/common/mod.rs`; the examples with
 //! `#[path = "../tests/common/console.rs"] mod console;`.
