@@ -3,7 +3,6 @@
 //! and reports events. The UI talks to it only through two bounded channels.
 
 mod dps_tasks;
-mod files;
 mod job_tasks;
 pub mod profile_store;
 pub mod save_dialog;
