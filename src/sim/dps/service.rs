@@ -14,9 +14,9 @@ use super::enrollments::EnrollmentTable;
 use super::error::DpsError;
 use crate::azure::secret::Secret;
 use crate::azure::wire::{DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, RegistrationOperationStatus};
+use crate::files::{read_text, write_private};
 use crate::sim::auth::{Permission, Policies};
 use crate::sim::error::SimError;
-use crate::sim::files::{read_text, write_private};
 use crate::sim::hub::Hub;
 
 /// How the simulated DPS behaves.
@@ -263,7 +263,7 @@ impl Dps {
             };
             serde_json::to_vec(&file).map_err(|error| SimError::Config(error.to_string()))?
         };
-        tokio::task::spawn_blocking(move || write_private(&path, &bytes))
+        tokio::task::spawn_blocking(move || write_private(&path, &bytes).map_err(SimError::from))
             .await
             .map_err(|error| SimError::Config(format!("the DPS save task failed: {error}")))?
     }
