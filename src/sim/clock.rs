@@ -1,4 +1,7 @@
-//! Time as the simulator stores it: 100 ns ticks since the Unix epoch (the service's precision).
+//! Time as the simulator reads it: 100 ns ticks since the Unix epoch (the service's precision)
+//! for what it stores, whole seconds for SAS expiry checks.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
@@ -10,6 +13,12 @@ pub type Ticks = i64;
 /// The current time in ticks.
 pub fn now_ticks() -> Ticks {
     ticks_from(Utc::now())
+}
+
+/// Seconds since 1970, as SAS tokens state their expiry (`se`). A clock set before 1970 reads
+/// as 0, which makes every token look unexpired rather than failing every request.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Converts a time to ticks.

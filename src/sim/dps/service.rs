@@ -232,7 +232,7 @@ impl Dps {
 
     /// Checks a service-API `Authorization` header for `required`.
     pub fn authorize(&self, header: Option<&str>, required: Permission) -> Result<(), DpsError> {
-        self.policies.authorize(header, required, &self.host_names, crate::sim::http::unix_now()).map_err(DpsError::from)
+        self.policies.authorize(header, required, &self.host_names, crate::sim::clock::unix_now()).map_err(DpsError::from)
     }
 
     /// Reads the state.
@@ -345,7 +345,7 @@ impl Dps {
             .device_key(registration_id, group_id)
             .ok_or_else(|| DpsError::unauthorized(format!("no key is known for '{registration_id}'")))?;
         let resource = format!("{}/registrations/{registration_id}", self.id_scope);
-        let token = crate::azure::sas::build_token(&resource, &key, crate::sim::http::unix_now() + 3600, Some("registration"));
+        let token = crate::azure::sas::build_token(&resource, &key, crate::sim::clock::unix_now() + 3600, Some("registration"));
         Ok(super::register::RegisterRequest {
             registration_id: registration_id.to_owned(),
             authorization: Some(token.expose().to_owned()),

@@ -8,7 +8,7 @@ mod route;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -20,6 +20,7 @@ use percent_encoding::percent_decode_str;
 pub use response::{JSON, error_response, json as json_response};
 pub use route::{Route, path_segments};
 
+use super::clock::unix_now;
 use super::error::HubError;
 use super::hub::Hub;
 use crate::azure::wire::ErrorCode;
@@ -147,11 +148,6 @@ fn check_api_version(version: Option<&str>) -> Result<(), HubError> {
     } else {
         Err(HubError::new(ErrorCode::InvalidProtocolVersion, format!("api-version '{version}' is not supported; use 2021-04-12")))
     }
-}
-
-/// Seconds since 1970 (SAS expiry checks).
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]
