@@ -10,13 +10,13 @@ use hubdeck::app::{BackendOptions, CommandLineProfile, SimulatorSettings};
 use hubdeck::azure::{RetryPolicy, Secret, ServiceConnectionString};
 use hubdeck::sim::{FaultConfig, FleetConfig, SimConfig, Simulator, StateLocation, default_state_dir};
 
-/// A console for Azure `IoT` Hub and DPS, with an embedded simulator of their service APIs.
+/// A console for Azure IoT Hub and DPS, with an embedded simulator of their service APIs.
 #[derive(Parser, Debug)]
 #[command(name = "hubdeck", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// `IoT` Hub service connection string for a one-off session (not saved).
+    /// IoT Hub service connection string for a one-off session (not saved).
     #[arg(long, env = "IOTHUB_CONNECTION_STRING", hide_env_values = true)]
     hub: Option<String>,
     /// DPS service connection string for a one-off session (not saved).
@@ -38,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the `IoT` Hub simulator headless (HTTPS on localhost).
+    /// Run the IoT Hub simulator headless (HTTPS on localhost).
     Sim(SimArgs),
 }
 

@@ -244,7 +244,7 @@ async fn re_registration_migrates_resets_or_keeps_the_device_as_the_policy_says(
     // Deleting the record leaves the device on its hub; the next registration finds it there.
     let record = dps.get_registration("door-42").await.unwrap();
     dps.delete_registration("door-42", IfMatch::Etag(record.etag.unwrap())).await.unwrap();
-    assert!(east.get_device("door-42").await.is_ok());
+    east.get_device("door-42").await.expect("door-42 is on east");
     let again = register_over_http(sim, "door-42", &key).await;
     assert_eq!(
         again["registrationState"]["substatus"], "initialAssignment",
@@ -403,6 +403,6 @@ async fn a_rebooting_dps_device_registers_again_and_dps_state_survives_a_restart
     let record = dps.get_registration("b43-grp-lock-02").await.unwrap();
     let new_host = sim.hub_host_name(name).unwrap();
     assert_eq!(record.assigned_hub.as_deref(), Some(new_host.as_str()), "records follow their hub to its new port");
-    assert!(hub_client(&sim, name).get_device("b43-grp-lock-02").await.is_ok());
+    hub_client(&sim, name).get_device("b43-grp-lock-02").await.expect("the device is on the hub its record names");
     assert_eq!(dps.query_group_registrations("building-43-locks", None, None).await.unwrap().items.len(), 8, "not seeded twice");
 }

@@ -174,12 +174,15 @@ async fn a_twin_job_updates_desired_properties() {
 #[tokio::test]
 async fn a_future_job_waits_scheduled_and_can_be_cancelled() {
     let jobs = JobsConfig { max_active: 1, ..quick_jobs() };
-    let (_sim, client) = start(config(StateLocation::Ephemeral, no_slow_devices(), jobs)).await;
+    let (sim, client) = start(config(StateLocation::Ephemeral, no_slow_devices(), jobs)).await;
     let start_at = Timestamp(chrono::Utc::now() + chrono::Duration::seconds(60)).to_wire();
     client.create_job(&method_job("later", "*", Some(start_at))).await.unwrap();
     wait_for_status(&client, "later", JobStatus::Scheduled, Duration::from_secs(5)).await;
-    let busy = client.create_job(&method_job("second", "*", None)).await.unwrap_err();
+    // Without retries: the 429 carries Retry-After 10, which a retrying client would wait out.
+    let impatient = common::client_with(&sim, "iothubowner", hubdeck::azure::RetryPolicy::none(), None);
+    let busy = impatient.create_job(&method_job("second", "*", None)).await.unwrap_err();
     assert_eq!(busy.status(), Some(429));
+    assert_eq!(busy.service().unwrap().retry_after, Some(Duration::from_secs(10)));
     assert_eq!(busy.service().unwrap().code.as_deref(), Some("ThrottlingMaxActiveJobCountExceeded"));
     let listed = client.list_jobs(Some(JobType::ScheduleDeviceMethod), Some(JobStatus::Scheduled)).await.unwrap();
     assert_eq!(listed.iter().map(|job| job.job_id.as_str()).collect::<Vec<_>>(), vec!["later"]);

@@ -186,3 +186,14 @@ fn bad_fault_rate_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--fault-429 must be between 0 and 1"));
 }
+
+#[test]
+fn help_reads_as_plain_text() {
+    for args in [&["--help"][..], &["sim", "--help"][..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_hubdeck")).args(args).output().expect("hubdeck binary runs");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(output.status.success(), "hubdeck {args:?} failed: {text}");
+        assert!(text.contains("IoT Hub"), "hubdeck {args:?} does not name IoT Hub:\n{text}");
+        assert!(!text.contains('`'), "hubdeck {args:?} shows markdown backticks:\n{text}");
+    }
+}

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::connection_string::{ServiceConnectionString, ServiceKind};
 use super::error::AzureError;
+use super::id_rules::check_dps_id;
 use super::pipeline::{ApiRequest, ClientOptions, IfMatch, Pipeline, SharedPipeline};
 use super::sas::encode_component;
 use super::wire::{
@@ -28,7 +29,7 @@ pub enum BulkMode {
     Update,
     /// Replace only when each item's `etag` is still current.
     UpdateIfMatchEtag,
-    /// Delete.
+    /// Delete the items.
     Delete,
 }
 
@@ -85,7 +86,7 @@ impl DpsClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, list: List, id: &str) -> Result<T, AzureError> {
-        check_id(list.what(), id)?;
+        check_dps_id(list.what(), id)?;
         let path = format!("{}/{}", list.path(), encode_component(id));
         let request =
             ApiRequest::new(if matches!(list, List::Groups) { "get enrollment group" } else { "get enrollment" }, id, Method::GET, path);
@@ -99,7 +100,7 @@ impl DpsClient {
         item: &T,
         if_match: Option<IfMatch>,
     ) -> Result<T, AzureError> {
-        check_id(list.what(), id)?;
+        check_dps_id(list.what(), id)?;
         let path = format!("{}/{}", list.path(), encode_component(id));
         let operation = if matches!(list, List::Groups) { "save enrollment group" } else { "save enrollment" };
         let mut request = ApiRequest::new(operation, id, Method::PUT, path).json_body(item)?;
@@ -110,7 +111,7 @@ impl DpsClient {
     }
 
     async fn delete(&self, list: List, id: &str, if_match: IfMatch) -> Result<(), AzureError> {
-        check_id(list.what(), id)?;
+        check_dps_id(list.what(), id)?;
         let path = format!("{}/{}", list.path(), encode_component(id));
         let operation = if matches!(list, List::Groups) { "delete enrollment group" } else { "delete enrollment" };
         let request = ApiRequest::new(operation, id, Method::DELETE, path).if_match(if_match);
@@ -167,7 +168,7 @@ impl DpsClient {
 
     /// `POST /enrollments/{id}/attestationmechanism`: the attestation with its keys.
     pub async fn enrollment_attestation(&self, registration_id: &str) -> Result<AttestationMechanism, AzureError> {
-        check_id("enrollment", registration_id)?;
+        check_dps_id("enrollment", registration_id)?;
         let path = format!("/enrollments/{}/attestationmechanism", encode_component(registration_id));
         let request = ApiRequest::new("read enrollment keys", registration_id, Method::POST, path);
         self.pipeline.send(&request).await?.json()
@@ -195,7 +196,7 @@ impl DpsClient {
 
     /// `POST /enrollmentGroups/{id}/attestationmechanism`.
     pub async fn group_attestation(&self, group_id: &str) -> Result<AttestationMechanism, AzureError> {
-        check_id("enrollment group", group_id)?;
+        check_dps_id("enrollment group", group_id)?;
         let path = format!("/enrollmentGroups/{}/attestationmechanism", encode_component(group_id));
         let request = ApiRequest::new("read enrollment group keys", group_id, Method::POST, path);
         self.pipeline.send(&request).await?.json()
@@ -228,7 +229,7 @@ impl DpsClient {
 
     /// `GET /registrations/{id}`.
     pub async fn get_registration(&self, registration_id: &str) -> Result<DeviceRegistrationState, AzureError> {
-        check_id("registration", registration_id)?;
+        check_dps_id("registration", registration_id)?;
         let path = format!("/registrations/{}", encode_component(registration_id));
         let request = ApiRequest::new("get registration", registration_id, Method::GET, path);
         self.pipeline.send(&request).await?.json()
@@ -236,7 +237,7 @@ impl DpsClient {
 
     /// `DELETE /registrations/{id}` (the device stays on its hub).
     pub async fn delete_registration(&self, registration_id: &str, if_match: IfMatch) -> Result<(), AzureError> {
-        check_id("registration", registration_id)?;
+        check_dps_id("registration", registration_id)?;
         let path = format!("/registrations/{}", encode_component(registration_id));
         let request = ApiRequest::new("delete registration", registration_id, Method::DELETE, path).if_match(if_match);
         self.pipeline.send(&request).await.map(drop)
@@ -249,7 +250,7 @@ impl DpsClient {
         page_size: Option<u32>,
         continuation: Option<&str>,
     ) -> Result<QueryPage<DeviceRegistrationState>, AzureError> {
-        check_id("enrollment group", group_id)?;
+        check_dps_id("enrollment group", group_id)?;
         self.query("query registrations", format!("/registrations/{}/query", encode_component(group_id)), page_size, continuation).await
     }
 }
@@ -262,30 +263,12 @@ fn check_bulk_size(count: usize) -> Result<(), AzureError> {
     }
 }
 
-/// The registration-id rules (1–128 of letters, digits and `: . _ -`, not starting or ending with one of those).
-pub fn check_id(what: &str, id: &str) -> Result<(), AzureError> {
-    let special = |c: char| matches!(c, ':' | '.' | '_' | '-');
-    if id.is_empty() || id.chars().count() > 128 {
-        return Err(AzureError::InvalidInput(format!("the {what} id must be 1 to 128 characters long")));
-    }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || special(*c))) {
-        return Err(AzureError::InvalidInput(format!("the {what} id '{id}' contains '{bad}'; use letters, digits and : . _ - only")));
-    }
-    if id.starts_with(special) || id.ends_with(special) {
-        return Err(AzureError::InvalidInput(format!("the {what} id '{id}' cannot start or end with : . _ or -")));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ids_and_bulk_sizes_are_checked_before_sending() {
-        assert!(check_id("enrollment", "door-17").is_ok());
-        assert!(check_id("enrollment", "-door").unwrap_err().to_string().contains("start or end"));
-        assert!(check_id("enrollment", "door 1").unwrap_err().to_string().contains("' '"));
+    fn bulk_sizes_are_checked_before_sending() {
         assert!(check_bulk_size(0).is_err());
         assert!(check_bulk_size(11).unwrap_err().to_string().contains("1 to 10 items, not 11"));
         assert_eq!(BulkMode::UpdateIfMatchEtag.as_str(), "updateIfMatchETag");

@@ -49,6 +49,12 @@ pub enum AzureError {
     ClientSetup(String),
 }
 
+impl From<crate::azure::id_rules::IdError> for AzureError {
+    fn from(error: crate::azure::id_rules::IdError) -> Self {
+        Self::InvalidInput(error.to_string())
+    }
+}
+
 /// An error status from the service, parsed from whichever body shape it used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceError {

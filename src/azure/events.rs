@@ -65,7 +65,7 @@ pub struct RetryNotice {
     pub wait: Duration,
     /// When the wait ends.
     pub resume_at: SystemTime,
-    /// Why.
+    /// Why the call is retried (throttled, server error, transport).
     pub reason: RetryReason,
 }
 

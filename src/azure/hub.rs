@@ -2,8 +2,6 @@
 
 mod jobs;
 
-pub use jobs::check_job_id;
-
 use futures_util::Stream;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -11,6 +9,7 @@ use serde_json::Value;
 
 use super::connection_string::{ServiceConnectionString, ServiceKind};
 use super::error::AzureError;
+use super::id_rules::check_device_id;
 use super::pipeline::{ApiRequest, ClientOptions, IfMatch, Pipeline, SharedPipeline};
 use super::sas::encode_component;
 use super::wire::{
@@ -185,40 +184,4 @@ impl HubClient {
 
 fn device_path(device_id: &str) -> String {
     format!("/devices/{}", encode_component(device_id))
-}
-
-/// The id rules the service applies, checked before sending so the error is precise.
-pub fn check_device_id(device_id: &str) -> Result<(), AzureError> {
-    if device_id.is_empty() {
-        return Err(AzureError::InvalidInput("the device id is empty".to_owned()));
-    }
-    if device_id.len() > 128 {
-        return Err(AzureError::InvalidInput(format!("the device id is {} characters long; at most 128 are allowed", device_id.len())));
-    }
-    if let Some(bad) = device_id.chars().find(|c| !is_device_id_char(*c)) {
-        return Err(AzureError::InvalidInput(format!(
-            "the device id contains '{bad}'; allowed are letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '"
-        )));
-    }
-    Ok(())
-}
-
-/// Characters allowed in device and module ids.
-pub fn is_device_id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-:.+%_#*?!(),=@;$'".contains(c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn device_id_rules_name_the_problem() {
-        assert!(check_device_id("b43-f3-lock-0001").is_ok());
-        assert!(check_device_id("odd:id.with+chars#*?!(),=@;$'%_").is_ok());
-        assert!(check_device_id("").unwrap_err().to_string().contains("empty"));
-        assert!(check_device_id("has/slash").unwrap_err().to_string().contains("'/'"));
-        assert!(check_device_id("has space").unwrap_err().to_string().contains("' '"));
-        assert!(check_device_id(&"x".repeat(129)).unwrap_err().to_string().contains("129 characters"));
-    }
 }

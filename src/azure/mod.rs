@@ -8,6 +8,7 @@ pub mod dps;
 pub mod error;
 pub mod events;
 pub mod hub;
+pub mod id_rules;
 pub mod pipeline;
 pub mod retry;
 pub mod sas;

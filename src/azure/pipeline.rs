@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use reqwest::Method;
@@ -170,6 +170,14 @@ impl ApiRequest {
     }
 }
 
+/// What one HTTP exchange produced, before the retry policy looks at it.
+enum Attempt {
+    /// The service answered (any status).
+    Answered(ApiResponse),
+    /// No answer; `connect` when the connection was never made (always safe to retry).
+    TransportFailed { error: AzureError, connect: bool },
+}
+
 /// A successful response.
 #[derive(Debug)]
 pub(crate) struct ApiResponse {
@@ -294,26 +302,43 @@ impl Pipeline {
 
     /// Sends `request`, retrying as the policy says; returns the response or the last error.
     pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, AzureError> {
+        self.send_with(request, || async {
+            match self.send_once(request).await {
+                Ok(response) => Attempt::Answered(response),
+                Err(error) => Attempt::TransportFailed { connect: error.is_connect(), error: transport_error(request, &error) },
+            }
+        })
+        .await
+    }
+
+    /// The retry loop around `attempt` (one HTTP exchange), apart from the transport so its
+    /// timing can be tested on a paused clock.
+    async fn send_with<F, Fut>(&self, request: &ApiRequest, mut attempt_once: F) -> Result<ApiResponse, AzureError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Attempt>,
+    {
         let mut attempt = 1;
         loop {
             let started_at = SystemTime::now();
-            let started = Instant::now();
-            let result = self.send_once(request).await;
+            let started = tokio::time::Instant::now();
+            let result = attempt_once().await;
             let latency = started.elapsed();
             let (error, failure) = match result {
-                Ok(response) if (200..300).contains(&response.status) || request.accept_statuses.contains(&response.status) => {
+                Attempt::Answered(response)
+                    if (200..300).contains(&response.status) || request.accept_statuses.contains(&response.status) =>
+                {
                     self.emit_call(request, started_at, latency, attempt, Some(response.status), None, CallOutcome::Succeeded);
                     return Ok(response);
                 }
-                Ok(response) => {
+                Attempt::Answered(response) => {
                     let error = service_error(request, &response);
                     let failure = Failure::Status { status: error.status, retry_after: error.retry_after };
                     (AzureError::from(error), failure)
                 }
-                Err(error) => {
-                    let failure =
-                        if error.is_connect() { Failure::Connect } else { Failure::Interrupted { idempotent: request.is_idempotent() } };
-                    (transport_error(request, &error), failure)
+                Attempt::TransportFailed { error, connect } => {
+                    let failure = if connect { Failure::Connect } else { Failure::Interrupted { idempotent: request.is_idempotent() } };
+                    (error, failure)
                 }
             };
             let final_status = matches!(failure, Failure::Status { status, .. } if request.final_statuses.contains(&status));
@@ -449,6 +474,137 @@ pub(crate) type SharedPipeline = Arc<Pipeline>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod retry_loop {
+        //! The retry loop on tokio's paused clock: every wait is exact, and no test sleeps.
+
+        use std::collections::VecDeque;
+
+        use parking_lot::Mutex;
+
+        use super::*;
+        use crate::azure::connection_string::{ServiceConnectionString, ServiceKind};
+        use crate::azure::events::RetryReason;
+
+        const HUB: &str = "HostName=hub.example;SharedAccessKeyName=iothubowner;SharedAccessKey=c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ==";
+
+        fn pipeline(retry: RetryPolicy) -> (SharedPipeline, Arc<Mutex<Vec<ClientEvent>>>) {
+            let events = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&events);
+            let options = ClientOptions {
+                retry,
+                proxy: ProxySetting::Disabled,
+                events: Some(Arc::new(move |event| sink.lock().push(event))),
+                ..ClientOptions::default()
+            };
+            let connection = ServiceConnectionString::parse_hub(HUB).unwrap();
+            (Pipeline::for_connection(&connection, ServiceKind::Hub, "2021-04-12", &options).unwrap(), events)
+        }
+
+        fn answer(status: u16, retry_after: Option<&str>) -> Attempt {
+            let mut headers = HeaderMap::new();
+            if let Some(seconds) = retry_after {
+                headers.insert("retry-after", HeaderValue::from_str(seconds).unwrap());
+            }
+            let body =
+                if status < 300 { Bytes::from_static(b"{}") } else { Bytes::from_static(b"{\"Message\":\"ErrorCode:ServerError;x\"}") };
+            Attempt::Answered(ApiResponse { status, headers, body, operation: "get device", target: "d".to_owned() })
+        }
+
+        fn broken(connect: bool) -> Attempt {
+            let error =
+                AzureError::Transport { operation: "get device", target: "d".to_owned(), detail: "reset".to_owned(), timed_out: false };
+            Attempt::TransportFailed { error, connect }
+        }
+
+        /// Sends `request` through a scripted transport; returns the result, the virtual time
+        /// spent and the attempts made.
+        async fn run(pipeline: &Pipeline, request: &ApiRequest, script: Vec<Attempt>) -> (Result<u16, AzureError>, Duration, usize) {
+            let script = Mutex::new(VecDeque::from(script));
+            let attempts = std::sync::atomic::AtomicUsize::new(0);
+            let started = tokio::time::Instant::now();
+            let result = pipeline
+                .send_with(request, || {
+                    attempts.fetch_add(1, Ordering::SeqCst);
+                    let next = script.lock().pop_front().expect("the script has an answer for every attempt");
+                    async move { next }
+                })
+                .await
+                .map(|response| response.status);
+            (result, started.elapsed(), attempts.load(Ordering::SeqCst))
+        }
+
+        fn exact(max_attempts: u32) -> RetryPolicy {
+            RetryPolicy { max_attempts, jitter: 0.0, ..RetryPolicy::default() }
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn waits_exactly_retry_after_then_backs_off_exponentially() {
+            let (pipeline, events) = pipeline(exact(5));
+            let request = ApiRequest::new("get device", "d", Method::GET, "/devices/d".to_owned());
+            let script = vec![answer(429, Some("7")), answer(503, None), answer(500, None), answer(200, None)];
+            let (result, waited, attempts) = run(&pipeline, &request, script).await;
+            assert_eq!(result.unwrap(), 200);
+            // The back-off doubles with each attempt made, the throttled one included.
+            assert_eq!((waited, attempts), (Duration::from_secs(7 + 10 + 20), 4));
+            let waits: Vec<(Duration, RetryReason, u32)> = events
+                .lock()
+                .iter()
+                .filter_map(|event| match event {
+                    ClientEvent::RetryWaiting(notice) => Some((notice.wait, notice.reason, notice.next_attempt)),
+                    ClientEvent::Call(_) => None,
+                })
+                .collect();
+            assert_eq!(
+                waits,
+                [
+                    (Duration::from_secs(7), RetryReason::Throttled, 2),
+                    (Duration::from_secs(10), RetryReason::ServerError(503), 3),
+                    (Duration::from_secs(20), RetryReason::ServerError(500), 4),
+                ]
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn gives_up_after_max_attempts_with_the_last_error() {
+            let (pipeline, _events) = pipeline(exact(3));
+            let request = ApiRequest::new("get device", "d", Method::GET, "/devices/d".to_owned());
+            let (result, waited, attempts) = run(&pipeline, &request, vec![answer(503, None), answer(503, None), answer(503, None)]).await;
+            assert_eq!(result.unwrap_err().status(), Some(503));
+            assert_eq!((waited, attempts), (Duration::from_secs(5 + 10), 3));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_interrupted_create_is_not_sent_twice_but_a_refused_connection_is_retried() {
+            let (pipeline, _events) = pipeline(exact(5));
+            let create = ApiRequest::new("create device", "d", Method::PUT, "/devices/d".to_owned());
+            let (result, waited, attempts) = run(&pipeline, &create, vec![broken(false)]).await;
+            assert!(matches!(result, Err(AzureError::Transport { .. })), "{result:?}");
+            assert_eq!((waited, attempts), (Duration::ZERO, 1), "the device may have been created: no second PUT");
+            let (result, waited, attempts) = run(&pipeline, &create, vec![broken(true), answer(200, None)]).await;
+            assert_eq!(result.unwrap(), 200);
+            assert_eq!((waited, attempts), (Duration::from_secs(5), 2), "nothing reached the service: safe to send again");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_final_status_is_never_retried() {
+            let (pipeline, _events) = pipeline(exact(5));
+            let mut invoke = ApiRequest::new("invoke method", "d", Method::POST, "/twins/d/methods".to_owned());
+            invoke.final_statuses = &[504];
+            let (result, waited, attempts) = run(&pipeline, &invoke, vec![answer(504, None)]).await;
+            assert_eq!(result.unwrap_err().status(), Some(504));
+            assert_eq!((waited, attempts), (Duration::ZERO, 1));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_retry_after_longer_than_the_policy_allows_is_reported_at_once() {
+            let (pipeline, _events) = pipeline(RetryPolicy { max_retry_after: Duration::from_mins(1), ..exact(5) });
+            let request = ApiRequest::new("get device", "d", Method::GET, "/devices/d".to_owned());
+            let (result, waited, _) = run(&pipeline, &request, vec![answer(429, Some("3600"))]).await;
+            assert_eq!(result.unwrap_err().status(), Some(429));
+            assert_eq!(waited, Duration::ZERO);
+        }
+    }
 
     #[test]
     fn if_match_is_always_quoted_once() {

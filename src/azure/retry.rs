@@ -64,7 +64,7 @@ pub enum Decision {
     Retry {
         /// How long.
         wait: Duration,
-        /// Why.
+        /// Why the call is retried (throttled, server error, transport).
         reason: RetryReason,
     },
     /// Report the failure.

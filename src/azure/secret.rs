@@ -2,7 +2,15 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
+
+/// Bytes in a key the hub generates for a device (44 base64 characters).
+pub const HUB_KEY_BYTES: usize = 32;
+/// Bytes in a key DPS generates for an enrollment (88 base64 characters).
+pub const DPS_KEY_BYTES: usize = 64;
 
 /// A secret string: `Debug` and `Display` print `***`, so a secret cannot reach a log,
 /// an event or an error message by accident. Read it with [`Secret::expose`].
@@ -19,6 +27,14 @@ impl Secret {
     /// The secret itself, for the few places that must send or store it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// A new random symmetric key of `bytes` random bytes, base64-encoded, as the services
+    /// generate them (the hub: [`HUB_KEY_BYTES`]; DPS: [`DPS_KEY_BYTES`]).
+    pub fn generate_key(bytes: usize) -> Self {
+        let mut raw = vec![0_u8; bytes];
+        rand::rng().fill(raw.as_mut_slice());
+        Self(BASE64.encode(raw))
     }
 
     /// True when no secret was given (the service then generates one).
@@ -61,6 +77,16 @@ mod tests {
         assert!(!format!("{secret:?}").contains("c2VjcmV0"));
         assert!(!format!("{secret}").contains("c2VjcmV0"));
         assert_eq!(secret.expose(), "c2VjcmV0LWtleQ==");
+    }
+
+    #[test]
+    fn generated_keys_have_the_services_lengths_and_differ() {
+        let hub = Secret::generate_key(HUB_KEY_BYTES);
+        assert_eq!(hub.expose().len(), 44, "{}", hub.expose());
+        assert_eq!(BASE64.decode(hub.expose()).unwrap().len(), 32);
+        let dps = Secret::generate_key(DPS_KEY_BYTES);
+        assert_eq!(dps.expose().len(), 88, "{}", dps.expose());
+        assert_ne!(Secret::generate_key(HUB_KEY_BYTES), hub, "two keys must not repeat");
     }
 
     #[test]

@@ -99,8 +99,8 @@ pub fn section_size(content: &Map<String, Value>) -> usize {
 
 fn check_object(object: &Map<String, Value>, path: &str, depth: usize, violations: &mut Vec<RuleViolation>) {
     for (key, value) in object {
-        if key.starts_with('$') && matches!(key.as_str(), "$metadata" | "$version") {
-            continue; // service-maintained fields echoed back by clients
+        if depth == 1 && matches!(key.as_str(), "$metadata" | "$version") {
+            continue; // service-maintained fields clients echo back at a section's root
         }
         let child_path = format!("{path}.{key}");
         if let Some(problem) = key_problem(key) {
@@ -199,5 +199,8 @@ mod tests {
     fn service_fields_are_not_keys() {
         let content = object(json!({"$version": 3, "$metadata": {"$lastUpdated": "x"}, "a": 1}));
         assert!(check_section(Section::Desired, &content).is_empty());
+        let nested = object(json!({"a": {"$version": 3}, "$other": 1}));
+        let paths: Vec<String> = check_section(Section::Desired, &nested).into_iter().map(|violation| violation.path).collect();
+        assert_eq!(paths, ["properties.desired.a.$version", "properties.desired.$other"]);
     }
 }

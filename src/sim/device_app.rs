@@ -219,9 +219,9 @@ mod tests {
     fn strict_devices_reject_unknown_settings() {
         let profile = SimProfile { kind: DeviceKind::DoorLock, strict: true, provisioned: false };
         assert!(profile.judge("building", &json!(44)).unwrap_err().contains("unsupported setting 'building'"));
-        assert!(profile.judge("autoLockSeconds", &json!(30)).is_ok());
+        assert_eq!(profile.judge("autoLockSeconds", &json!(30)), Ok(()));
         assert!(profile.judge("autoLockSeconds", &json!(30.5)).is_err());
-        assert!(SimProfile { kind: DeviceKind::DoorLock, strict: false, provisioned: false }.judge("building", &json!(44)).is_ok());
+        assert_eq!(SimProfile { kind: DeviceKind::DoorLock, strict: false, provisioned: false }.judge("building", &json!(44)), Ok(()));
     }
 
     #[test]

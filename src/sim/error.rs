@@ -102,4 +102,12 @@ pub enum SimError {
     /// A setting is invalid, or start-up work failed in a way no other variant names.
     #[error("invalid simulator setting: {0}")]
     Config(String),
+    /// A record could not be encoded for saving (nothing was saved in its place).
+    #[error("{what} could not be encoded for saving: {detail}")]
+    Encode {
+        /// Which record (`job 'x'`).
+        what: String,
+        /// The encoder's error.
+        detail: String,
+    },
 }

@@ -41,7 +41,7 @@ impl FaultConfig {
 pub enum Fault {
     /// 429 `ThrottlingException` with this `Retry-After`.
     Throttle {
-        /// Seconds.
+        /// The `Retry-After` sent with the 429, in seconds.
         retry_after_secs: u32,
     },
     /// 503 `ServiceUnavailable`.

@@ -143,29 +143,129 @@ async fn churn_once(hub: &Hub, rng: &mut StdRng) -> Option<String> {
     });
     let (pick_offline, pick_online) = (rng.random_range(0..offline.max(1)), rng.random_range(0..online.max(1)));
     hub.write(|registry| {
-        let mut changes = Changes::default();
-        let mut reconnected = None;
-        for (state, pick) in [(ConnectionState::Disconnected, pick_offline), (ConnectionState::Connected, pick_online)] {
-            let found = registry
+        // Both are picked before either changes, so the device that comes back is never the
+        // one that drops off.
+        let pick = |state: ConnectionState, nth: usize| {
+            registry
                 .iter_from(None)
                 .filter(|record| record.simulated.is_some() && record.status == DeviceStatus::Enabled && record.connection_state == state)
-                .nth(pick)
-                .map(|record| record.device_id.clone());
-            let Some(device_id) = found else { continue };
-            if let Ok(record) = registry.get_mut(&device_id) {
-                record.connection_state =
-                    if state == ConnectionState::Connected { ConnectionState::Disconnected } else { ConnectionState::Connected };
-                record.connection_state_updated = now;
-                record.last_activity = now;
-                if record.connection_state == ConnectionState::Connected {
-                    reconnected = Some(device_id.clone());
-                }
-                changes.upserted.push(device_id);
-            }
+                .nth(nth)
+                .map(|record| record.device_id.clone())
+        };
+        let coming_back = pick(ConnectionState::Disconnected, pick_offline);
+        let dropping_off = pick(ConnectionState::Connected, pick_online);
+        let mut changes = Changes::default();
+        for (device_id, state) in [(&coming_back, ConnectionState::Connected), (&dropping_off, ConnectionState::Disconnected)] {
+            let Some(device_id) = device_id else { continue };
+            let record = registry.get_mut(device_id)?;
+            record.connection_state = state;
+            record.connection_state_updated = now;
+            record.last_activity = now;
+            changes.upserted.push(device_id.clone());
         }
-        Ok((reconnected, changes))
+        Ok((coming_back, changes))
     })
     .await
     .ok()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fleet on tokio's paused clock: acknowledgement delays and reconnections are exact,
+    //! and "never acknowledged" is checked an hour later without waiting an hour.
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::azure::wire::Device;
+    use crate::sim::device_app::SimProfile;
+    use crate::sim::methods::MethodConfig;
+    use crate::sim::registry::{Registry, TwinWrite};
+    use crate::sim::seed::{DeviceKind, demo_fleet};
+
+    const CONFIG: FleetConfig =
+        FleetConfig { ack_delay_min: Duration::from_millis(300), ack_delay_max: Duration::from_millis(1500), churn_every: None };
+
+    /// Thermostats `therm-on` (connected) and `therm-off` (not), plus `no-app`, a device no
+    /// simulated app runs on; the fleet task is running.
+    fn hub(config: FleetConfig) -> (Arc<Hub>, watch::Sender<bool>) {
+        let thermostat = |device_id: &str, state: ConnectionState| {
+            let mut record = demo_fleet(1, 43, 1).remove(0);
+            record.device_id = device_id.to_owned();
+            record.status = DeviceStatus::Enabled;
+            record.connection_state = state;
+            record.simulated = Some(SimProfile { kind: DeviceKind::Thermostat, strict: false, provisioned: false });
+            record
+        };
+        let mut registry = Registry::from_records([
+            thermostat("therm-on", ConnectionState::Connected),
+            thermostat("therm-off", ConnectionState::Disconnected),
+        ]);
+        registry.put_device("no-app", &Device::new_with_generated_keys("no-app"), None, 1).unwrap();
+        let hub = Hub::for_tests(registry, None, MethodConfig::default());
+        let (shutdown, stop) = watch::channel(false);
+        hub.set_desired_listener(spawn(Arc::clone(&hub), config, 7, stop));
+        (hub, shutdown)
+    }
+
+    /// Sets `targetTemperature` as the service would; returns the desired `$version`.
+    async fn set_temperature(hub: &Hub, device_id: &str, celsius: u32) -> u64 {
+        let write = TwinWrite::parse_patch(&json!({"properties": {"desired": {"targetTemperature": celsius}}})).unwrap();
+        hub.write(|registry| {
+            let version = registry.write_twin(device_id, &write, None, now_ticks())?.twin.desired_version;
+            let mut changes = Changes::upsert(device_id);
+            changes.desired_changed.push(device_id.to_owned());
+            Ok((version, changes))
+        })
+        .await
+        .unwrap()
+    }
+
+    fn ack(hub: &Hub, device_id: &str) -> Option<Value> {
+        let twin = hub.read(|registry| registry.get(device_id).unwrap().to_twin());
+        twin.reported().and_then(|reported| reported.get("targetTemperature")).cloned()
+    }
+
+    fn acked_version(hub: &Hub, device_id: &str) -> Option<u64> {
+        ack(hub, device_id).and_then(|ack| ack.get("av").and_then(Value::as_u64))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_online_device_acknowledges_within_the_delay_and_rejects_what_it_cannot_apply() {
+        let (hub, _shutdown) = hub(CONFIG);
+        let version = set_temperature(&hub, "therm-on", 23).await;
+        tokio::time::sleep(CONFIG.ack_delay_min.saturating_sub(Duration::from_millis(1))).await;
+        assert_ne!(acked_version(&hub, "therm-on"), Some(version), "acknowledged before the shortest delay");
+        tokio::time::sleep(CONFIG.ack_delay_max).await;
+        assert_eq!(ack(&hub, "therm-on"), Some(json!({"value": 23, "ac": 200, "av": version, "ad": "completed"})));
+
+        let version = set_temperature(&hub, "therm-on", 40).await;
+        tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(1)).await;
+        let rejected = ack(&hub, "therm-on").unwrap();
+        assert_eq!((rejected["ac"].clone(), rejected["av"].clone(), rejected["value"].clone()), (json!(400), json!(version), json!(23)));
+        assert!(rejected["ad"].as_str().unwrap().starts_with("error: targetTemperature 40 is outside"), "{rejected}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offline_and_unsimulated_devices_apply_nothing() {
+        let (hub, _shutdown) = hub(CONFIG);
+        let offline = set_temperature(&hub, "therm-off", 21).await;
+        let unsimulated = set_temperature(&hub, "no-app", 21).await;
+        tokio::time::sleep(Duration::from_hours(1)).await;
+        assert_ne!(acked_version(&hub, "therm-off"), Some(offline));
+        assert_eq!(ack(&hub, "no-app"), None, "desired $version {unsimulated} was acknowledged by a device without an app");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_offline_device_catches_up_when_it_reconnects() {
+        let churn_every = Duration::from_secs(10);
+        let (hub, _shutdown) = hub(FleetConfig { churn_every: Some(churn_every), ..CONFIG });
+        let version = set_temperature(&hub, "therm-off", 21).await;
+        tokio::time::sleep(churn_every.saturating_sub(Duration::from_millis(1))).await;
+        assert_ne!(acked_version(&hub, "therm-off"), Some(version), "acknowledged while offline");
+        // The churn tick brings the only offline thermostat back; it applies what it missed.
+        tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(2)).await;
+        assert_eq!(acked_version(&hub, "therm-off"), Some(version), "{:?}", ack(&hub, "therm-off"));
+    }
 }

@@ -89,35 +89,42 @@ impl Hub {
             .map_err(|error| SimError::Config(format!("the job save task failed: {error}")))?
     }
 
+    /// A hub for unit tests: built-in policies, no faults, default jobs.
+    #[cfg(test)]
+    pub(crate) fn for_tests(registry: Registry, store: Option<Store>, method_config: MethodConfig) -> Arc<Self> {
+        let parts = HubParts {
+            policies: Policies::generate(),
+            faults: FaultInjector::new(super::faults::FaultConfig::default(), 1),
+            host_names: vec!["localhost".to_owned()],
+            jobs: Jobs::new(super::jobs::JobsConfig::default(), Vec::new()),
+            method_config,
+        };
+        Arc::new(Self::new(registry, store, parts))
+    }
+
+    /// The store, when state is kept on disk.
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.store.as_deref()
+    }
+
     /// Reads the registry under a shared lock.
     pub fn read<R>(&self, read: impl FnOnce(&Registry) -> R) -> R {
         read(&self.registry.read())
     }
 
-    /// Applies a change, then commits what it touched before returning, so a returned `Ok`
-    /// is durable.
+    /// Applies a change and commits what it touched before anyone can see it: the registry
+    /// stays write-locked until the commit is durable, and a change that fails (in `change`
+    /// itself, or when it is encoded or committed) is undone, so memory never runs ahead of
+    /// disk. A failed commit answers 500, never a success for something not on disk.
     pub async fn write<R>(&self, change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>) -> Result<R, HubError> {
+        // Writers queue here without holding a worker thread; the registry lock is taken only
+        // for the change and its commit.
         let _gate = self.write_gate.lock().await;
-        let (result, batch, desired_changed) = {
-            let mut registry = self.registry.write();
-            let (result, changes) = change(&mut registry)?;
-            (result, batch_for(&registry, &changes), changes.desired_changed)
+        let (result, desired_changed) = match &self.store {
+            Some(store) => blocking_io(|| self.write_locked(change, Some(store.as_ref())))?,
+            None => self.write_locked(change, None)?,
         };
-        if let Some(store) = &self.store
-            && !batch.is_empty()
-        {
-            let store = Arc::clone(store);
-            let committed = tokio::task::spawn_blocking(move || store.write(&batch)).await;
-            let failure = match committed {
-                Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error.to_string()),
-                Err(join_error) => Some(join_error.to_string()),
-            };
-            if let Some(detail) = failure {
-                tracing::error!(%detail, "state commit failed");
-                return Err(HubError::new(ErrorCode::ServerError, format!("the change could not be saved: {detail}")));
-            }
-        }
         if let Some(listener) = self.desired_listener.get() {
             for device_id in desired_changed {
                 // A full queue only delays acknowledgements: the fleet rescans on restart.
@@ -125,6 +132,35 @@ impl Hub {
             }
         }
         Ok(result)
+    }
+
+    /// The change and its commit under the registry's write lock: readers see the state before
+    /// or after a committed change, never one that is not on disk.
+    fn write_locked<R>(
+        &self,
+        change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>,
+        store: Option<&Store>,
+    ) -> Result<(R, Vec<String>), HubError> {
+        let mut registry = self.registry.write();
+        registry.begin();
+        let committed = change(&mut registry).and_then(|(result, changes)| {
+            if let Some(store) = store {
+                let batch = batch_for(&registry, &changes)?;
+                if !batch.is_empty() {
+                    store.write(&batch).map_err(|error| {
+                        tracing::error!(%error, "state commit failed");
+                        HubError::new(ErrorCode::ServerError, format!("the change could not be saved: {error}"))
+                    })?;
+                }
+            }
+            Ok((result, changes.desired_changed))
+        });
+        if committed.is_ok() {
+            registry.commit();
+        } else {
+            registry.rollback();
+        }
+        committed
     }
 
     /// Connects the simulated fleet: desired changes are reported to `listener` from now on.
@@ -158,15 +194,30 @@ impl Hub {
     }
 }
 
-/// Serialises the records a change touched.
-pub fn batch_for(registry: &Registry, changes: &Changes) -> Batch {
+/// Serialises the records a change touched; a record that cannot be encoded fails the change
+/// (never stored as empty bytes).
+pub fn batch_for(registry: &Registry, changes: &Changes) -> Result<Batch, HubError> {
     let upserts = changes
         .upserted
         .iter()
         .filter_map(|device_id| registry.get(device_id).ok())
-        .map(|record| (record.device_id.clone(), serde_json::to_vec(record).unwrap_or_default()))
-        .collect();
-    Batch { upserts, deletes: changes.deleted.clone(), meta: Vec::new() }
+        .map(|record| {
+            serde_json::to_vec(record).map(|bytes| (record.device_id.clone(), bytes)).map_err(|error| {
+                HubError::new(ErrorCode::ServerError, format!("device '{}' could not be encoded for saving: {error}", record.device_id))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Batch { upserts, deletes: changes.deleted.clone(), meta: Vec::new() })
+}
+
+/// Runs blocking disk work from async code: on a multi-threaded runtime the worker hands its
+/// other tasks over first; on a current-thread runtime (unit tests) nothing else could run
+/// meanwhile anyway.
+fn blocking_io<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 /// Opens the store and loads what it holds.
@@ -186,4 +237,103 @@ pub fn load_jobs(store: &Store) -> Result<Vec<super::jobs::JobRecord>, SimError>
                 .map_err(|error| SimError::Corrupt { path: store.path().to_owned(), detail: format!("job '{job_id}': {error}") })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::azure::wire::{Device, ErrorCode};
+
+    fn persistent_hub(dir: &std::path::Path) -> Arc<Hub> {
+        let (store, registry) = open_store(&dir.join("hub.redb")).unwrap();
+        Hub::for_tests(registry, Some(store), MethodConfig::default())
+    }
+
+    async fn create(hub: &Hub, device_id: &str) -> Result<u64, HubError> {
+        hub.write(|registry| {
+            let record = registry.put_device(device_id, &Device::new_with_generated_keys(device_id), None, 1)?;
+            Ok((record.etag, Changes::upsert(device_id)))
+        })
+        .await
+    }
+
+    async fn disable(hub: &Hub, device_id: &str) -> Result<(), HubError> {
+        hub.write(|registry| {
+            let record = registry.get_mut(device_id)?;
+            record.status = crate::azure::wire::DeviceStatus::Disabled;
+            Ok(((), Changes::upsert(device_id)))
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_is_invisible_to_readers_until_its_commit_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = persistent_hub(dir.path());
+        let inside_commit = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let (hook_hub, seen) = (Arc::downgrade(&hub), Arc::clone(&inside_commit));
+        hub.store().unwrap().set_commit_hook(Box::new(move || {
+            // A reader arriving now (another thread) must wait: the registry is still locked.
+            let hub = hook_hub.upgrade().unwrap();
+            seen.lock().push(hub.registry.try_read().is_none());
+            Ok(())
+        }));
+        create(&hub, "d1").await.unwrap();
+        assert_eq!(*inside_commit.lock(), vec![true], "a reader could look at the registry during the commit");
+        assert!(hub.read(|registry| registry.get("d1").is_ok()), "the committed device is visible afterwards");
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_answers_500_and_leaves_memory_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = persistent_hub(dir.path());
+        let etag = create(&hub, "kept").await.unwrap();
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let switch = Arc::clone(&failing);
+        hub.store().unwrap().set_commit_hook(Box::new(move || {
+            if switch.load(std::sync::atomic::Ordering::SeqCst) {
+                Err(SimError::Config("injected: the disk is full".to_owned()))
+            } else {
+                Ok(())
+            }
+        }));
+
+        let refused = create(&hub, "lost").await.unwrap_err();
+        assert_eq!((refused.code, refused.status()), (ErrorCode::ServerError, 500), "{refused:?}");
+        assert!(refused.message.contains("could not be saved") && refused.message.contains("disk is full"), "{}", refused.message);
+        assert!(hub.read(|registry| registry.get("lost").is_err()), "an uncommitted create is visible");
+
+        let refused = disable(&hub, "kept").await.unwrap_err();
+        assert_eq!(refused.status(), 500, "{refused:?}");
+        let (status, etag_now) = hub.read(|registry| registry.get("kept").map(|record| (record.status, record.etag)).unwrap());
+        assert_eq!((status, etag_now), (crate::azure::wire::DeviceStatus::Enabled, etag), "an uncommitted update is visible");
+
+        // The disk recovers: the next writes succeed, and disk and memory agree after a reopen.
+        failing.store(false, std::sync::atomic::Ordering::SeqCst);
+        let next_etag = create(&hub, "after").await.unwrap();
+        assert!(next_etag > etag, "etags keep increasing: {next_etag} after {etag}");
+        drop(hub);
+        let reopened = persistent_hub(dir.path());
+        let ids: Vec<String> = reopened.read(|registry| registry.iter_from(None).map(|record| record.device_id.clone()).collect());
+        assert_eq!(ids, ["after", "kept"]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_change_is_undone_even_when_it_changed_memory_first() {
+        let hub = Hub::for_tests(Registry::default(), None, MethodConfig::default());
+        create(&hub, "a").await.unwrap();
+        let refused = hub
+            .write(|registry| -> Result<((), Changes), HubError> {
+                registry.get_mut("a")?.status = crate::azure::wire::DeviceStatus::Disabled;
+                registry.delete("a", None)?;
+                Err(HubError::invalid("refused after changing memory"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.message, "refused after changing memory");
+        let status = hub.read(|registry| registry.get("a").map(|record| record.status).unwrap());
+        assert_eq!(status, crate::azure::wire::DeviceStatus::Enabled);
+    }
 }

@@ -178,6 +178,114 @@ mod tests {
         assert!(!is_slow("anything", 0));
     }
 
+    mod on_a_paused_clock {
+        //! Connect and response timeouts, and reboots, measured on tokio's paused clock: each
+        //! wait is exact and no test waits in real time.
+
+        use super::*;
+        use crate::sim::registry::Registry;
+        use crate::sim::seed::demo_fleet;
+
+        const ANSWER: Duration = Duration::from_millis(250);
+
+        /// A hub with one simulated device, online or not, answering in exactly 250 ms (or too
+        /// slowly when `slow`).
+        fn hub_with_device(online: bool, slow: bool) -> (Arc<Hub>, String) {
+            let mut record = demo_fleet(1, 43, 1).remove(0);
+            record.status = DeviceStatus::Enabled;
+            record.connection_state = if online { ConnectionState::Connected } else { ConnectionState::Disconnected };
+            let device_id = record.device_id.clone();
+            let config = MethodConfig {
+                answer_delay_min: ANSWER,
+                answer_delay_max: ANSWER,
+                slow_per_mille: if slow { 1000 } else { 0 },
+                ..MethodConfig::default()
+            };
+            (Hub::for_tests(Registry::from_records([record]), None, config), device_id)
+        }
+
+        fn call(name: &str, connect_timeout_secs: Option<u64>, response_timeout_secs: u64) -> CloudToDeviceMethod {
+            CloudToDeviceMethod {
+                method_name: name.into(),
+                payload: json!({"lockTime": "10m"}),
+                response_timeout_in_seconds: Some(response_timeout_secs),
+                connect_timeout_in_seconds: connect_timeout_secs,
+            }
+        }
+
+        fn is_online(hub: &Hub, device_id: &str) -> bool {
+            hub.read(|registry| registry.get(device_id).map(|record| record.connection_state == ConnectionState::Connected).unwrap())
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_online_device_answers_after_its_delay() {
+            let (hub, device_id) = hub_with_device(true, false);
+            let started = Instant::now();
+            let answer = invoke(&hub, &device_id, &call("lockDoor", None, 30)).await.unwrap();
+            assert_eq!((answer.status, started.elapsed()), (200, ANSWER), "{answer:?}");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_offline_device_is_not_online_exactly_at_the_connect_timeout() {
+            let (hub, device_id) = hub_with_device(false, false);
+            let started = Instant::now();
+            let error = invoke(&hub, &device_id, &call("lockDoor", Some(20), 30)).await.unwrap_err();
+            assert_eq!((error.code, error.status()), (ErrorCode::DeviceNotOnline, 404), "{error:?}");
+            assert_eq!(error.structured_info, Some(json!({"timeout": "00:00:20"})));
+            assert_eq!(started.elapsed(), Duration::from_secs(20));
+            let at_once = Instant::now();
+            invoke(&hub, &device_id, &call("lockDoor", None, 30)).await.unwrap_err();
+            assert_eq!(at_once.elapsed(), Duration::ZERO, "without a connect timeout an offline device fails at once");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_device_that_connects_within_the_connect_timeout_answers() {
+            let (hub, device_id) = hub_with_device(false, false);
+            let (connecting_hub, connecting_id) = (Arc::clone(&hub), device_id.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                connecting_hub
+                    .write(|registry| {
+                        registry.get_mut(&connecting_id)?.connection_state = ConnectionState::Connected;
+                        Ok(((), Changes::upsert(&connecting_id)))
+                    })
+                    .await
+                    .unwrap();
+            });
+            let started = Instant::now();
+            let answer = invoke(&hub, &device_id, &call("lockDoor", Some(10), 30)).await.unwrap();
+            assert_eq!(answer.status, 200);
+            // Seen at the next 100 ms look after connecting, then the device's own delay.
+            let waited = started.elapsed();
+            assert!(waited >= Duration::from_secs(3) + ANSWER && waited <= Duration::from_millis(3100) + ANSWER, "{waited:?}");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_slow_device_times_out_exactly_at_the_response_timeout() {
+            let (hub, device_id) = hub_with_device(true, true);
+            let started = Instant::now();
+            let error = invoke(&hub, &device_id, &call("lockDoor", None, 30)).await.unwrap_err();
+            assert_eq!((error.code, error.status()), (ErrorCode::GatewayTimeout, 504), "{error:?}");
+            assert_eq!(started.elapsed(), Duration::from_secs(30));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_reboot_takes_the_device_offline_for_the_configured_time() {
+            let (hub, device_id) = hub_with_device(true, false);
+            let answer = invoke(&hub, &device_id, &call("reboot", None, 30)).await.unwrap();
+            assert_eq!(answer.status, 200, "{answer:?}");
+            let rebooted = Instant::now();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert!(!is_online(&hub, &device_id), "offline while rebooting");
+            tokio::time::sleep_until(rebooted + MethodConfig::default().reboot_offline - Duration::from_millis(1)).await;
+            assert!(!is_online(&hub, &device_id), "still offline just before the reboot time");
+            tokio::time::sleep_until(rebooted + MethodConfig::default().reboot_offline + Duration::from_millis(1)).await;
+            assert!(is_online(&hub, &device_id), "back once the reboot time has passed");
+            let twin = hub.read(|registry| registry.get(&device_id).unwrap().to_twin());
+            assert!(twin.reported().is_some_and(|reported| reported.contains_key("lastReboot")), "{twin:?}");
+        }
+    }
+
     #[test]
     fn timeouts_are_checked() {
         let method = |response: Option<u64>| CloudToDeviceMethod {
@@ -186,7 +294,7 @@ mod tests {
             response_timeout_in_seconds: response,
             connect_timeout_in_seconds: None,
         };
-        assert!(validate(&method(None)).is_ok());
+        assert_eq!(validate(&method(None)), Ok(()));
         assert!(validate(&method(Some(4))).unwrap_err().message.contains("between 5 and 300, not 4"));
         assert!(validate(&method(Some(301))).is_err());
         assert_eq!(hh_mm_ss(60), "00:01:00");

@@ -80,7 +80,7 @@ pub struct DeviceRecord {
     pub etag: u64,
     /// Enabled or disabled.
     pub status: DeviceStatus,
-    /// Why.
+    /// Why the status was set, as the caller gave it.
     #[serde(default)]
     pub status_reason: Option<String>,
     /// When status last changed (0 = never).
@@ -91,7 +91,7 @@ pub struct DeviceRecord {
     pub connection_state_updated: Ticks,
     /// Last activity (0 = never).
     pub last_activity: Ticks,
-    /// Credentials.
+    /// Keys or thumbprints the device authenticates with.
     pub auth: AuthRecord,
     /// `IoT` Edge device.
     #[serde(default)]

@@ -33,10 +33,17 @@ impl Batch {
     }
 }
 
+/// Runs inside a device commit just before it is made durable; an error fails the commit.
+#[cfg(test)]
+pub(crate) type CommitHook = Box<dyn Fn() -> Result<(), SimError> + Send + Sync>;
+
 /// The state database of one simulated hub.
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Lets unit tests look inside a commit and make it fail.
+    #[cfg(test)]
+    commit_hook: parking_lot::Mutex<Option<CommitHook>>,
 }
 
 impl Store {
@@ -51,10 +58,21 @@ impl Store {
                 other => other.to_string(),
             },
         })?;
-        let store = Self { db, path: path.to_owned() };
+        let store = Self {
+            db,
+            path: path.to_owned(),
+            #[cfg(test)]
+            commit_hook: parking_lot::Mutex::new(None),
+        };
         // Create the tables up front so readers never meet a missing table.
         store.write(&Batch::default())?;
         Ok(store)
+    }
+
+    /// Installs `hook`, run in every device commit before it is made durable.
+    #[cfg(test)]
+    pub(crate) fn set_commit_hook(&self, hook: CommitHook) {
+        *self.commit_hook.lock() = Some(hook);
     }
 
     /// The database file.
@@ -132,6 +150,10 @@ impl Store {
             }
             // Created here too, so a database from before jobs existed opens for reading.
             write.open_table(JOBS).map_err(|error| self.error(error))?;
+        }
+        #[cfg(test)]
+        if let Some(hook) = &*self.commit_hook.lock() {
+            hook()?;
         }
         write.commit().map_err(|error| self.error(error))
     }

@@ -1,5 +1,5 @@
 """Official Python SDK (azure-iot-hub 2.7.0) against `hubdeck sim`: twin read, update with an
-etag, a stale etag refused, replace, and a simulated device acknowledging a desired change.
+etag, a stale etag refused, `$` keys refused, replace, and a simulated device acknowledging a desired change.
 Usage: python hub_twins.py READY_FILE (REQUESTS_CA_BUNDLE must name the CA)."""
 
 import json
@@ -33,6 +33,16 @@ def main():
 
     deleted = manager.update_twin("py-twin", Twin(properties=TwinProperties(desired={"mode": None})), updated.etag)
     assert "mode" not in deleted.properties.desired, "a null deletes the key"
+
+    # A `$` key other than the echoed $metadata/$version is refused, and nothing changes.
+    for bad in (Twin(properties=TwinProperties(desired={"$bad": 1})), Twin(tags={"$bad": 1})):
+        try:
+            manager.update_twin("py-twin", bad, "*")
+            raise AssertionError("a $-prefixed key must be refused")
+        except HttpOperationError as error:
+            assert error.response.status_code == 400, error.response.status_code
+            assert "ArgumentInvalid" in error.response.text and "'$'" in error.response.text, error.response.text
+    assert manager.get_twin("py-twin").properties.desired["$version"] == 3, "the refused patches did not bump $version"
 
     replaced = manager.replace_twin("py-twin", Twin(tags={"room": 12}, properties=TwinProperties(desired={"target": 21})))
     assert replaced.tags == {"room": 12}

@@ -218,7 +218,7 @@ impl EnrollmentEditor {
             return Some("Custom allocation needs the webhook URL (https://…).".to_owned());
         }
         if !self.device_id.trim().is_empty()
-            && let Err(error) = crate::azure::hub::check_device_id(self.device_id.trim())
+            && let Err(error) = crate::azure::id_rules::check_device_id(self.device_id.trim())
         {
             return Some(error.to_string());
         }
@@ -363,12 +363,7 @@ impl EnrollmentEditor {
 
 /// A fresh pair of 64-byte keys, base64, as the service generates them.
 pub fn fresh_keys() -> (Secret, Secret) {
-    use base64::Engine as _;
-    use rand::RngExt as _;
-    let key = || {
-        let bytes: [u8; 64] = rand::rng().random();
-        Secret::new(base64::engine::general_purpose::STANDARD.encode(bytes))
-    };
+    let key = || Secret::generate_key(crate::azure::secret::DPS_KEY_BYTES);
     (key(), key())
 }
 

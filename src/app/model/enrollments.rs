@@ -201,7 +201,9 @@ impl NewEnrollment {
         if id.is_empty() {
             return Some("Type an id.".to_owned());
         }
-        if let Err(error) = crate::azure::dps::check_id(if self.kind == EnrollmentKind::Group { "group" } else { "registration" }, id) {
+        if let Err(error) =
+            crate::azure::id_rules::check_dps_id(if self.kind == EnrollmentKind::Group { "group" } else { "registration" }, id)
+        {
             return Some(error.to_string());
         }
         state.find(self.kind, id).map(|_| format!("{id} already exists; open it from the list to change it."))

@@ -146,7 +146,7 @@ impl NewJobDraft {
     /// The requests to send, or every problem.
     pub fn requests(&self) -> Result<Vec<JobRequest>, Vec<String>> {
         let mut problems = Vec::new();
-        if let Err(error) = crate::azure::hub::check_job_id(self.job_id.trim()) {
+        if let Err(error) = crate::azure::id_rules::check_job_id(self.job_id.trim()) {
             problems.push(format!("job id: {error}"));
         }
         let number =

@@ -5,7 +5,7 @@ use egui::{RichText, Ui};
 
 use super::theme;
 use crate::app::model::{AppState, Command};
-use crate::azure::hub::check_device_id;
+use crate::azure::id_rules::check_device_id;
 use crate::azure::secret::Secret;
 
 /// The add-device dialog, when open.

@@ -6,6 +6,7 @@ use reqwest::Method;
 
 use super::{HubClient, encode_component};
 use crate::azure::error::AzureError;
+use crate::azure::id_rules::check_job_id;
 use crate::azure::pipeline::ApiRequest;
 use crate::azure::wire::{
     CONTINUATION_HEADER, CloudToDeviceMethod, DeviceJob, DeviceJobStatus, JobQueryResult, JobRequest, JobResponse, JobStatus, JobType,
@@ -14,17 +15,6 @@ use crate::azure::wire::{
 
 /// Extra time beyond the method's own timeouts before the HTTP request gives up.
 const METHOD_HTTP_MARGIN: Duration = Duration::from_secs(15);
-
-/// Job ids the console accepts: what survives a query string literal and a URL path unchanged.
-pub fn check_job_id(job_id: &str) -> Result<(), AzureError> {
-    if job_id.is_empty() || job_id.len() > 128 {
-        return Err(AzureError::InvalidInput(format!("job id '{job_id}' must be 1 to 128 characters long")));
-    }
-    if let Some(bad) = job_id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))) {
-        return Err(AzureError::InvalidInput(format!("job id '{job_id}' contains '{bad}'; use letters, digits and - _ . : only")));
-    }
-    Ok(())
-}
 
 impl HubClient {
     /// `POST /twins/{id}/methods`: invokes a direct method and returns the device's answer. A
@@ -119,17 +109,4 @@ impl HubClient {
 
 fn decode(operation: &'static str, error: &serde_json::Error) -> AzureError {
     AzureError::Decode { operation, target: String::new(), status: 200, detail: error.to_string() }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_ids_are_checked() {
-        assert!(check_job_id("lockdoor-b43-20261128-1530").is_ok());
-        assert!(check_job_id("").is_err());
-        let quote = check_job_id("a'b").unwrap_err().to_string();
-        assert!(quote.contains("contains '''"), "{quote}");
-    }
 }

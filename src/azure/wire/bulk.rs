@@ -109,7 +109,7 @@ pub struct ExportImportDevice {
     /// Desired properties to set with the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<TwinProperties>,
-    /// Capabilities.
+    /// What the device can do (IoT Edge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<DeviceCapabilities>,
     /// Edge scope.
@@ -180,7 +180,7 @@ pub struct BulkRegistryOperationResult {
     /// Failed items.
     #[serde(default)]
     pub errors: Vec<DeviceRegistryOperationError>,
-    /// Warnings.
+    /// Items that succeeded with a warning.
     #[serde(default)]
     pub warnings: Vec<DeviceRegistryOperationWarning>,
 }

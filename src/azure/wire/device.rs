@@ -29,7 +29,7 @@ impl DeviceStatus {
 /// Whether the device is connected right now (`PascalCase` on the wire).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ConnectionState {
-    /// Connected.
+    /// Connected to the hub now.
     Connected,
     /// Not connected.
     #[default]
@@ -155,10 +155,10 @@ pub struct Device {
     /// Cloud-to-device messages queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_to_device_message_count: Option<u64>,
-    /// Credentials.
+    /// Keys or thumbprints the device authenticates with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<AuthenticationMechanism>,
-    /// Capabilities.
+    /// What the device can do (IoT Edge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<DeviceCapabilities>,
     /// Edge scope (`ms-azure-iot-edge://…`).

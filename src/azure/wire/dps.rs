@@ -125,7 +125,7 @@ pub mod enrollment {
     /// The twin a device gets on its first assignment (or a reset).
     #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
     pub struct InitialTwin {
-        /// Tags.
+        /// Tags the device's twin starts with.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub tags: Option<Map<String, Value>>,
         /// `{"desired": …}`.
@@ -163,7 +163,7 @@ pub mod enrollment {
         /// `None`: never saved (the legacy sticky behaviour for old devices).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub reprovision_policy: Option<ReprovisionPolicy>,
-        /// Created.
+        /// When the enrollment was created.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub created_date_time_utc: Option<String>,
         /// Last change.
@@ -192,7 +192,7 @@ pub mod enrollment {
         /// The current registration, read-only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub registration_state: Option<DeviceRegistrationState>,
-        /// Attestation.
+        /// How devices of this enrollment prove who they are.
         pub attestation: AttestationMechanism,
         /// Everything else.
         #[serde(flatten)]
@@ -227,7 +227,7 @@ pub mod enrollment {
         /// Device id on that hub.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub device_id: Option<String>,
-        /// Status.
+        /// Where the registration is (assigning, assigned, failed, disabled).
         pub status: RegistrationStatus,
         /// Substatus (assigned only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,7 +302,7 @@ pub mod enrollment {
         pub enrollment_group_id: Option<String>,
         /// Six-digit code.
         pub error_code: i64,
-        /// Why.
+        /// Why the item failed, in words.
         pub error_status: String,
     }
 

@@ -32,7 +32,7 @@ pub struct StructuredError {
     /// Extra details (`{"timeout":"00:01:00"}` for `DeviceNotOnline`).
     #[serde(default)]
     pub info: Value,
-    /// When.
+    /// When the service produced the error (UTC).
     #[serde(default)]
     pub timestamp_utc: String,
 }

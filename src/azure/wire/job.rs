@@ -144,7 +144,7 @@ pub struct DeviceJobStatistics {
     /// Failed (including canceled).
     #[serde(default)]
     pub failed_count: u64,
-    /// Completed.
+    /// Devices the job finished with successfully.
     #[serde(default)]
     pub succeeded_count: u64,
     /// In progress.
@@ -186,24 +186,24 @@ pub struct JobRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobResponse {
-    /// Id.
+    /// The job id the caller chose.
     pub job_id: String,
     /// Target condition.
     #[serde(default)]
     pub query_condition: Option<String>,
-    /// Created.
+    /// When the job was created.
     #[serde(default)]
     pub created_time: Option<String>,
     /// Start (requested, or actual once running).
     #[serde(default)]
     pub start_time: Option<String>,
-    /// End.
+    /// When the job ended (absent while it runs).
     #[serde(default)]
     pub end_time: Option<String>,
     /// Execution limit.
     #[serde(default)]
     pub max_execution_time_in_seconds: Option<u64>,
-    /// Kind.
+    /// Whether it invokes a method or updates twins.
     #[serde(rename = "type")]
     pub job_type: JobType,
     /// Method (method jobs).
@@ -212,12 +212,12 @@ pub struct JobResponse {
     /// Patch (twin jobs).
     #[serde(default)]
     pub update_twin: Option<Value>,
-    /// Status.
+    /// Where the job is in its life cycle.
     pub status: JobStatus,
     /// Why it failed.
     #[serde(default)]
     pub failure_reason: Option<String>,
-    /// Detail.
+    /// A note from the service about the job's progress.
     #[serde(default)]
     pub status_message: Option<String>,
     /// Device counters.
@@ -254,7 +254,7 @@ pub struct DeviceJobOutcome {
 pub struct DeviceJobError {
     /// Error code name (`DeviceNotOnline`).
     pub code: String,
-    /// Text.
+    /// The error in words.
     #[serde(default)]
     pub description: String,
 }
@@ -263,13 +263,13 @@ pub struct DeviceJobError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceJob {
-    /// Device.
+    /// The device this row is about.
     pub device_id: String,
-    /// Job.
+    /// The job the row belongs to.
     pub job_id: String,
-    /// Kind.
+    /// Whether the job invokes a method or updates twins.
     pub job_type: JobType,
-    /// Status.
+    /// Where the job is with this device.
     pub status: DeviceJobStatus,
     /// Started on this device.
     #[serde(default)]
@@ -277,16 +277,16 @@ pub struct DeviceJob {
     /// Ended on this device.
     #[serde(default)]
     pub end_time_utc: Option<String>,
-    /// Created.
+    /// When the row was created (the job started on this device).
     #[serde(default)]
     pub created_date_time_utc: Option<String>,
     /// Last change.
     #[serde(default)]
     pub last_updated_date_time_utc: Option<String>,
-    /// Result.
+    /// The device's answer to a method job.
     #[serde(default)]
     pub outcome: Option<DeviceJobOutcome>,
-    /// Failure.
+    /// Why the job failed on this device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<DeviceJobError>,
 }

@@ -52,7 +52,7 @@ pub struct Twin {
     /// Credential kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication_type: Option<AuthenticationType>,
-    /// Thumbprints.
+    /// X.509 thumbprints (self-signed devices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x509_thumbprint: Option<X509Thumbprint>,
     /// Plug and Play model id.
@@ -67,7 +67,7 @@ pub struct Twin {
     /// Desired and reported properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<TwinProperties>,
-    /// Capabilities.
+    /// What the device can do (IoT Edge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<DeviceCapabilities>,
     /// Edge scope.

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rand::RngExt as _;
 use serde_json::json;
 
 use crate::azure::secret::Secret;
@@ -41,9 +40,9 @@ pub trait Enrollment: Clone + serde::Serialize + serde::de::DeserializeOwned {
     const KIND: &'static str;
     /// The registration id or enrollment group id (the table's key, compared case-insensitively).
     fn id(&self) -> &str;
-    /// How devices prove who they are, for keys generated or kept on `PUT`.
+    /// The attestation, for changing its keys.
     fn attestation_mut(&mut self) -> &mut AttestationMechanism;
-    /// How devices prove who they are (with keys: only the attestation-mechanism call shows them).
+    /// The attestation, for reading its keys.
     fn attestation(&self) -> &AttestationMechanism;
     /// The settings both kinds share (etag, hubs, policies), stamped on `PUT`.
     fn settings_mut(&mut self) -> &mut EnrollmentSettings;
@@ -92,15 +91,11 @@ impl Enrollment for EnrollmentGroup {
 /// The registration-id rules (shared with the client): 1–128 of letters, digits, `: . _ -`, not
 /// starting or ending with one of those four.
 pub fn check_id(kind: &str, id: &str) -> Result<(), EnrollmentError> {
-    crate::azure::dps::check_id(kind, id).map_err(|error| match error {
-        crate::azure::AzureError::InvalidInput(message) => EnrollmentError::Invalid(message),
-        other => EnrollmentError::Invalid(other.to_string()),
-    })
+    crate::azure::id_rules::check_dps_id(kind, id).map_err(|error| EnrollmentError::Invalid(error.to_string()))
 }
 
 fn generated_key() -> Secret {
-    let bytes: [u8; 64] = rand::rng().random();
-    Secret::new(BASE64.encode(bytes))
+    Secret::generate_key(crate::azure::secret::DPS_KEY_BYTES)
 }
 
 fn check_key(which: &str, key: &Secret) -> Result<(), EnrollmentError> {

@@ -9,7 +9,7 @@ use super::response::json;
 use super::{Call, Route};
 use crate::azure::wire::{
     CONTINUATION_HEADER, CloudToDeviceMethod, ErrorCode, ITEM_TYPE_HEADER, JobQueryResult, JobRequest, JobStatus, JobType,
-    MAX_ITEM_COUNT_HEADER, Timestamp,
+    MAX_ITEM_COUNT_HEADER,
 };
 use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
@@ -28,14 +28,14 @@ pub async fn run(hub: &Arc<Hub>, route: Route, call: Call) -> Result<Response, H
         Route::PutJob(job_id) => {
             let request: JobRequest = call.json("a JobRequest with jobId, type, queryCondition and a method or twin patch")?;
             // The device set is evaluated when the job starts, not now.
-            let response = hub.jobs().create(&job_id, &request, Timestamp::now())?;
+            let response = hub.jobs().create(&job_id, &request, crate::sim::clock::now_timestamp())?;
             // Acknowledged only once it is saved: a restart must not lose an accepted job.
             crate::sim::jobs::engine::save(hub).await;
             json(StatusCode::OK, &response)
         }
         Route::GetJob(job_id) => json(StatusCode::OK, &hub.jobs().get(&job_id)?),
         Route::CancelJob(job_id) => {
-            let response = hub.jobs().cancel(&job_id, Timestamp::now())?;
+            let response = hub.jobs().cancel(&job_id, crate::sim::clock::now_timestamp())?;
             crate::sim::jobs::engine::save(hub).await;
             json(StatusCode::OK, &response)
         }

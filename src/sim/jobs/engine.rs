@@ -10,8 +10,8 @@ use futures_util::StreamExt as _;
 use tokio::sync::watch;
 
 use super::{DeviceJobRecord, matching_devices};
-use crate::azure::wire::{DeviceJobStatus, JobStatus, JobType, Timestamp};
-use crate::sim::clock::now_ticks;
+use crate::azure::wire::{DeviceJobStatus, JobStatus, JobType};
+use crate::sim::clock::{now_ticks, now_timestamp};
 use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
 use crate::sim::registry::{Changes, TwinWrite};
@@ -69,7 +69,7 @@ async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
 
 /// Moves jobs along; returns the jobs that started (their runners are the caller's to spawn).
 fn tick(hub: &Arc<Hub>) -> Vec<String> {
-    let now = Timestamp::now();
+    let now = now_timestamp();
     let queue_delay = chrono::Duration::from_std(hub.jobs().config().queue_delay).unwrap_or_default();
     let retention = chrono::Duration::from_std(hub.jobs().config().retention).unwrap_or_default();
     let (to_schedule, to_start, expired): (Vec<String>, Vec<String>, Vec<String>) = hub.jobs().read(|records| {
@@ -105,7 +105,7 @@ fn start(hub: &Arc<Hub>, job_id: &str) -> bool {
         return false;
     };
     let devices = hub.read(|registry| matching_devices(registry, &condition));
-    let now = Timestamp::now();
+    let now = now_timestamp();
     hub.jobs().update(job_id, |record| {
         record.started = Some(now);
         match &devices {
@@ -141,7 +141,7 @@ async fn run_job(hub: Arc<Hub>, job_id: String) {
     }) else {
         return;
     };
-    let remaining = (deadline - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    let remaining = (deadline - crate::sim::clock::now()).to_std().unwrap_or(Duration::ZERO);
     let concurrency = hub.jobs().config().concurrency.max(1);
     let work = futures_util::stream::iter(pending).for_each_concurrent(concurrency, |(index, device_id)| {
         let hub = Arc::clone(&hub);
@@ -149,7 +149,7 @@ async fn run_job(hub: Arc<Hub>, job_id: String) {
         async move { run_device(&hub, &job_id, index, &device_id).await }
     });
     let timed_out = tokio::time::timeout(remaining, work).await.is_err();
-    let now = Timestamp::now();
+    let now = now_timestamp();
     hub.jobs().update(&job_id, |record| {
         if record.status != JobStatus::Running {
             return; // cancelled meanwhile
@@ -167,7 +167,7 @@ async fn run_job(hub: Arc<Hub>, job_id: String) {
 
 /// One device of a job; `index` is its place in the job's device list (found without a search).
 async fn run_device(hub: &Arc<Hub>, job_id: &str, index: usize, device_id: &str) {
-    let started = Timestamp::now();
+    let started = now_timestamp();
     let Some(Some((job_type, method, patch))) = hub.jobs().update(job_id, |record| {
         if record.status != JobStatus::Running {
             return None;
@@ -193,7 +193,7 @@ async fn run_device(hub: &Arc<Hub>, job_id: &str, index: usize, device_id: &str)
             None => Err(HubError::invalid("the job has no twin patch")),
         },
     };
-    let now = Timestamp::now();
+    let now = now_timestamp();
     hub.jobs().update(job_id, |record| {
         let Some(device) = record.devices.get_mut(index).filter(|device| device.device_id == device_id) else {
             return;
@@ -234,11 +234,106 @@ pub async fn save(hub: &Hub) {
         hub.jobs().clear_dirty();
         return;
     }
-    let dirty = hub.jobs().take_dirty();
-    if dirty.is_empty() {
-        return;
-    }
+    let dirty = match hub.jobs().take_dirty() {
+        Ok(dirty) if dirty.is_empty() => return,
+        Ok(dirty) => dirty,
+        Err(error) => {
+            tracing::error!(%error, "saving jobs failed");
+            return;
+        }
+    };
+    let job_ids: Vec<String> = dirty.iter().map(|(job_id, _)| job_id.clone()).collect();
     if let Err(error) = hub.save_jobs(dirty).await {
+        // Kept marked: the next save (at most a second later) tries them again.
+        hub.jobs().mark_dirty(job_ids);
         tracing::error!(%error, "saving jobs failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine on tokio's paused clock: schedules and `maxExecutionTimeInSeconds` are exact,
+    //! and no test waits in real time.
+
+    use super::*;
+    use crate::azure::wire::{CloudToDeviceMethod, ConnectionState, DeviceStatus, JobRequest, Timestamp};
+    use crate::sim::methods::MethodConfig;
+    use crate::sim::registry::Registry;
+    use crate::sim::seed::demo_fleet;
+
+    fn hub_with_devices(count: usize, slow: bool) -> Arc<Hub> {
+        let fleet = demo_fleet(count, 43, 1).into_iter().map(|mut record| {
+            record.status = DeviceStatus::Enabled;
+            record.connection_state = ConnectionState::Connected;
+            record
+        });
+        let config = MethodConfig {
+            answer_delay_min: Duration::from_millis(100),
+            answer_delay_max: Duration::from_millis(100),
+            slow_per_mille: if slow { 1000 } else { 0 },
+            ..MethodConfig::default()
+        };
+        Hub::for_tests(Registry::from_records(fleet), None, config)
+    }
+
+    fn lock_all(job_id: &str, start_time: Option<String>, max_execution_secs: u64) -> JobRequest {
+        JobRequest {
+            job_id: job_id.to_owned(),
+            job_type: JobType::ScheduleDeviceMethod,
+            cloud_to_device_method: Some(CloudToDeviceMethod {
+                method_name: "lockDoor".into(),
+                payload: serde_json::json!({"lockTime": "10m"}),
+                response_timeout_in_seconds: Some(300),
+                connect_timeout_in_seconds: None,
+            }),
+            update_twin: None,
+            query_condition: Some("*".to_owned()),
+            start_time,
+            max_execution_time_in_seconds: Some(max_execution_secs),
+        }
+    }
+
+    fn job(hub: &Hub, job_id: &str) -> super::super::JobRecord {
+        hub.jobs().read(|records| records[job_id].clone())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_execution_time_ends_a_job_exactly_then_and_fails_its_open_devices() {
+        let hub = hub_with_devices(2, true);
+        let (shutdown, stop) = watch::channel(false);
+        let engine = spawn(Arc::clone(&hub), stop);
+        hub.jobs().create("slow", &lock_all("slow", None, 60), now_timestamp()).unwrap();
+        // The devices would answer after 300 s (gateway timeout); the job has 60 s.
+        tokio::time::sleep(Duration::from_mins(2)).await;
+        let record = job(&hub, "slow");
+        assert_eq!(record.status, JobStatus::Completed, "{record:#?}");
+        let (started, ended) = (record.started.unwrap(), record.ended.unwrap());
+        assert_eq!(ended.0 - started.0, chrono::Duration::seconds(60), "started {started:?}, ended {ended:?}");
+        let errors: Vec<&str> = record.devices.iter().map(|device| device.error.as_ref().unwrap().code.as_str()).collect();
+        assert_eq!(errors, ["JobExecutionTimeExceeded", "JobExecutionTimeExceeded"]);
+        shutdown.send(true).unwrap();
+        engine.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scheduled_job_waits_for_its_start_time() {
+        let hub = hub_with_devices(2, false);
+        let (shutdown, stop) = watch::channel(false);
+        let engine = spawn(Arc::clone(&hub), stop);
+        let created = now_timestamp();
+        let start_at = Timestamp(created.0 + chrono::Duration::hours(1));
+        hub.jobs().create("later", &lock_all("later", Some(start_at.to_wire()), 3600), created).unwrap();
+
+        tokio::time::sleep(Duration::from_secs(3599)).await;
+        let waiting = job(&hub, "later");
+        assert_eq!((waiting.status, waiting.started, waiting.devices.len()), (JobStatus::Scheduled, None, 0), "{waiting:#?}");
+
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let done = job(&hub, "later");
+        assert_eq!(done.status, JobStatus::Completed, "{done:#?}");
+        assert!(done.started.unwrap() >= start_at, "started {:?} before {start_at:?}", done.started);
+        assert_eq!(done.statistics().succeeded_count, 2);
+        shutdown.send(true).unwrap();
+        engine.await.unwrap();
     }
 }

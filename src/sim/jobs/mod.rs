@@ -12,10 +12,13 @@ use serde_json::Value;
 
 pub use record::{DeviceJobRecord, JobRecord};
 
-use super::error::HubError;
+use super::error::{HubError, SimError};
 use super::registry::Registry;
 use super::registry::TwinWrite;
 use crate::azure::wire::{ErrorCode, JobRequest, JobResponse, JobStatus, JobType, Timestamp};
+
+/// A job to save: its id and its encoded record (`None`: the job was removed).
+pub type JobSave = (String, Option<Vec<u8>>);
 
 /// How jobs behave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,16 +94,32 @@ impl Jobs {
         self.dirty.lock().clear();
     }
 
-    /// Takes the ids of jobs to save, with their serialized records (`None`: removed).
-    pub fn take_dirty(&self) -> Vec<(String, Option<Vec<u8>>)> {
+    /// Takes the ids of jobs to save, with their serialized records (`None`: removed). When a
+    /// record cannot be encoded, nothing is taken: every job stays marked for the next save.
+    pub fn take_dirty(&self) -> Result<Vec<JobSave>, SimError> {
         let ids = std::mem::take(&mut *self.dirty.lock());
-        let records = self.records.read();
-        ids.into_iter()
-            .map(|id| {
-                let bytes = records.get(&id).map(|record| serde_json::to_vec(record).unwrap_or_default());
-                (id, bytes)
-            })
-            .collect()
+        let encoded: Result<Vec<_>, SimError> = {
+            let records = self.records.read();
+            ids.iter()
+                .map(|id| {
+                    let bytes = records
+                        .get(id)
+                        .map(serde_json::to_vec)
+                        .transpose()
+                        .map_err(|error| SimError::Encode { what: format!("job '{id}'"), detail: error.to_string() })?;
+                    Ok((id.clone(), bytes))
+                })
+                .collect()
+        };
+        if encoded.is_err() {
+            self.mark_dirty(ids);
+        }
+        encoded
+    }
+
+    /// Marks jobs for the next save again (their last save failed).
+    pub fn mark_dirty(&self, job_ids: impl IntoIterator<Item = String>) {
+        self.dirty.lock().extend(job_ids);
     }
 
     /// `PUT /jobs/v2/{id}`: checks the request as the service does and queues the job.

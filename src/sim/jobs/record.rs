@@ -12,9 +12,9 @@ use crate::azure::wire::{
 /// One device's part in a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceJobRecord {
-    /// Device.
+    /// The device this record is for.
     pub device_id: String,
-    /// Status.
+    /// Where the job is with this device.
     pub status: DeviceJobStatus,
     /// Started on the device.
     pub started: Option<Timestamp>,
@@ -51,9 +51,9 @@ impl DeviceJobRecord {
 /// A job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
-    /// Id.
+    /// The job id the caller chose.
     pub job_id: String,
-    /// Kind.
+    /// Whether it invokes a method or updates twins.
     pub job_type: JobType,
     /// The method (method jobs).
     pub method: Option<CloudToDeviceMethod>,
@@ -61,7 +61,7 @@ pub struct JobRecord {
     pub update_twin: Option<Value>,
     /// WHERE condition, or `*`.
     pub query_condition: String,
-    /// Created.
+    /// When the job was created (queue delays count from here).
     pub created: Timestamp,
     /// When it should start.
     pub start_at: Timestamp,
@@ -71,11 +71,11 @@ pub struct JobRecord {
     pub ended: Option<Timestamp>,
     /// Execution limit.
     pub max_execution_secs: u64,
-    /// Status.
+    /// Where the job is in its life cycle.
     pub status: JobStatus,
     /// Why it failed.
     pub failure_reason: Option<String>,
-    /// Detail.
+    /// A note for the caller, such as a resume after a restart.
     pub status_message: Option<String>,
     /// The targeted devices, fixed when the job starts.
     pub devices: Vec<DeviceJobRecord>,

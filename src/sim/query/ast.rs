@@ -45,7 +45,7 @@ pub enum SelectValue {
     Aggregate(Aggregate),
 }
 
-/// Aggregates.
+/// An aggregate in the SELECT list (`COUNT()` and friends).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Aggregate {
     /// `COUNT()`.
@@ -191,7 +191,7 @@ impl Function {
     }
 }
 
-/// Expressions.
+/// An expression of the WHERE clause or the SELECT list.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// A constant.

@@ -1,29 +1,22 @@
 //! The identity registry: devices in id order, with the service's create/update/delete rules,
 //! etags, bulk operations and statistics. No HTTP here.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use rand::RngExt as _;
-use serde_json::{Map, Value};
 
+use self::bulk::TwinContent;
+use self::identity::{IdentityFields, validate_id};
+use self::journal::Journal;
 use super::clock::Ticks;
 use super::error::HubError;
 use super::prop_tree::Meta;
-use super::record::{AuthRecord, DeviceRecord, TwinRecord};
-use crate::azure::hub::check_device_id;
+use super::record::{DeviceRecord, TwinRecord};
 use crate::azure::secret::Secret;
-use crate::azure::twin_rules::{Section, check_section};
-use crate::azure::wire::{
-    AuthenticationMechanism, AuthenticationType, BulkRegistryOperationResult, ConnectionState, Device, DeviceRegistryOperationError,
-    DeviceStatus, ErrorCode, ExportImportDevice, ImportMode, RegistryStatistics, TwinProperties,
-};
+use crate::azure::wire::{ConnectionState, Device, DeviceStatus, ErrorCode, RegistryStatistics};
 
 /// Most devices `GET /devices` answers with.
 pub const MAX_LIST: usize = 1000;
-/// Most items in one bulk call.
-pub const MAX_BULK: usize = 100;
 
 pub use crate::sim::precondition::Precondition;
 
@@ -57,6 +50,8 @@ pub struct Registry {
     devices: BTreeMap<String, Box<DeviceRecord>>,
     next_etag: u64,
     next_generation: u64,
+    /// The undo journal while a transaction is open (see [`Registry::begin`]).
+    journal: Option<Journal>,
 }
 
 impl Registry {
@@ -67,7 +62,46 @@ impl Registry {
         let next_etag =
             devices.values().map(|record| record.etag).max().unwrap_or(0).max(rand::rng().random_range(100_000_000..900_000_000)) + 1;
         let next_generation = devices.values().map(|record| record.generation_id).max().unwrap_or(0) + 1;
-        Self { devices, next_etag, next_generation }
+        Self { devices, next_etag, next_generation, journal: None }
+    }
+
+    /// Opens a transaction: from now until [`Registry::commit`] or [`Registry::rollback`], the
+    /// state of every device before its first change is kept, so the whole change can be undone.
+    pub fn begin(&mut self) {
+        self.journal = Some(Journal::new(self.next_etag, self.next_generation));
+    }
+
+    /// Ends the transaction, keeping its changes.
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Ends the transaction, undoing every change made since [`Registry::begin`] (ids, records
+    /// and counters), so readers never see a change that was not kept.
+    pub fn rollback(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
+        };
+        let (before, next_etag, next_generation) = journal.into_undo();
+        for (device_id, record) in before {
+            match record {
+                Some(record) => {
+                    self.devices.insert(device_id, record);
+                }
+                None => {
+                    self.devices.remove(&device_id);
+                }
+            }
+        }
+        self.next_etag = next_etag;
+        self.next_generation = next_generation;
+    }
+
+    /// Journals `device_id` before its first change in an open transaction.
+    fn touch(&mut self, device_id: &str) {
+        if let Some(journal) = &mut self.journal {
+            journal.remember(device_id, || self.devices.get(device_id).cloned());
+        }
     }
 
     /// Number of devices.
@@ -87,6 +121,7 @@ impl Registry {
 
     /// Mutable access for the simulated fleet and twin writes.
     pub fn get_mut(&mut self, device_id: &str) -> Result<&mut DeviceRecord, HubError> {
+        self.touch(device_id);
         self.devices.get_mut(device_id).map(|record| &mut **record).ok_or_else(|| HubError::device_not_found(device_id))
     }
 
@@ -110,6 +145,7 @@ impl Registry {
     pub fn insert(&mut self, record: DeviceRecord) {
         self.next_etag = self.next_etag.max(record.etag + 1);
         self.next_generation = self.next_generation.max(record.generation_id + 1);
+        self.touch(&record.device_id);
         self.devices.insert(record.device_id.clone(), Box::new(record));
     }
 
@@ -147,6 +183,7 @@ impl Registry {
         {
             return Err(HubError::precondition_failed());
         }
+        self.touch(device_id);
         self.devices.remove(device_id);
         Ok(())
     }
@@ -161,101 +198,6 @@ impl Registry {
     /// Devices connected now.
     pub fn connected_count(&self) -> u64 {
         self.devices.values().filter(|record| record.connection_state == ConnectionState::Connected).count() as u64
-    }
-
-    /// `POST /devices`: each item applied on its own; failures listed in the result.
-    pub fn bulk(&mut self, items: &[ExportImportDevice], now: Ticks) -> Result<(BulkRegistryOperationResult, Changes), HubError> {
-        if items.is_empty() {
-            return Err(HubError::invalid("the bulk request lists no devices"));
-        }
-        if items.len() > MAX_BULK {
-            return Err(HubError::invalid(format!("a bulk request takes at most {MAX_BULK} devices; this one has {}", items.len())));
-        }
-        let mut seen = HashSet::new();
-        if let Some(duplicate) = items.iter().find(|item| !seen.insert(item.id.as_str())) {
-            return Err(HubError::new(
-                ErrorCode::DeviceDefinedMultipleTimes,
-                format!("device '{}' appears more than once in the request", duplicate.id),
-            ));
-        }
-        let mut result = BulkRegistryOperationResult { is_successful: true, ..Default::default() };
-        let mut changes = Changes::default();
-        for item in items {
-            match self.bulk_item(item, now) {
-                Ok(deleted) if deleted => changes.deleted.push(item.id.clone()),
-                Ok(_) => {
-                    changes.upserted.push(item.id.clone());
-                    if item.properties.as_ref().is_some_and(|properties| properties.desired.is_some()) {
-                        changes.desired_changed.push(item.id.clone());
-                    }
-                }
-                Err(error) => {
-                    result.is_successful = false;
-                    result.errors.push(DeviceRegistryOperationError {
-                        device_id: item.id.clone(),
-                        error_code: error.code.name().to_owned(),
-                        error_status: error.message,
-                        module_id: item.module_id.clone(),
-                        operation: Some(item.import_mode.as_str().to_owned()),
-                    });
-                }
-            }
-        }
-        Ok((result, changes))
-    }
-
-    /// Applies one bulk item; `Ok(true)` when it deleted the device.
-    fn bulk_item(&mut self, item: &ExportImportDevice, now: Ticks) -> Result<bool, HubError> {
-        validate_id(&item.id)?;
-        if item.module_id.is_some() {
-            return Err(HubError::invalid("module identities are not supported by this simulator"));
-        }
-        let etag_condition = |etag: &Option<String>| Precondition::parse(Some(etag.as_deref().unwrap_or("")));
-        let twin = TwinContent::from_item(item)?;
-        match item.import_mode {
-            ImportMode::Create => {
-                if self.devices.contains_key(&item.id) {
-                    return Err(HubError::new(
-                        ErrorCode::DeviceAlreadyExists,
-                        format!("A device with ID '{}' is already registered.", item.id),
-                    ));
-                }
-                self.create(&item.id, IdentityFields::from_item(item)?, Some(&twin), now);
-            }
-            ImportMode::Update | ImportMode::UpdateIfMatchETag => {
-                let fields = IdentityFields::from_item(item)?;
-                if item.import_mode == ImportMode::UpdateIfMatchETag {
-                    let condition = etag_condition(&item.e_tag).ok_or_else(|| HubError::invalid("updateIfMatchETag needs an eTag"))?;
-                    self.update_identity(&item.id, fields, Some(&condition), now)?;
-                } else if self.devices.contains_key(&item.id) {
-                    self.update_identity(&item.id, fields, None, now)?;
-                } else {
-                    self.create(&item.id, fields, None, now);
-                }
-                self.merge_twin(&item.id, &twin, now)?;
-            }
-            ImportMode::Delete => {
-                self.delete(&item.id, None)?;
-                return Ok(true);
-            }
-            ImportMode::DeleteIfMatchETag => {
-                let condition = etag_condition(&item.e_tag).ok_or_else(|| HubError::invalid("deleteIfMatchETag needs an eTag"))?;
-                self.delete(&item.id, Some(&condition))?;
-                return Ok(true);
-            }
-            ImportMode::UpdateTwin | ImportMode::UpdateTwinIfMatchETag => {
-                let record = self.get(&item.id)?;
-                if item.import_mode == ImportMode::UpdateTwinIfMatchETag {
-                    let condition =
-                        etag_condition(&item.twin_e_tag).ok_or_else(|| HubError::invalid("updateTwinIfMatchETag needs a twinETag"))?;
-                    if !condition.matches(&record.twin.etag_wire()) {
-                        return Err(HubError::precondition_failed());
-                    }
-                }
-                self.merge_twin(&item.id, &twin, now)?;
-            }
-        }
-        Ok(false)
     }
 
     fn create(&mut self, device_id: &str, fields: IdentityFields, twin: Option<&TwinContent>, now: Ticks) -> &DeviceRecord {
@@ -291,6 +233,7 @@ impl Registry {
                 record.twin.desired.merge(desired, Meta { updated: now, version: 1 });
             }
         }
+        self.touch(device_id);
         self.devices.entry(device_id.to_owned()).insert_entry(Box::new(record)).into_mut()
     }
 
@@ -302,6 +245,7 @@ impl Registry {
         now: Ticks,
     ) -> Result<&DeviceRecord, HubError> {
         let etag = self.take_etag();
+        self.touch(device_id);
         let record = self.devices.get_mut(device_id).ok_or_else(|| HubError::device_not_found(device_id))?;
         if let Some(precondition) = precondition
             && !precondition.matches(&record.etag_wire())
@@ -323,14 +267,6 @@ impl Registry {
         Ok(record)
     }
 
-    fn merge_twin(&mut self, device_id: &str, twin: &TwinContent, now: Ticks) -> Result<(), HubError> {
-        let write = TwinWrite {
-            tags: twin.tags.clone().map_or(SectionWrite::Untouched, SectionWrite::Merge),
-            desired: twin.desired.clone().map_or(SectionWrite::Untouched, SectionWrite::Merge),
-        };
-        self.write_twin(device_id, &write, None, now).map(drop)
-    }
-
     fn take_etag(&mut self) -> u64 {
         self.next_etag += 1;
         self.next_etag
@@ -345,126 +281,17 @@ impl Registry {
     }
 }
 
-/// The identity fields of a PUT body or bulk item, validated.
-struct IdentityFields {
-    status: DeviceStatus,
-    status_reason: Option<String>,
-    auth: AuthRecord,
-    iot_edge: bool,
-    device_scope: Option<String>,
-    parent_scopes: Vec<String>,
-}
-
-impl IdentityFields {
-    fn from_device(device: &Device) -> Result<Self, HubError> {
-        Ok(Self {
-            status: device.status,
-            status_reason: check_status_reason(device.status_reason.clone())?,
-            auth: auth_record(device.authentication.as_ref())?,
-            iot_edge: device.capabilities.is_some_and(|capabilities| capabilities.iot_edge),
-            device_scope: device.device_scope.clone(),
-            parent_scopes: device.parent_scopes.clone().unwrap_or_default(),
-        })
-    }
-
-    fn from_item(item: &ExportImportDevice) -> Result<Self, HubError> {
-        Ok(Self {
-            status: item.status.unwrap_or_default(),
-            status_reason: check_status_reason(item.status_reason.clone())?,
-            auth: auth_record(item.authentication.as_ref())?,
-            iot_edge: item.capabilities.is_some_and(|capabilities| capabilities.iot_edge),
-            device_scope: item.device_scope.clone(),
-            parent_scopes: item.parent_scopes.clone().unwrap_or_default(),
-        })
-    }
-}
-
-/// Twin content carried by a bulk item, validated against the twin rules.
-struct TwinContent {
-    tags: Option<Map<String, Value>>,
-    desired: Option<Map<String, Value>>,
-}
-
-impl TwinContent {
-    fn from_item(item: &ExportImportDevice) -> Result<Self, HubError> {
-        let desired = item.properties.as_ref().and_then(|properties: &TwinProperties| properties.desired.clone());
-        if item.properties.as_ref().is_some_and(|properties| properties.reported.is_some()) {
-            return Err(HubError::invalid("reported properties are written by the device, not the service"));
-        }
-        for (section, content) in [(Section::Tags, &item.tags), (Section::Desired, &desired)] {
-            if let Some(content) = content
-                && let Some(violation) = check_section(section, content).into_iter().next()
-            {
-                return Err(HubError::invalid(violation.to_string()));
-            }
-        }
-        Ok(Self { tags: item.tags.clone(), desired })
-    }
-}
-
-fn validate_id(device_id: &str) -> Result<(), HubError> {
-    check_device_id(device_id).map_err(|error| HubError::invalid(error.to_string()))
-}
-
-fn check_status_reason(reason: Option<String>) -> Result<Option<String>, HubError> {
-    match reason {
-        Some(reason) if reason.chars().count() > 128 => Err(HubError::invalid("statusReason is longer than 128 characters")),
-        other => Ok(other),
-    }
-}
-
-/// Validates credentials and generates empty symmetric keys.
-fn auth_record(mechanism: Option<&AuthenticationMechanism>) -> Result<AuthRecord, HubError> {
-    let kind = mechanism.map_or(AuthenticationType::Sas, |mechanism| mechanism.kind);
-    let mut record = AuthRecord { kind, ..AuthRecord::default() };
-    match kind {
-        AuthenticationType::Sas => {
-            let keys = mechanism.and_then(|mechanism| mechanism.symmetric_key.as_ref());
-            record.primary_key = Some(key_or_generated(keys.and_then(|keys| keys.primary_key.as_ref()), "primaryKey")?);
-            record.secondary_key = Some(key_or_generated(keys.and_then(|keys| keys.secondary_key.as_ref()), "secondaryKey")?);
-        }
-        AuthenticationType::SelfSigned => {
-            let thumbprints = mechanism.and_then(|mechanism| mechanism.x509_thumbprint.as_ref());
-            let primary = thumbprints.and_then(|thumbprints| thumbprints.primary_thumbprint.clone()).filter(|value| !value.is_empty());
-            let secondary = thumbprints.and_then(|thumbprints| thumbprints.secondary_thumbprint.clone()).filter(|value| !value.is_empty());
-            for thumbprint in primary.iter().chain(secondary.iter()) {
-                if !(thumbprint.len() == 40 || thumbprint.len() == 64) || !thumbprint.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(HubError::invalid("an X.509 thumbprint must be 40 (SHA-1) or 64 (SHA-256) hex digits"));
-                }
-            }
-            if primary.is_none() {
-                return Err(HubError::invalid("a selfSigned device needs a primaryThumbprint"));
-            }
-            record.primary_thumbprint = primary;
-            record.secondary_thumbprint = secondary;
-        }
-        AuthenticationType::CertificateAuthority | AuthenticationType::None => {}
-    }
-    Ok(record)
-}
-
-fn key_or_generated(key: Option<&Secret>, name: &str) -> Result<Secret, HubError> {
-    match key.filter(|key| !key.is_empty()) {
-        None => Ok(generate_key()),
-        Some(key) => {
-            let decoded =
-                BASE64.decode(key.expose().as_bytes()).map_err(|_| HubError::invalid(format!("the {name} is not valid base64")))?;
-            if !(16..=64).contains(&decoded.len()) {
-                return Err(HubError::invalid(format!("the {name} must decode to 16..64 bytes, not {}", decoded.len())));
-            }
-            Ok(key.clone())
-        }
-    }
-}
-
-/// A new random key, 32 bytes base64 (44 characters), as the service generates.
+/// A new random device key, as the hub generates one.
 pub fn generate_key() -> Secret {
-    let bytes: [u8; 32] = rand::rng().random();
-    Secret::new(BASE64.encode(bytes))
+    Secret::generate_key(crate::azure::secret::HUB_KEY_BYTES)
 }
 
+mod bulk;
+mod identity;
+mod journal;
 mod twin_writes;
 
+pub use bulk::MAX_BULK;
 pub use twin_writes::{SectionWrite, TwinWrite};
 
 #[cfg(test)]

@@ -2,8 +2,13 @@
 
 use serde_json::json;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::*;
-use crate::azure::wire::{SymmetricKey, X509Thumbprint};
+use crate::azure::wire::{
+    AuthenticationMechanism, AuthenticationType, ExportImportDevice, ImportMode, SymmetricKey, TwinProperties, X509Thumbprint,
+};
 
 const NOW: Ticks = 637_000_000_000;
 

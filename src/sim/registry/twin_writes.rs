@@ -102,9 +102,14 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// Removes the service fields clients echo back (`$metadata`, `$version`).
+/// Removes the service fields clients echo back at a section's root (`$metadata`,
+/// `$version`). Any other `$` key stays, so the key rules refuse it as the service does.
 fn without_service_fields(map: &Map<String, Value>) -> Map<String, Value> {
-    map.iter().filter(|(key, _)| !key.starts_with('$')).map(|(key, value)| (key.clone(), value.clone())).collect()
+    map.iter().filter(|(key, _)| !is_service_field(key)).map(|(key, value)| (key.clone(), value.clone())).collect()
+}
+
+fn is_service_field(key: &str) -> bool {
+    matches!(key, "$metadata" | "$version")
 }
 
 /// Applies a section write to a copy and checks the service's rules on the result.
@@ -210,6 +215,25 @@ mod tests {
         let tags_only = patch(&mut registry, &json!({"tags": {"floor": 3}}), None).unwrap();
         assert_eq!(tags_only.desired_version(), Some(3), "a tags-only write leaves desired $version alone");
         assert_eq!(tags_only.tags.unwrap(), json!({"building": 43, "floor": 3}).as_object().unwrap().clone());
+    }
+
+    #[test]
+    fn dollar_keys_other_than_the_echoed_service_fields_are_refused() {
+        let mut registry = registry();
+        for body in [
+            json!({"properties": {"desired": {"$bad": 1}}}),
+            json!({"properties": {"desired": {"$bad": null}}}),
+            json!({"tags": {"$bad": "x"}}),
+            json!({"properties": {"desired": {"ok": {"$metadata": 1}}}}),
+        ] {
+            let error = patch(&mut registry, &body, None).unwrap_err();
+            assert_eq!(error.code, ErrorCode::ArgumentInvalid, "{body}: {error:?}");
+            assert!(error.message.contains("'$'"), "{body}: {}", error.message);
+        }
+        let twin = patch(&mut registry, &json!({"properties": {"desired": {"$version": 7, "$metadata": {}, "a": 1}}}), None).unwrap();
+        assert_eq!(twin.desired().map(|desired| &desired["a"]), Some(&json!(1)));
+        let version_after = |registry: &Registry| registry.get("d1").unwrap().twin.desired_version;
+        assert_eq!(version_after(&registry), 2, "only the one accepted patch bumped $version");
     }
 
     #[test]
