@@ -105,7 +105,8 @@ impl ReadyInfo {
 
     /// Writes it as JSON to `path`, owner-only: it holds keys.
     pub fn write(&self, path: &Path) -> Result<(), SimError> {
-        let text = serde_json::to_vec_pretty(self).map_err(|error| SimError::Config(format!("cannot encode the ready file: {error}")))?;
+        let text = serde_json::to_vec_pretty(self)
+            .map_err(|error| SimError::Encode { what: "the ready file".to_owned(), detail: error.to_string() })?;
         Ok(write_private(path, &text)?)
     }
 }

@@ -106,7 +106,8 @@ fn load_or_create_policies(dir: &Path) -> Result<Policies, SimError> {
         return serde_json::from_str(&text).map_err(|error| SimError::Corrupt { path, detail: error.to_string() });
     }
     let policies = Policies::generate();
-    let text = serde_json::to_vec_pretty(&policies).map_err(|error| SimError::Config(error.to_string()))?;
+    let text = serde_json::to_vec_pretty(&policies)
+        .map_err(|error| SimError::Encode { what: POLICIES_FILE.to_owned(), detail: error.to_string() })?;
     write_private(&path, &text)?;
     Ok(policies)
 }
@@ -121,10 +122,8 @@ fn load_and_seed(path: &Path, config: &SimConfig) -> Result<(Store, Registry), S
     let upserts = fleet
         .iter()
         .map(|record| {
-            let bytes = serde_json::to_vec(record).map_err(|error| SimError::Store {
-                path: path.to_owned(),
-                detail: format!("cannot encode demo device '{}': {error}", record.device_id),
-            })?;
+            let bytes = serde_json::to_vec(record)
+                .map_err(|error| SimError::Encode { what: format!("demo device '{}'", record.device_id), detail: error.to_string() })?;
             Ok((record.device_id.clone(), bytes))
         })
         .collect::<Result<_, SimError>>()?;

@@ -261,7 +261,7 @@ impl Dps {
                 hub_hosts: self.hubs.iter().map(|hub| (hub.name.clone(), hub.host_name.clone())).collect(),
                 state: &state,
             };
-            serde_json::to_vec(&file).map_err(|error| SimError::Config(error.to_string()))?
+            serde_json::to_vec(&file).map_err(|error| SimError::Encode { what: DPS_FILE.to_owned(), detail: error.to_string() })?
         };
         tokio::task::spawn_blocking(move || write_private(&path, &bytes).map_err(SimError::from))
             .await
