@@ -87,22 +87,26 @@ async fn one_listener_two_envelopes() {
 }
 
 #[tokio::test]
-async fn the_hub_refuses_before_reading_the_body() {
+async fn both_apis_route_and_authorize_before_reading_the_body() {
     let hub = start_hub(0).await;
     let http = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(hub.sim.ca_path()).unwrap()).unwrap()])
         .no_proxy()
         .build()
         .unwrap();
-    // Unsigned and over the limit: authorization is decided from the head, so this is a 401.
-    let response = http
-        .put(format!("https://{}/devices/d1?api-version=2021-04-12", hub.sim.host_name()))
-        .body(vec![b' '; 300 * 1024])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 401);
-    assert_eq!(response.headers()["iothub-errorcode"], "IotHubUnauthorizedAccess");
+    let base = format!("https://{}", hub.sim.host_name());
+    // Unsigned and over both limits: authorization is decided from the head, so these are 401s.
+    let hub_answer = http.put(format!("{base}/devices/d1?api-version=2021-04-12")).body(vec![b' '; 300 * 1024]).send().await.unwrap();
+    assert_eq!(hub_answer.status().as_u16(), 401);
+    assert_eq!(hub_answer.headers()["iothub-errorcode"], "IotHubUnauthorizedAccess");
+    let dps_answer =
+        http.put(format!("{base}/enrollments/door-1?api-version=2021-10-01")).body(vec![b' '; 300 * 1024]).send().await.unwrap();
+    assert_eq!(dps_answer.status().as_u16(), 401);
+    assert_eq!(dps_answer.headers()["x-ms-error-code"], "401002");
+    // A method the path does not take is named before anything else is looked at.
+    let wrong = http.patch(format!("{base}/enrollments/door-1?api-version=2021-10-01")).send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 405);
+    assert_eq!(wrong.headers()["x-ms-error-code"], "405001");
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
-//! The DPS front: the service API (enrollments, groups, registration records; dps-api.md §4)
-//! and the device registration API (§6), on the same listener as the first hub. Paths match
-//! case-insensitively with trailing slashes tolerated; every answer carries `x-ms-request-id`.
+//! DPS behind the request front end: the service API (enrollments, groups, registration records;
+//! dps-api.md §4) and the device registration API (§6), on the same listener as the first hub.
+//! Requests are routed by `route.rs` and, for the service API, authorized before their body is
+//! read; every answer carries `x-ms-request-id`.
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -14,12 +15,13 @@ use serde_json::Value;
 use super::enrollments::{Enrollment, EnrollmentTable};
 use super::error::{DpsError, uuid_like};
 use super::register::RegisterRequest;
+use super::route::DpsRoute;
+use super::route::EnrollmentKind::{Group, Individual};
 use super::service::{Dps, DpsState};
 use crate::azure::wire::{
     BulkEnrollmentOperation, BulkEnrollmentOperationError, BulkEnrollmentOperationResult, EnrollmentGroup, IndividualEnrollment,
     RegistrationStatus, Timestamp,
 };
-use crate::sim::auth::Permission;
 use crate::sim::http::api::Api;
 use crate::sim::http::api_version::ApiVersions;
 use crate::sim::http::{Call, FrontEnd, Head, empty, json_or};
@@ -40,7 +42,7 @@ pub struct DpsApi<'a>(pub &'a Arc<Dps>);
 
 impl Api for DpsApi<'_> {
     type Error = DpsError;
-    type Admitted = ();
+    type Admitted = DpsRoute;
     const FRONT: FrontEnd = FrontEnd {
         // Any version: the registration API answers by it (substatus), the service API ignores it.
         api_versions: ApiVersions { dates: None, example: "2021-10-01" },
@@ -48,14 +50,18 @@ impl Api for DpsApi<'_> {
         max_body_bytes: 96 * 1024,
     };
 
-    /// Nothing is decided up front: each operation authorizes for itself, the service API with
-    /// a policy permission and the registration API with the device's own token.
-    async fn admit(&self, _head: &Head) -> Result<(), DpsError> {
-        Ok(())
+    /// Routes and, for the service API, checks the policy token before the body is read; the
+    /// registration API checks the device's own token when it runs.
+    async fn admit(&self, head: &Head) -> Result<DpsRoute, DpsError> {
+        let route = DpsRoute::parse(&head.method, &head.path)?;
+        if let Some(permission) = route.permission() {
+            self.0.authorize(head.authorization(), permission)?;
+        }
+        Ok(route)
     }
 
-    async fn run(&self, (): (), call: Call) -> Result<Response, DpsError> {
-        serve(self.0, &call).await
+    async fn run(&self, route: DpsRoute, call: Call) -> Result<Response, DpsError> {
+        serve(self.0, route, &call).await
     }
 
     /// Every answer carries a request id; an error's is its tracking id, already set.
@@ -70,54 +76,45 @@ fn json(status: StatusCode, body: &impl Serialize) -> Result<Response, DpsError>
     json_or(status, body)
 }
 
-async fn serve(dps: &Arc<Dps>, call: &Call) -> Result<Response, DpsError> {
-    let (segments, words) = crate::sim::http::path_segments(&call.head.path);
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let path = &call.head.path;
-    let method = &call.head.method;
-    let not_allowed = |allowed: &str| DpsError::new(405_001, format!("{method} is not allowed on {path}; use {allowed}"));
-    match (words.as_slice(), method) {
-        (["enrollments"], &Method::POST) => bulk::<IndividualEnrollment>(dps, call, |state| &mut state.enrollments).await,
-        (["enrollments", "query"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+fn individual(state: &mut DpsState) -> &mut EnrollmentTable<IndividualEnrollment> {
+    &mut state.enrollments
+}
+
+fn groups(state: &mut DpsState) -> &mut EnrollmentTable<EnrollmentGroup> {
+    &mut state.groups
+}
+
+/// Runs an admitted operation (the service API's permission is already checked).
+async fn serve(dps: &Arc<Dps>, route: DpsRoute, call: &Call) -> Result<Response, DpsError> {
+    match route {
+        DpsRoute::Bulk(Individual) => bulk(dps, call, individual).await,
+        DpsRoute::Bulk(Group) => bulk(dps, call, groups).await,
+        DpsRoute::Query(Individual) => {
             let items = dps.read(|state| state.enrollments.list().into_iter().map(|item| with_registration(state, item)).collect());
             page(items, call, "Enrollment")
         }
-        (["enrollments", _, "attestationmechanism"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            let attestation = dps.read(|state| state.enrollments.get_with_keys(&segments[1]).map(|item| item.attestation.clone()))?;
-            json(StatusCode::OK, &attestation)
+        DpsRoute::Query(Group) => page(dps.read(|state| state.groups.list()), call, "EnrollmentGroup"),
+        DpsRoute::Attestation(Individual, id) => {
+            json(StatusCode::OK, &dps.read(|state| state.enrollments.get_with_keys(&id).map(|item| item.attestation.clone()))?)
         }
-        (["enrollments", _], _) => {
-            let id = &segments[1];
-            single::<IndividualEnrollment>(dps, call, id, |state| &mut state.enrollments, with_registration).await
+        DpsRoute::Attestation(Group, id) => {
+            json(StatusCode::OK, &dps.read(|state| state.groups.get_with_keys(&id).map(|item| item.attestation.clone()))?)
         }
-        (["enrollmentgroups"], &Method::POST) => bulk::<EnrollmentGroup>(dps, call, |state| &mut state.groups).await,
-        (["enrollmentgroups", "query"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            page(dps.read(|state| state.groups.list()), call, "EnrollmentGroup")
-        }
-        (["enrollmentgroups", _, "attestationmechanism"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            let attestation = dps.read(|state| state.groups.get_with_keys(&segments[1]).map(|item| item.attestation.clone()))?;
-            json(StatusCode::OK, &attestation)
-        }
-        (["enrollmentgroups", _], _) => single::<EnrollmentGroup>(dps, call, &segments[1], |state| &mut state.groups, |_, item| item).await,
-        (["registrations", _, "query"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::RegistrationStatusRead)?;
-            let group_id = &segments[1];
-            let records = dps.read(|state| state.groups.get(group_id).map(|_| state.group_records(group_id)))?;
+        DpsRoute::Get(Individual, id) => get(dps, &id, individual, with_registration),
+        DpsRoute::Get(Group, id) => get(dps, &id, groups, |_, item| item),
+        DpsRoute::Put(Individual, id) => put(dps, call, id, individual, "an IndividualEnrollment").await,
+        DpsRoute::Put(Group, id) => put(dps, call, id, groups, "an EnrollmentGroup").await,
+        DpsRoute::Delete(Individual, id) => delete(dps, call, id, individual).await,
+        DpsRoute::Delete(Group, id) => delete(dps, call, id, groups).await,
+        DpsRoute::QueryGroupRegistrations(group_id) => {
+            let records = dps.read(|state| state.groups.get(&group_id).map(|_| state.group_records(&group_id)))?;
             page(records, call, "DeviceRegistration")
         }
-        (["registrations", _], &Method::GET) => {
-            dps.authorize(call.authorization(), Permission::RegistrationStatusRead)?;
-            let id = &segments[1];
+        DpsRoute::GetRegistration(id) => {
             let record = dps.read(|state| state.registrations.get(&id.to_lowercase()).map(|record| record.state.clone()));
-            json(StatusCode::OK, &record.ok_or_else(|| DpsError::registration_not_found(id))?)
+            json(StatusCode::OK, &record.ok_or_else(|| DpsError::registration_not_found(&id))?)
         }
-        (["registrations", _], &Method::DELETE) => {
-            dps.authorize(call.authorization(), Permission::RegistrationStatusWrite)?;
-            let id = segments[1].clone();
+        DpsRoute::DeleteRegistration(id) => {
             let precondition = call.head.precondition.clone();
             dps.change(move |state| {
                 let record = state.registrations.get(&id.to_lowercase()).ok_or_else(|| DpsError::registration_not_found(&id))?;
@@ -130,11 +127,10 @@ async fn serve(dps: &Arc<Dps>, call: &Call) -> Result<Response, DpsError> {
             .await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        (["registrations", _], _) => Err(not_allowed("GET or DELETE")),
-        ([_, "registrations", _, "register"], &Method::PUT) => register(dps, call, &segments[0], &segments[2]),
-        ([_, "registrations", _, "operations", _], &Method::GET) => {
-            check_scope(dps, &segments[0])?;
-            let status = dps.operation(call.authorization(), &segments[2], &segments[4])?;
+        DpsRoute::Register { scope, registration_id } => register(dps, call, &scope, &registration_id),
+        DpsRoute::OperationStatus { scope, registration_id, operation_id } => {
+            check_scope(dps, &scope)?;
+            let status = dps.operation(call.authorization(), &registration_id, &operation_id)?;
             let code = if status.status == RegistrationStatus::Assigning { StatusCode::ACCEPTED } else { StatusCode::OK };
             let mut response = json(code, &status)?;
             if code == StatusCode::ACCEPTED {
@@ -142,12 +138,10 @@ async fn serve(dps: &Arc<Dps>, call: &Call) -> Result<Response, DpsError> {
             }
             Ok(response)
         }
-        ([_, "registrations", _], &Method::POST) => {
-            check_scope(dps, &segments[0])?;
-            json(StatusCode::OK, &dps.lookup(call.authorization(), &segments[2])?)
+        DpsRoute::Lookup { scope, registration_id } => {
+            check_scope(dps, &scope)?;
+            json(StatusCode::OK, &dps.lookup(call.authorization(), &registration_id)?)
         }
-        ([_, "registrations", _, "register"], _) => Err(not_allowed("PUT")),
-        _ => Err(DpsError::new(404_001, format!("there is no Device Provisioning Service API at {method} {path}"))),
     }
 }
 
@@ -197,41 +191,43 @@ fn with_registration(state: &DpsState, mut item: IndividualEnrollment) -> Indivi
     item
 }
 
-async fn single<E: Enrollment + Serialize>(
-    dps: &Arc<Dps>,
-    call: &Call,
+fn get<E: Enrollment + Serialize>(
+    dps: &Dps,
     id: &str,
     table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
     decorate: fn(&DpsState, E) -> E,
 ) -> Result<Response, DpsError> {
+    let item = {
+        let mut state = dps.state.lock();
+        let item = table(&mut state).get(id)?;
+        decorate(&state, item)
+    };
+    json(StatusCode::OK, &item)
+}
+
+async fn put<E: Enrollment + Serialize>(
+    dps: &Dps,
+    call: &Call,
+    id: String,
+    table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
+    what: &'static str,
+) -> Result<Response, DpsError> {
+    let item: E = call.json(what)?;
     let precondition = call.head.precondition.clone();
-    match call.head.method {
-        Method::GET => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            let item = {
-                let mut state = dps.state.lock();
-                let item = table(&mut state).get(id)?;
-                decorate(&state, item)
-            };
-            json(StatusCode::OK, &item)
-        }
-        Method::PUT => {
-            dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
-            let item: E = call.json(if E::KIND == "enrollment group" { "an EnrollmentGroup" } else { "an IndividualEnrollment" })?;
-            let id = id.to_owned();
-            let saved = dps
-                .change(move |state| table(state).put(&id, item, precondition.as_ref(), Timestamp::now()).map_err(DpsError::from))
-                .await?;
-            json(StatusCode::OK, &saved)
-        }
-        Method::DELETE => {
-            dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
-            let id = id.to_owned();
-            dps.change(move |state| table(state).delete(&id, precondition.as_ref()).map_err(DpsError::from)).await?;
-            Ok(empty(StatusCode::NO_CONTENT))
-        }
-        _ => Err(DpsError::new(405_001, format!("{} is not allowed on {id}; use GET, PUT or DELETE", call.head.method))),
-    }
+    let saved =
+        dps.change(move |state| table(state).put(&id, item, precondition.as_ref(), Timestamp::now()).map_err(DpsError::from)).await?;
+    json(StatusCode::OK, &saved)
+}
+
+async fn delete<E: Enrollment>(
+    dps: &Dps,
+    call: &Call,
+    id: String,
+    table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
+) -> Result<Response, DpsError> {
+    let precondition = call.head.precondition.clone();
+    dps.change(move |state| table(state).delete(&id, precondition.as_ref()).map_err(DpsError::from)).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 async fn bulk<E: Enrollment + Serialize>(
@@ -239,7 +235,6 @@ async fn bulk<E: Enrollment + Serialize>(
     call: &Call,
     table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
 ) -> Result<Response, DpsError> {
-    dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
     let operation: BulkEnrollmentOperation = call.json("a bulk enrollment operation {mode, enrollments | enrollmentGroups}")?;
     let is_group = E::KIND == "enrollment group";
     let raw = if is_group {
