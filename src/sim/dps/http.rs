@@ -29,14 +29,6 @@ use crate::sim::http::{Call, FrontEnd, Head, empty, json_or};
 /// Page size when the caller sends no `x-ms-max-item-count`.
 const DEFAULT_PAGE_SIZE: usize = 100;
 
-/// True when `path` belongs to DPS rather than to the hub.
-pub fn is_dps_path(path: &str) -> bool {
-    let mut segments = path.trim_start_matches('/').split('/').map(str::to_ascii_lowercase);
-    let first = segments.next().unwrap_or_default();
-    let second = segments.next().unwrap_or_default();
-    matches!(first.as_str(), "enrollments" | "enrollmentgroups" | "registrations") || second == "registrations"
-}
-
 /// The DPS service and device registration APIs.
 pub struct DpsApi<'a>(pub &'a Arc<Dps>);
 
@@ -242,7 +234,8 @@ async fn bulk<E: Enrollment + Serialize>(
     } else {
         serde_json::to_value(operation.enrollments.unwrap_or_default())
     }
-    .map_err(|error| DpsError::bad_request(error.to_string()))?;
+    // Re-encoding what was just decoded fails only if the simulator is broken: a server error.
+    .map_err(|error| DpsError::from(crate::sim::http::response::encoding_failed(&error)))?;
     let items: Vec<E> = serde_json::from_value(raw).map_err(|error| DpsError::bad_request(error.to_string()))?;
     if items.is_empty() {
         return Err(DpsError::bad_request(format!(
@@ -301,20 +294,4 @@ fn page<T: Serialize>(items: Vec<T>, call: &Call, item_type: &str) -> Result<Res
         headers.insert("x-ms-continuation", value);
     }
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dps_paths_are_told_from_hub_paths() {
-        assert!(is_dps_path("/enrollments/door-1"));
-        assert!(is_dps_path("/enrollmentGroups/query"));
-        assert!(is_dps_path("/registrations/lobby/query"));
-        assert!(is_dps_path("/0ne00ABCDEF/registrations/door-1/register"));
-        assert!(!is_dps_path("/devices/door-1"));
-        assert!(!is_dps_path("/twins/door-1/methods"));
-        assert!(!is_dps_path("/jobs/v2/query"));
-    }
 }

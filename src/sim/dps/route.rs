@@ -62,6 +62,14 @@ pub enum DpsRoute {
     },
 }
 
+/// True when `path` belongs to DPS rather than to the hub.
+pub fn is_dps_path(path: &str) -> bool {
+    let mut segments = path.trim_start_matches('/').split('/').map(str::to_ascii_lowercase);
+    let first = segments.next().unwrap_or_default();
+    let second = segments.next().unwrap_or_default();
+    matches!(first.as_str(), "enrollments" | "enrollmentgroups" | "registrations") || second == "registrations"
+}
+
 impl DpsRoute {
     /// Resolves a request line; unknown paths are 404, known paths with another method 405.
     pub fn parse(method: &Method, raw_path: &str) -> Result<Self, DpsError> {
@@ -157,5 +165,17 @@ mod tests {
         assert!(wrong.message.contains("use GET, PUT or DELETE"), "{}", wrong.message);
         assert_eq!(DpsRoute::parse(&Method::GET, "/0ne00ABCDEF/registrations/door-1/register").unwrap_err().code, 405_001);
         assert_eq!(DpsRoute::parse(&Method::POST, "/registrations/door-1").unwrap_err().code, 405_001);
+    }
+
+    #[test]
+    fn dps_paths_are_told_from_hub_paths() {
+        assert!(is_dps_path("/enrollments/door-1"));
+        assert!(is_dps_path("/enrollmentGroups/query"));
+        assert!(is_dps_path("/registrations/lobby/query"));
+        assert!(is_dps_path("/0ne00ABCDEF/registrations/door-1/register"));
+        assert!(!is_dps_path("/devices/door-1"));
+        assert!(!is_dps_path("/twins/door-1/methods"));
+        assert!(!is_dps_path("/jobs/v2/query"));
+        assert!(!is_dps_path("/$iothub/websocket"), "the device endpoint is the hub's");
     }
 }

@@ -20,8 +20,8 @@ pub struct FrontEnd {
     pub max_body_bytes: usize,
 }
 
-/// A request's head as the front end read it; the body is still unread.
-#[derive(Debug)]
+/// A request's head as the front end read it; the body is still unread. Its `Debug` names the
+/// headers but never shows their values (`Authorization` holds a token).
 pub struct Head {
     /// The HTTP method.
     pub method: Method,
@@ -49,13 +49,32 @@ impl Head {
     }
 }
 
-/// A request ready for its operation: the head and the whole body.
-#[derive(Debug)]
+/// A request ready for its operation: the head and the whole body. Its `Debug` gives the body's
+/// length only (a body may carry keys).
 pub struct Call {
     /// The head.
     pub head: Head,
     /// The body (empty when none was sent).
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Head")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("query", &self.query)
+            .field("api_version", &self.api_version)
+            .field("precondition", &self.precondition)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").field("head", &self.head).field("body_bytes", &self.body.len()).finish()
+    }
 }
 
 impl FrontEnd {
@@ -126,6 +145,16 @@ mod tests {
             request = request.header(header::IF_MATCH, etag);
         }
         request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn debug_output_never_shows_header_values_or_the_body() {
+        let mut parts = parts("/devices/d1?api-version=2021-04-12", None);
+        parts.headers.insert(header::AUTHORIZATION, "SharedAccessSignature sr=x&sig=secret-signature&se=1".parse().unwrap());
+        let call = Call { head: FRONT.head(parts).unwrap(), body: Bytes::from_static(b"{\"primaryKey\":\"secret-key\"}") };
+        let shown = format!("{call:?}");
+        assert!(shown.contains("authorization") && shown.contains("body_bytes"), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl ListenerRoute<'_> {
 impl Endpoint {
     fn route(&self, path: &str) -> ListenerRoute<'_> {
         match &self.dps {
-            Some(dps) if super::dps::http::is_dps_path(path) => ListenerRoute::Dps(dps),
+            Some(dps) if super::dps::route::is_dps_path(path) => ListenerRoute::Dps(dps),
             _ => ListenerRoute::Hub(&self.hub),
         }
     }
