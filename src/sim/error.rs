@@ -48,6 +48,12 @@ impl HubError {
         )
     }
 
+    /// 500 `ServerError` for a value the simulator could not encode as JSON; `what` names it.
+    /// Answered instead of sending or storing empty bytes.
+    pub fn not_encoded(what: &str, error: &serde_json::Error) -> Self {
+        Self::new(ErrorCode::ServerError, format!("{what} could not be encoded as JSON: {error}"))
+    }
+
     /// The HTTP status to answer with.
     pub fn status(&self) -> u16 {
         self.status_override.unwrap_or_else(|| self.code.http_status())

@@ -6,7 +6,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::azure::wire::ErrorCode;
 use crate::sim::error::HubError;
 
 /// The content type the service answers with.
@@ -26,7 +25,7 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Response, HubEr
 
 /// The error for an answer that could not be encoded.
 pub fn encoding_failed(error: &serde_json::Error) -> HubError {
-    HubError::new(ErrorCode::ServerError, format!("the answer could not be encoded as JSON: {error}"))
+    HubError::not_encoded("the answer", error)
 }
 
 /// A response carrying already serialized JSON.

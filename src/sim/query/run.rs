@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use super::ast::{Aggregate, Expr, Path, Query, Select, SelectItem, SelectValue, Source};
 use super::eval::{QValue, Row, compare, eval, matches, number_json};
 use super::parser::parse_query;
-use crate::azure::wire::{ErrorCode, QueryItemType};
+use crate::azure::wire::QueryItemType;
 use crate::sim::error::HubError;
 use crate::sim::record::DeviceRecord;
 use crate::sim::registry::Registry;
@@ -170,13 +170,8 @@ fn query_hash(text: &str) -> String {
 }
 
 fn encode_token(continuation: &Continuation) -> Result<String, HubError> {
-    let bytes = serde_json::to_vec(continuation).map_err(|error| encoding_failed("the continuation token", &error))?;
+    let bytes = serde_json::to_vec(continuation).map_err(|error| HubError::not_encoded("the continuation token", &error))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// A server error for a value that could not be encoded as JSON; `what` names it.
-fn encoding_failed(what: &str, error: &serde_json::Error) -> HubError {
-    HubError::new(ErrorCode::ServerError, format!("{what} could not be encoded as JSON: {error}"))
 }
 
 fn decode_token(token: &str, hash: &str) -> Result<Continuation, HubError> {
@@ -223,7 +218,7 @@ fn stream_page(registry: &Registry, query: &Query, page_size: usize, resume: &Co
 
 fn serialize_twins(records: &[&DeviceRecord]) -> Result<Vec<u8>, HubError> {
     let twins: Vec<TwinJson<'_>> = records.iter().map(|record| TwinJson(record)).collect();
-    serde_json::to_vec(&twins).map_err(|error| encoding_failed("the page of twins", &error))
+    serde_json::to_vec(&twins).map_err(|error| HubError::not_encoded("the page of twins", &error))
 }
 
 /// Output names: the alias, the last path segment, or `$1`, `$2`, … for anything else.
@@ -266,7 +261,7 @@ fn aggregate_page(registry: &Registry, query: &Query, page_size: usize, resume: 
             continue;
         }
         let key_values: Vec<Option<Value>> = query.group_by.iter().map(|path| record.resolve(&path.0).into_json()).collect();
-        let key = serde_json::to_string(&key_values).map_err(|error| encoding_failed("a GROUP BY key", &error))?;
+        let key = serde_json::to_string(&key_values).map_err(|error| HubError::not_encoded("a GROUP BY key", &error))?;
         let group = groups.entry(key).or_insert_with(|| Group::new(key_values, items));
         group.add(items, record);
     }
