@@ -41,7 +41,7 @@ use super::hub::Hub;
 /// What one listener serves: a hub, and on the first hub's listener also DPS.
 #[derive(Clone)]
 pub struct Endpoint {
-    /// The hub.
+    /// The hub this listener serves; every path DPS does not claim is the hub's.
     pub hub: Arc<Hub>,
     /// The DPS instance, when this listener serves it.
     pub dps: Option<Arc<Dps>>,
