@@ -184,6 +184,11 @@ impl Simulator {
         for task in std::mem::take(&mut self.engines) {
             task.await.ok();
         }
+        // Connections and simulated devices may still hold a hub for a moment; its database is
+        // closed now, so the same state directory can be opened again at once.
+        for running in &self.hubs {
+            running.hub.close_store().await;
+        }
     }
 }
 
