@@ -121,7 +121,7 @@ async fn register_over_http(sim: &Simulator, registration_id: &str, key: &[u8]) 
 async fn register_with_api(sim: &Simulator, registration_id: &str, key: &[u8], api_version: &str) -> Value {
     let scope = sim.dps().id_scope().to_owned();
     let resource = format!("{scope}/registrations/{registration_id}");
-    let token = build_token(&resource, key, hubdeck::sim::http::unix_now() + 3600, Some("registration"));
+    let token = build_token(&resource, key, hubdeck::sim::clock::unix_now() + 3600, Some("registration"));
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(sim.ca_path()).unwrap()).unwrap())
         .build()
@@ -259,7 +259,7 @@ async fn wrong_keys_disabled_enrollments_and_group_devices() {
     let created = dps.put_enrollment(&enrollment("door-9", &json!({"provisioningStatus": "disabled"})), None).await.unwrap();
     let scope = sim.dps().id_scope().to_owned();
     let token =
-        build_token(&format!("{scope}/registrations/door-9"), b"not-the-key", hubdeck::sim::http::unix_now() + 60, Some("registration"));
+        build_token(&format!("{scope}/registrations/door-9"), b"not-the-key", hubdeck::sim::clock::unix_now() + 60, Some("registration"));
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(sim.ca_path()).unwrap()).unwrap())
         .build()

@@ -13,7 +13,7 @@ use crate::azure::wire::ErrorCode;
 pub struct HubError {
     /// The Azure error code (decides the HTTP status).
     pub code: ErrorCode,
-    /// Human text.
+    /// What is wrong, in words a client developer can act on.
     pub message: String,
     /// Send the newer body form (JSON inside `Message`) with this `info`, as the hub does for
     /// direct-method failures.
@@ -48,6 +48,12 @@ impl HubError {
         )
     }
 
+    /// 500 `ServerError` for a value the simulator could not encode as JSON; `what` names it.
+    /// Answered instead of sending or storing empty bytes.
+    pub fn not_encoded(what: &str, error: &serde_json::Error) -> Self {
+        Self::new(ErrorCode::ServerError, format!("{what} could not be encoded as JSON: {error}"))
+    }
+
     /// The HTTP status to answer with.
     pub fn status(&self) -> u16 {
         self.status_override.unwrap_or_else(|| self.code.http_status())
@@ -60,13 +66,16 @@ pub enum SimError {
     /// File system trouble, with the path involved.
     #[error("{action} {path}: {source}")]
     Io {
-        /// What was being done.
+        /// What was being done, as the start of the message ("cannot remove").
         action: &'static str,
-        /// The file or directory involved.
+        /// The file, directory or address it was done to.
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
+    /// A state-directory file could not be read or written (the error names the path).
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {address}: {source}{hint}")]
     Bind {
@@ -96,7 +105,7 @@ pub enum SimError {
         /// What could not be read.
         detail: String,
     },
-    /// Bad settings.
+    /// A setting is invalid, or start-up work failed in a way no other variant names.
     #[error("invalid simulator setting: {0}")]
     Config(String),
     /// A record could not be encoded for saving (nothing was saved in its place).

@@ -17,7 +17,7 @@ use crate::azure::wire::ErrorCode;
 /// A simulated `IoT` hub.
 pub struct Hub {
     registry: RwLock<Registry>,
-    store: Option<Arc<Store>>,
+    store: RwLock<StoreSlot>,
     /// Serialises writers so disk commits happen in the order changes were made.
     write_gate: tokio::sync::Mutex<()>,
     policies: Policies,
@@ -29,6 +29,16 @@ pub struct Hub {
     method_config: MethodConfig,
     /// Where simulated devices ask to register with DPS again (device ids), when DPS runs.
     reprovision_listener: std::sync::OnceLock<tokio::sync::mpsc::Sender<String>>,
+}
+
+/// Where a hub's state is kept.
+enum StoreSlot {
+    /// In memory only (`--ephemeral`).
+    Ephemeral,
+    /// In this database.
+    Open(Arc<Store>),
+    /// The database was closed on shutdown; writes are refused from then on.
+    Closed,
 }
 
 /// The parts of a hub besides its registry and store.
@@ -51,7 +61,7 @@ impl Hub {
         let HubParts { policies, faults, host_names, jobs, method_config } = parts;
         Self {
             registry: RwLock::new(registry),
-            store: store.map(Arc::new),
+            store: RwLock::new(store.map_or(StoreSlot::Ephemeral, |store| StoreSlot::Open(Arc::new(store)))),
             write_gate: tokio::sync::Mutex::new(()),
             policies,
             faults,
@@ -75,15 +85,27 @@ impl Hub {
 
     /// True when state is kept on disk (not `--ephemeral`).
     pub fn is_persistent(&self) -> bool {
-        self.store.is_some()
+        !matches!(*self.store.read(), StoreSlot::Ephemeral)
+    }
+
+    /// Closes the database once the write in progress (if any) is committed, so the state
+    /// directory can be opened again as soon as `Simulator::shutdown` returns, even while a
+    /// connection or a simulated device still holds the hub. Later writes are refused (503).
+    pub async fn close_store(&self) {
+        let _gate = self.write_gate.lock().await;
+        let mut slot = self.store.write();
+        if matches!(*slot, StoreSlot::Open(_)) {
+            *slot = StoreSlot::Closed;
+        }
     }
 
     /// Saves job records (`None` removes one) durably.
-    pub async fn save_jobs(&self, jobs: Vec<(String, Option<Vec<u8>>)>) -> Result<(), SimError> {
-        let Some(store) = &self.store else {
-            return Ok(());
+    pub async fn save_jobs(&self, jobs: Vec<super::jobs::JobSave>) -> Result<(), SimError> {
+        let store = match &*self.store.read() {
+            StoreSlot::Ephemeral => return Ok(()),
+            StoreSlot::Open(store) => Arc::clone(store),
+            StoreSlot::Closed => return Err(SimError::Config("the jobs cannot be saved: the simulator has shut down".to_owned())),
         };
-        let store = Arc::clone(store);
         tokio::task::spawn_blocking(move || store.write_jobs(&jobs))
             .await
             .map_err(|error| SimError::Config(format!("the job save task failed: {error}")))?
@@ -102,10 +124,13 @@ impl Hub {
         Arc::new(Self::new(registry, store, parts))
     }
 
-    /// The store, when state is kept on disk.
+    /// The store, while it is open.
     #[cfg(test)]
-    pub(crate) fn store(&self) -> Option<&Store> {
-        self.store.as_deref()
+    pub(crate) fn store(&self) -> Option<Arc<Store>> {
+        match &*self.store.read() {
+            StoreSlot::Open(store) => Some(Arc::clone(store)),
+            StoreSlot::Ephemeral | StoreSlot::Closed => None,
+        }
     }
 
     /// Reads the registry under a shared lock.
@@ -121,8 +146,15 @@ impl Hub {
         // Writers queue here without holding a worker thread; the registry lock is taken only
         // for the change and its commit.
         let _gate = self.write_gate.lock().await;
-        let (result, desired_changed) = match &self.store {
-            Some(store) => blocking_io(|| self.write_locked(change, Some(store.as_ref())))?,
+        let store = match &*self.store.read() {
+            StoreSlot::Ephemeral => None,
+            StoreSlot::Open(store) => Some(Arc::clone(store)),
+            StoreSlot::Closed => {
+                return Err(HubError::new(ErrorCode::ServiceUnavailable, "the simulator is shutting down; the change was not made"));
+            }
+        };
+        let (result, desired_changed) = match store {
+            Some(store) => blocking_io(|| self.write_locked(change, Some(&store)))?,
             None => self.write_locked(change, None)?,
         };
         if let Some(listener) = self.desired_listener.get() {
@@ -202,9 +234,9 @@ pub fn batch_for(registry: &Registry, changes: &Changes) -> Result<Batch, HubErr
         .iter()
         .filter_map(|device_id| registry.get(device_id).ok())
         .map(|record| {
-            serde_json::to_vec(record).map(|bytes| (record.device_id.clone(), bytes)).map_err(|error| {
-                HubError::new(ErrorCode::ServerError, format!("device '{}' could not be encoded for saving: {error}", record.device_id))
-            })
+            serde_json::to_vec(record)
+                .map(|bytes| (record.device_id.clone(), bytes))
+                .map_err(|error| HubError::not_encoded(&format!("device '{}'", record.device_id), &error))
         })
         .collect::<Result<_, _>>()?;
     Ok(Batch { upserts, deletes: changes.deleted.clone(), meta: Vec::new() })
@@ -318,6 +350,19 @@ mod tests {
         let reopened = persistent_hub(dir.path());
         let ids: Vec<String> = reopened.read(|registry| registry.iter_from(None).map(|record| record.device_id.clone()).collect());
         assert_eq!(ids, ["after", "kept"]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_can_be_reopened_while_the_hub_is_still_held_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = persistent_hub(dir.path());
+        create(&hub, "kept").await.unwrap();
+        hub.close_store().await;
+        let refused = create(&hub, "late").await.unwrap_err();
+        assert_eq!(refused.status(), 503, "{refused:?}");
+        let reopened = persistent_hub(dir.path());
+        assert!(reopened.read(|registry| registry.get("kept").is_ok() && registry.get("late").is_err()));
+        drop(hub);
     }
 
     #[tokio::test]

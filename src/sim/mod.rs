@@ -5,28 +5,35 @@
 
 pub mod auth;
 pub mod clock;
+pub mod config;
 pub mod device_app;
 pub mod dps;
 pub mod error;
 pub mod faults;
-mod files;
 pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod jobs;
+mod listener;
 pub mod methods;
+pub mod precondition;
 pub mod prop_tree;
 pub mod query;
+pub mod ready_file;
 pub mod record;
 pub mod registry;
 pub mod seed;
 pub mod server;
+mod state_dir;
 pub mod store;
 mod text;
 pub mod tls;
 pub mod twin_json;
 
+pub use config::{SimConfig, StateLocation, default_state_dir};
 pub use error::{HubError, SimError};
 pub use faults::{Fault, FaultConfig};
 pub use fleet::FleetConfig;
-pub use server::{DpsInfo, HUBS, HubInfo, ReadyInfo, SimConfig, Simulator, StateLocation, default_state_dir};
+pub use precondition::Precondition;
+pub use ready_file::{DpsInfo, HubInfo, ReadyInfo};
+pub use server::{HUBS, Simulator};

@@ -1,149 +1,26 @@
-//! Starting and stopping a simulator: state directory, certificates, policies, the store and
-//! the demo fleet, then an HTTPS listener serving the hub.
+//! Starting and stopping a simulator: the state directory and certificates, then per hub its
+//! state and listener, then DPS linked to the hubs, then the accept loops; and what a running
+//! simulator tells its users (addresses, connection strings).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
-use serde::Serialize;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::auth::Policies;
-use super::clock::now_ticks;
+use super::config::SimConfig;
 use super::error::SimError;
-use super::faults::{FaultConfig, FaultInjector};
-use super::files::{create_dir, read_text, write_private};
-use super::hub::{Hub, open_store};
-use super::registry::Registry;
-use super::seed::{DEFAULT_FLEET_SIZE, demo_fleet};
-use super::store::Batch;
+use super::hub::Hub;
+use super::listener::{accept_loop, host_name_for, listen};
+use super::ready_file::ReadyInfo;
+use super::state_dir::{StateDir, open_hub};
 use super::{http, tls};
 use crate::azure::connection_string::{ServiceConnectionString, ServiceKind};
-
-/// Where the simulator keeps its state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StateLocation {
-    /// A directory that survives restarts.
-    Dir(PathBuf),
-    /// A temporary directory removed on exit; nothing is persisted.
-    Ephemeral,
-}
-
-/// Simulator settings.
-#[derive(Clone, Debug)]
-pub struct SimConfig {
-    /// Address to listen on.
-    pub bind: IpAddr,
-    /// Port (0 picks a free one; 443 is the only port the Node SDKs can reach).
-    pub port: u16,
-    /// State directory or ephemeral.
-    pub state: StateLocation,
-    /// Devices in the demo fleet seeded on first start.
-    pub fleet_size: usize,
-    /// Seed for the fleet and for fault choices.
-    pub seed: u64,
-    /// Injected faults.
-    pub faults: FaultConfig,
-    /// Wipe stored devices before starting.
-    pub reset: bool,
-    /// How the simulated fleet behaves.
-    pub fleet: super::fleet::FleetConfig,
-    /// How scheduled jobs behave.
-    pub jobs: super::jobs::JobsConfig,
-    /// How simulated devices answer direct methods.
-    pub methods: super::methods::MethodConfig,
-    /// Port of the second hub, contoso-west (0 picks a free one).
-    pub west_port: u16,
-    /// How the simulated DPS behaves.
-    pub dps: super::dps::DpsConfig,
-    /// Seed the demo enrollments and register their devices on first start (their devices join
-    /// the hubs, so tests that count the fleet turn this off).
-    pub dps_demo: bool,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 8443,
-            state: StateLocation::Ephemeral,
-            fleet_size: DEFAULT_FLEET_SIZE,
-            seed: 43,
-            faults: FaultConfig::default(),
-            reset: false,
-            fleet: super::fleet::FleetConfig::default(),
-            jobs: super::jobs::JobsConfig::default(),
-            methods: super::methods::MethodConfig::default(),
-            west_port: 0,
-            dps: super::dps::DpsConfig::default(),
-            dps_demo: true,
-        }
-    }
-}
-
-/// The default state directory (platform data dir).
-pub fn default_state_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("dev", "hubdeck", "hubdeck").map(|dirs| dirs.data_dir().join("sim"))
-}
-
-const POLICIES_FILE: &str = "policies.json";
-const DATABASE_FILE: &str = "hub.redb";
-const SEEDED_KEY: &str = "seeded";
 
 /// The simulated hubs: the first serves the demo fleet and DPS, the second starts empty and
 /// fills with devices DPS assigns to it. Names, regions (for geo-latency) and state folders.
 pub const HUBS: [(&str, &str); 2] = [("contoso-east", "eastus"), ("contoso-west", "westus2")];
-
-/// One simulated hub as scripts see it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HubInfo {
-    /// `contoso-east`.
-    pub name: String,
-    /// `localhost:PORT` (what DPS records as `assignedHub`).
-    pub host_name: String,
-    /// Listening port.
-    pub port: u16,
-    /// Service connection strings by policy name.
-    pub connection_strings: std::collections::BTreeMap<String, String>,
-}
-
-/// The simulated DPS as scripts see it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DpsInfo {
-    /// Service and device endpoint (the first hub's listener).
-    pub host_name: String,
-    /// ID scope devices register under.
-    pub id_scope: String,
-    /// Service connection strings by policy name.
-    pub connection_strings: std::collections::BTreeMap<String, String>,
-}
-
-/// What scripts need to use a running simulator (`--ready-file`).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadyInfo {
-    /// `localhost:PORT`, or `localhost` on 443.
-    pub host_name: String,
-    /// Listening port.
-    pub port: u16,
-    /// CA certificate to trust.
-    pub ca_file: PathBuf,
-    /// Devices registered.
-    pub device_count: usize,
-    /// Service connection strings by policy name.
-    pub connection_strings: std::collections::BTreeMap<String, String>,
-    /// Every simulated hub (the first is the one above).
-    pub hubs: Vec<HubInfo>,
-    /// The simulated DPS.
-    pub dps: DpsInfo,
-}
 
 /// A simulated hub with its listener.
 struct RunningHub {
@@ -160,88 +37,18 @@ pub struct Simulator {
     shutdown: watch::Sender<bool>,
     accept_tasks: Vec<JoinHandle<()>>,
     engines: Vec<JoinHandle<()>>,
-    _temp_dir: Option<tempfile::TempDir>,
-}
-
-fn bind_error(address: SocketAddr, source: std::io::Error) -> SimError {
-    SimError::Bind {
-        address: address.to_string(),
-        hint: match source.kind() {
-            std::io::ErrorKind::PermissionDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
-            std::io::ErrorKind::AddrInUse => " (another program uses this port; pick another with --port)",
-            _ => "",
-        },
-        source,
-    }
-}
-
-async fn listen(address: SocketAddr) -> Result<(TcpListener, SocketAddr), SimError> {
-    let listener = TcpListener::bind(address).await.map_err(|source| bind_error(address, source))?;
-    let address = listener.local_addr().map_err(|source| SimError::Io {
-        action: "cannot read the address of",
-        path: PathBuf::from(address.to_string()),
-        source,
-    })?;
-    Ok((listener, address))
-}
-
-fn host_name_for(address: SocketAddr) -> String {
-    match address.port() {
-        443 => "localhost".to_owned(),
-        port => format!("localhost:{port}"),
-    }
-}
-
-/// Opens one hub's state in `dir` (policies, database, seeded fleet of `fleet_size`).
-async fn open_hub(dir: &Path, persistent: bool, config: &SimConfig, fleet_size: usize) -> Result<Arc<Hub>, SimError> {
-    create_dir(dir)?;
-    let policies = load_or_create_policies(dir)?;
-    let (store, registry, jobs) = if persistent {
-        let path = dir.join(DATABASE_FILE);
-        if config.reset {
-            remove_if_present(&path)?;
-        }
-        let config = SimConfig { fleet_size, ..config.clone() };
-        let (store, registry, jobs) = tokio::task::spawn_blocking(move || {
-            let (store, registry) = load_and_seed(&path, &config)?;
-            let jobs = super::hub::load_jobs(&store)?;
-            Ok::<_, SimError>((store, registry, jobs))
-        })
-        .await
-        .map_err(|error| SimError::Config(format!("startup task failed: {error}")))??;
-        (Some(store), registry, jobs)
-    } else {
-        (None, Registry::from_records(demo_fleet(fleet_size, config.seed, now_ticks())), Vec::new())
-    };
-    let host_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), "[::1]".to_owned()];
-    let parts = super::hub::HubParts {
-        policies,
-        faults: FaultInjector::new(config.faults.clone(), config.seed),
-        host_names,
-        jobs: super::jobs::Jobs::new(config.jobs.clone(), jobs),
-        method_config: config.methods.clone(),
-    };
-    Ok(Arc::new(Hub::new(registry, store, parts)))
+    /// Kept for its `Drop`: an ephemeral state directory is removed with the simulator.
+    _state: StateDir,
 }
 
 impl Simulator {
     /// Prepares state and starts listening; returns once the port accepts connections.
     pub async fn start(config: SimConfig) -> Result<Self, SimError> {
         config.faults.validate().map_err(SimError::Config)?;
-        let (dir, temp_dir) = match &config.state {
-            StateLocation::Dir(dir) => (dir.clone(), None),
-            StateLocation::Ephemeral => {
-                let temp = tempfile::Builder::new().prefix("hubdeck-sim-").tempdir().map_err(|source| SimError::Io {
-                    action: "cannot create a temporary state directory in",
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
-                (temp.path().to_owned(), Some(temp))
-            }
-        };
-        create_dir(&dir)?;
+        let state = StateDir::open(&config.state)?;
+        let dir = state.path().to_owned();
         let tls = tls::load_or_create(&dir)?;
-        let persistent = matches!(config.state, StateLocation::Dir(_));
+        let persistent = state.is_persistent();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut hubs = Vec::new();
         let mut listeners = Vec::new();
@@ -287,7 +94,7 @@ impl Simulator {
                 shutdown_rx.clone(),
             )));
         }
-        Ok(Self { hubs, dps, ca_path: tls.ca_path, shutdown, accept_tasks, engines, _temp_dir: temp_dir })
+        Ok(Self { hubs, dps, ca_path: tls.ca_path, shutdown, accept_tasks, engines, _state: state })
     }
 
     /// The listening address of the first hub (and DPS).
@@ -310,19 +117,28 @@ impl Simulator {
         self.hubs.iter().map(|running| running.name.clone()).collect()
     }
 
+    fn running(&self, name: &str) -> Option<&RunningHub> {
+        self.hubs.iter().find(|running| running.name == name)
+    }
+
     /// A hub by name.
     pub fn hub_named(&self, name: &str) -> Option<&Arc<Hub>> {
-        self.hubs.iter().find(|running| running.name == name).map(|running| &running.hub)
+        self.running(name).map(|running| &running.hub)
+    }
+
+    /// A hub's listening address by name.
+    pub fn hub_address(&self, name: &str) -> Option<SocketAddr> {
+        self.running(name).map(|running| running.address)
     }
 
     /// A hub's `HostName` by name.
     pub fn hub_host_name(&self, name: &str) -> Option<String> {
-        self.hubs.iter().find(|running| running.name == name).map(|running| host_name_for(running.address))
+        self.hub_address(name).map(host_name_for)
     }
 
     /// A hub's service connection string for a built-in policy.
     pub fn hub_connection_string(&self, name: &str, policy_name: &str) -> Option<ServiceConnectionString> {
-        let running = self.hubs.iter().find(|running| running.name == name)?;
+        let running = self.running(name)?;
         let policy = running.hub.policies().get(policy_name)?;
         Some(ServiceConnectionString::from_parts(ServiceKind::Hub, &host_name_for(running.address), &policy.name, &policy.primary_key))
     }
@@ -350,45 +166,12 @@ impl Simulator {
 
     /// What `--ready-file` holds.
     pub fn ready_info(&self) -> ReadyInfo {
-        let hub_strings = |hub_name: &str| {
-            ["iothubowner", "service", "registryRead", "registryReadWrite"]
-                .into_iter()
-                .filter_map(|name| Some((name.to_owned(), self.hub_connection_string(hub_name, name)?.expose())))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        };
-        let hubs = self
-            .hubs
-            .iter()
-            .map(|running| HubInfo {
-                name: running.name.clone(),
-                host_name: host_name_for(running.address),
-                port: running.address.port(),
-                connection_strings: hub_strings(&running.name),
-            })
-            .collect();
-        let dps = DpsInfo {
-            host_name: self.host_name(),
-            id_scope: self.dps.id_scope().to_owned(),
-            connection_strings: ["provisioningserviceowner", "enrollmentread", "enrollmentwrite"]
-                .into_iter()
-                .filter_map(|name| Some((name.to_owned(), self.dps_connection_string(name)?.expose())))
-                .collect(),
-        };
-        ReadyInfo {
-            host_name: self.host_name(),
-            port: self.address().port(),
-            ca_file: self.ca_path.clone(),
-            device_count: self.hub().read(Registry::len),
-            connection_strings: hub_strings(&self.hubs[0].name),
-            hubs,
-            dps,
-        }
+        ReadyInfo::of(self)
     }
 
     /// Writes the ready file (0600: it holds keys).
     pub fn write_ready_file(&self, path: &Path) -> Result<(), SimError> {
-        let text = serde_json::to_vec_pretty(&self.ready_info()).map_err(|error| SimError::Config(error.to_string()))?;
-        write_private(path, &text)
+        self.ready_info().write(path)
     }
 
     /// Stops accepting and waits for the listener task.
@@ -400,6 +183,11 @@ impl Simulator {
         // The job engines save their jobs on the way out.
         for task in std::mem::take(&mut self.engines) {
             task.await.ok();
+        }
+        // Connections and simulated devices may still hold a hub for a moment; its database is
+        // closed now, so the same state directory can be opened again at once.
+        for running in &self.hubs {
+            running.hub.close_store().await;
         }
     }
 }
@@ -414,88 +202,5 @@ impl std::fmt::Debug for Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<(), SimError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(SimError::Io { action: "cannot remove", path: path.to_owned(), source }),
-    }
-}
-
-fn load_or_create_policies(dir: &Path) -> Result<Policies, SimError> {
-    let path = dir.join(POLICIES_FILE);
-    if path.exists() {
-        let text = read_text(&path)?;
-        return serde_json::from_str(&text).map_err(|error| SimError::Corrupt { path, detail: error.to_string() });
-    }
-    let policies = Policies::generate();
-    let text = serde_json::to_vec_pretty(&policies).map_err(|error| SimError::Config(error.to_string()))?;
-    write_private(&path, &text)?;
-    Ok(policies)
-}
-
-/// Opens the database; on first start seeds the demo fleet in one transaction.
-fn load_and_seed(path: &Path, config: &SimConfig) -> Result<(super::store::Store, Registry), SimError> {
-    let (store, registry) = open_store(path)?;
-    if store.get_meta(SEEDED_KEY)?.is_some() {
-        return Ok((store, registry));
-    }
-    let fleet = demo_fleet(config.fleet_size, config.seed, now_ticks());
-    let upserts = fleet.iter().map(|record| (record.device_id.clone(), serde_json::to_vec(record).unwrap_or_default())).collect();
-    store.write(&Batch { upserts, deletes: Vec::new(), meta: vec![(SEEDED_KEY.to_owned(), b"1".to_vec())] })?;
-    let mut registry = registry;
-    for record in fleet {
-        registry.insert(record);
-    }
-    Ok((store, registry))
-}
-
-/// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    endpoint: http::Endpoint,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let app = http::router(endpoint);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => break,
-        };
-        let Ok((tcp, peer)) = accepted else {
-            continue;
-        };
-        // Without this, Nagle's algorithm and delayed ACKs stall large answers by ~40 ms.
-        tcp.set_nodelay(true).ok();
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let mut connection_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                }
-                _ = connection_shutdown.changed() => {}
-            }
-        });
     }
 }

@@ -11,7 +11,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::error::SimError;
-use super::files::{read_text, write_private, write_public};
+use crate::files::{read_text, write_private, write_public};
 
 /// The CA certificate file clients are told to trust.
 pub const CA_FILE: &str = "ca.pem";

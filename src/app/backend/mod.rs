@@ -7,7 +7,6 @@ mod connect;
 mod dispatch;
 mod dps_tasks;
 pub mod file_dialogs;
-mod files;
 mod job_tasks;
 pub mod profile_store;
 pub mod secrets;

@@ -298,7 +298,7 @@ impl ProfileStore {
     fn write(&self) -> Result<(), ProfileError> {
         let bytes = serde_json::to_vec_pretty(&self.stored)
             .map_err(|error| ProfileError::File { path: self.path.clone(), detail: error.to_string() })?;
-        super::files::write_private(&self.path, &bytes)
+        crate::files::write_private(&self.path, &bytes)
             .map_err(|error| ProfileError::File { path: self.path.clone(), detail: error.to_string() })
     }
 }

@@ -151,7 +151,7 @@ impl SecretStores {
             action: "written",
             detail: error.to_string(),
         })?;
-        super::files::write_private(&self.file, &bytes).map_err(|error| SecretError::File {
+        crate::files::write_private(&self.file, &bytes).map_err(|error| SecretError::File {
             path: self.file.clone(),
             action: "written",
             detail: error.to_string(),

@@ -12,6 +12,7 @@ use crate::azure::secret::Secret;
 use crate::azure::wire::{
     AttestationMechanism, EnrollmentGroup, EnrollmentSettings, IndividualEnrollment, SymmetricKeyAttestation, Timestamp,
 };
+use crate::sim::precondition::Precondition;
 
 /// Most items in one bulk call.
 pub const MAX_BULK_ITEMS: usize = 10;
@@ -37,15 +38,15 @@ pub enum EnrollmentError {
 pub trait Enrollment: Clone + serde::Serialize + serde::de::DeserializeOwned {
     /// `individual enrollment` or `enrollment group`.
     const KIND: &'static str;
-    /// Its id.
+    /// The registration id or enrollment group id (the table's key, compared case-insensitively).
     fn id(&self) -> &str;
     /// The attestation, for changing its keys.
     fn attestation_mut(&mut self) -> &mut AttestationMechanism;
     /// The attestation, for reading its keys.
     fn attestation(&self) -> &AttestationMechanism;
-    /// Shared settings.
+    /// The settings both kinds share (etag, hubs, policies), stamped on `PUT`.
     fn settings_mut(&mut self) -> &mut EnrollmentSettings;
-    /// Shared settings.
+    /// The settings both kinds share: etag, linked hubs, allocation and re-provisioning.
     fn settings(&self) -> &EnrollmentSettings;
 }
 
@@ -128,8 +129,9 @@ pub fn without_keys<E: Enrollment>(item: &E) -> E {
 }
 
 impl<E: Enrollment> EnrollmentTable<E> {
-    /// `PUT`: creates or replaces `item` (id from the path), honouring `If-Match`.
-    pub fn put(&mut self, path_id: &str, mut item: E, if_match: Option<&str>, now: Timestamp) -> Result<E, EnrollmentError> {
+    /// `PUT`: creates or replaces `item` (id from the path), honouring `If-Match`: an etag
+    /// must match an existing item's; `*` (or none) creates or replaces.
+    pub fn put(&mut self, path_id: &str, mut item: E, precondition: Option<&Precondition>, now: Timestamp) -> Result<E, EnrollmentError> {
         if !item.id().eq_ignore_ascii_case(path_id) {
             return Err(EnrollmentError::Invalid(format!(
                 "the id in the body ('{}') must equal the one in the path ('{path_id}')",
@@ -139,13 +141,11 @@ impl<E: Enrollment> EnrollmentTable<E> {
         check_id(E::KIND, path_id)?;
         let key = path_id.to_lowercase();
         let existing = self.items.get(&key);
-        match (if_match.map(str::trim).filter(|etag| !etag.is_empty() && *etag != "*" && *etag != "\"*\""), existing) {
-            (Some(wanted), Some(current))
-                if current.settings().etag.as_deref().map(|etag| etag.trim_matches('"')) != Some(wanted.trim_matches('"')) =>
-            {
+        match (precondition, existing) {
+            (Some(precondition), Some(current)) if !precondition.matches_optional(current.settings().etag.as_deref()) => {
                 return Err(EnrollmentError::PreconditionFailed);
             }
-            (Some(_), None) => return Err(EnrollmentError::NotFound(E::KIND, path_id.to_owned())),
+            (Some(Precondition::Etag(_)), None) => return Err(EnrollmentError::NotFound(E::KIND, path_id.to_owned())),
             _ => {}
         }
         let attestation = item.attestation_mut();
@@ -192,11 +192,9 @@ impl<E: Enrollment> EnrollmentTable<E> {
     }
 
     /// `DELETE`, honouring `If-Match`.
-    pub fn delete(&mut self, id: &str, if_match: Option<&str>) -> Result<(), EnrollmentError> {
+    pub fn delete(&mut self, id: &str, precondition: Option<&Precondition>) -> Result<(), EnrollmentError> {
         let current = self.get_with_keys(id)?;
-        if let Some(wanted) = if_match.map(str::trim).filter(|etag| !etag.is_empty() && *etag != "*" && *etag != "\"*\"")
-            && current.settings().etag.as_deref().map(|etag| etag.trim_matches('"')) != Some(wanted.trim_matches('"'))
-        {
+        if precondition.is_some_and(|precondition| !precondition.matches_optional(current.settings().etag.as_deref())) {
             return Err(EnrollmentError::PreconditionFailed);
         }
         self.items.remove(&id.to_lowercase());
@@ -247,10 +245,14 @@ impl<E: Enrollment> EnrollmentTable<E> {
                 "create" if self.items.contains_key(&id.to_lowercase()) => Err(EnrollmentError::Exists(E::KIND, id.clone())),
                 "create" | "update" => self.put(&id, item, None, now).map(drop),
                 "updateIfMatchETag" => {
-                    let etag = item.settings().etag.clone();
-                    self.put(&id, item, Some(etag.as_deref().unwrap_or("\"missing\"")), now).map(drop)
+                    // An item without an etag cannot match: this mode exists to refuse blind writes.
+                    let precondition = match item.settings().etag.as_deref() {
+                        Some(etag) => Precondition::parse(Some(etag)),
+                        None => Some(Precondition::Etag("missing".to_owned())),
+                    };
+                    self.put(&id, item, precondition.as_ref(), now).map(drop)
                 }
-                "delete" => self.delete(&id, item.settings().etag.as_deref()),
+                "delete" => self.delete(&id, Precondition::parse(item.settings().etag.as_deref()).as_ref()),
                 other => {
                     return Err(EnrollmentError::Invalid(format!(
                         "bulk mode '{other}' is not one of create, update, updateIfMatchETag, delete"
@@ -299,14 +301,17 @@ mod tests {
         let created = table.put("door-17", enrollment("door-17", &json!({})), None, Timestamp::now()).unwrap();
         let etag = created.settings.etag.clone().unwrap();
         let update = enrollment("door-17", &json!({"reprovisionPolicy": {"updateHubAssignment": true, "migrateDeviceData": false}}));
-        assert_eq!(table.put("door-17", update.clone(), Some("\"stale\""), Timestamp::now()), Err(EnrollmentError::PreconditionFailed));
-        let updated = table.put("door-17", update, Some(&etag), Timestamp::now()).unwrap();
+        assert_eq!(
+            table.put("door-17", update.clone(), Precondition::parse(Some("\"stale\"")).as_ref(), Timestamp::now()),
+            Err(EnrollmentError::PreconditionFailed)
+        );
+        let updated = table.put("door-17", update, Precondition::parse(Some(&etag)).as_ref(), Timestamp::now()).unwrap();
         assert_eq!(updated.settings.reprovision_policy, Some(ReprovisionPolicy::RESET));
         assert_ne!(updated.settings.etag.as_deref(), Some(etag.as_str()));
         assert_eq!(updated.attestation.symmetric_key, created.attestation.symmetric_key, "keys not sent are kept");
         assert_eq!(updated.settings.created_date_time_utc, created.settings.created_date_time_utc);
-        assert_eq!(table.delete("door-17", Some(&etag)), Err(EnrollmentError::PreconditionFailed));
-        table.delete("door-17", Some("*")).unwrap();
+        assert_eq!(table.delete("door-17", Precondition::parse(Some(&etag)).as_ref()), Err(EnrollmentError::PreconditionFailed));
+        table.delete("door-17", Some(&Precondition::Any)).unwrap();
         assert!(matches!(table.get("door-17"), Err(EnrollmentError::NotFound(..))));
     }
 

@@ -1,13 +1,13 @@
-//! DPS errors and how they are answered: `{"errorCode","trackingId","message","timestampUtc"}`
-//! with `x-ms-error-code` and `x-ms-request-id`, the six-digit code starting with the HTTP status.
+//! DPS errors and their envelope: `{"errorCode","trackingId","message","timestampUtc"}` with
+//! `x-ms-error-code` and `x-ms-request-id`, the six-digit code starting with the HTTP status.
 
-use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::enrollments::EnrollmentError;
 use crate::azure::wire::{StructuredError, Timestamp};
 use crate::sim::error::HubError;
+use crate::sim::http::{ErrorEnvelope, FrontError};
 
 /// An error answered by the simulated DPS.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -69,28 +69,53 @@ impl From<HubError> for DpsError {
     }
 }
 
-/// The answer for `error`.
-pub fn dps_error_response(error: &DpsError) -> Response {
-    let tracking_id = uuid_like();
-    let body = StructuredError {
-        error_code: error.code,
-        tracking_id: tracking_id.clone(),
-        message: error.message.clone(),
-        info: serde_json::Value::Null,
-        timestamp_utc: Timestamp::now().to_wire(),
-    };
-    let mut response = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
-    *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::sim::http::JSON));
-    headers.insert("x-ms-error-code", HeaderValue::from(error.code));
-    if let Ok(value) = HeaderValue::from_str(&tracking_id) {
-        headers.insert("x-ms-request-id", value);
+impl From<FrontError> for DpsError {
+    fn from(error: FrontError) -> Self {
+        let code = match &error {
+            FrontError::BodyTooLarge { .. } => 413_001,
+            FrontError::MissingApiVersion { .. }
+            | FrontError::UnsupportedApiVersion { .. }
+            | FrontError::NoBody { .. }
+            | FrontError::NotJson { .. }
+            | FrontError::WrongShape { .. } => 400_004,
+        };
+        Self::new(code, error.to_string())
     }
-    if let Some(seconds) = error.retry_after_secs {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+}
+
+impl ErrorEnvelope for DpsError {
+    /// `{"errorCode","trackingId","message","timestampUtc"}` with `x-ms-error-code`, and the
+    /// tracking id as `x-ms-request-id`.
+    fn to_response(&self) -> Response {
+        let tracking_id = uuid_like();
+        let body = StructuredError {
+            error_code: self.code,
+            tracking_id: tracking_id.clone(),
+            message: self.message.clone(),
+            info: serde_json::Value::Null,
+            timestamp_utc: Timestamp::now().to_wire(),
+        };
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = match serde_json::to_vec(&body) {
+            Ok(bytes) => crate::sim::http::with_body(status, bytes),
+            // Numbers and strings always encode; were it ever not so, the status and headers
+            // still carry the code.
+            Err(_) => crate::sim::http::with_body(
+                status,
+                format!(r#"{{"errorCode":{},"trackingId":"{tracking_id}","message":"the error could not be encoded"}}"#, self.code)
+                    .into_bytes(),
+            ),
+        };
+        let headers = response.headers_mut();
+        headers.insert("x-ms-error-code", HeaderValue::from(self.code));
+        if let Ok(value) = HeaderValue::from_str(&tracking_id) {
+            headers.insert("x-ms-request-id", value);
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
-    response
 }
 
 /// A GUID-shaped id (`x-ms-request-id`, operation ids).
@@ -109,5 +134,37 @@ mod tests {
         assert_eq!(DpsError::from(EnrollmentError::PreconditionFailed).status(), 412);
         assert_eq!(DpsError::from(EnrollmentError::NotFound("enrollment group", "g".into())).code, 404_201);
         assert_eq!(uuid_like().len(), 36);
+    }
+
+    #[tokio::test]
+    async fn front_end_refusals_use_the_dps_envelope() {
+        let cases = [
+            (FrontError::BodyTooLarge { limit: 98_304 }, 413, 413_001),
+            (FrontError::MissingApiVersion { example: "2021-10-01" }, 400, 400_004),
+            (FrontError::NotJson { what: "an IndividualEnrollment", detail: "EOF".into() }, 400, 400_004),
+            (FrontError::NoBody { what: "an IndividualEnrollment" }, 400, 400_004),
+        ];
+        for (refusal, status, code) in cases {
+            let text = refusal.to_string();
+            let response = DpsError::from(refusal).to_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.headers()["x-ms-error-code"], code.to_string().as_str());
+            assert!(response.headers().get("iothub-errorcode").is_none(), "that header is the hub's");
+            let request_id = response.headers()["x-ms-request-id"].to_str().unwrap().to_owned();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let body: StructuredError = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body.error_code, code);
+            assert_eq!(body.message, text);
+            assert_eq!(body.tracking_id, request_id, "the tracking id is the request id");
+            assert!(Timestamp::parse(&body.timestamp_utc).is_some());
+        }
+    }
+
+    #[test]
+    fn hub_errors_keep_their_status_and_retry_after() {
+        let throttled = HubError { retry_after_secs: Some(3), ..HubError::new(crate::azure::wire::ErrorCode::ThrottlingException, "slow") };
+        let error = DpsError::from(throttled);
+        assert_eq!((error.code, error.retry_after_secs), (429_001, Some(3)));
+        assert_eq!(error.to_response().headers()[header::RETRY_AFTER], "3");
     }
 }

@@ -1,147 +1,116 @@
-//! The DPS front: the service API (enrollments, groups, registration records; dps-api.md §4)
-//! and the device registration API (§6), on the same listener as the first hub. Paths match
-//! case-insensitively with trailing slashes tolerated; every answer carries `x-ms-request-id`.
+//! DPS behind the request front end: the service API (enrollments, groups, registration records;
+//! dps-api.md §4) and the device registration API (§6), on the same listener as the first hub.
+//! Requests are routed by `route.rs` and, for the service API, authorized before their body is
+//! read; every answer carries `x-ms-request-id`.
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use percent_encoding::percent_decode_str;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::enrollments::{Enrollment, EnrollmentTable};
-use super::error::{DpsError, dps_error_response, uuid_like};
+use super::error::{DpsError, uuid_like};
 use super::register::RegisterRequest;
+use super::route::DpsRoute;
+use super::route::EnrollmentKind::{Group, Individual};
 use super::service::{Dps, DpsState};
 use crate::azure::wire::{
     BulkEnrollmentOperation, BulkEnrollmentOperationError, BulkEnrollmentOperationResult, EnrollmentGroup, IndividualEnrollment,
     RegistrationStatus, Timestamp,
 };
-use crate::sim::auth::Permission;
+use crate::sim::http::api::Api;
+use crate::sim::http::api_version::ApiVersions;
+use crate::sim::http::{Call, FrontEnd, Head, empty, json_or};
 
-/// Largest DPS request body (the service's message limit).
-const MAX_BODY_BYTES: usize = 96 * 1024;
 /// Page size when the caller sends no `x-ms-max-item-count`.
 const DEFAULT_PAGE_SIZE: usize = 100;
 
-/// True when `path` belongs to DPS rather than to the hub.
-pub fn is_dps_path(path: &str) -> bool {
-    let mut segments = path.trim_start_matches('/').split('/').map(str::to_ascii_lowercase);
-    let first = segments.next().unwrap_or_default();
-    let second = segments.next().unwrap_or_default();
-    matches!(first.as_str(), "enrollments" | "enrollmentgroups" | "registrations") || second == "registrations"
-}
+/// The DPS service and device registration APIs.
+pub struct DpsApi<'a>(pub &'a Arc<Dps>);
 
-/// Serves one DPS request.
-pub async fn handle(dps: &Arc<Dps>, request: Request) -> Response {
-    let request_id = uuid_like();
-    let mut response = match serve(dps, request).await {
-        Ok(response) => response,
-        Err(error) => dps_error_response(&error),
+impl Api for DpsApi<'_> {
+    type Error = DpsError;
+    type Admitted = DpsRoute;
+    const FRONT: FrontEnd = FrontEnd {
+        // Any version: the registration API answers by it (substatus), the service API ignores it.
+        api_versions: ApiVersions { dates: None, example: "2021-10-01" },
+        // The service's message limit.
+        max_body_bytes: 96 * 1024,
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().entry("x-ms-request-id").or_insert(value);
-    }
-    response
-}
 
-struct DpsCall {
-    method: Method,
-    headers: HeaderMap,
-    api_version: String,
-    body: Bytes,
-}
-
-impl DpsCall {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-
-    fn authorization(&self) -> Option<&str> {
-        self.header(header::AUTHORIZATION.as_str())
-    }
-
-    fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T, DpsError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(DpsError::bad_request(format!("the request has no body; it must be {what}")));
+    /// Routes and, for the service API, checks the policy token before the body is read; the
+    /// registration API checks the device's own token when it runs.
+    async fn admit(&self, head: &Head) -> Result<DpsRoute, DpsError> {
+        let route = DpsRoute::parse(&head.method, &head.path)?;
+        if let Some(permission) = route.permission() {
+            self.0.authorize(head.authorization(), permission)?;
         }
-        serde_json::from_slice(&self.body).map_err(|error| DpsError::bad_request(format!("the request body is not {what}: {error}")))
+        Ok(route)
+    }
+
+    async fn run(&self, route: DpsRoute, call: Call) -> Result<Response, DpsError> {
+        serve(self.0, route, &call).await
+    }
+
+    /// Every answer carries a request id; an error's is its tracking id, already set.
+    fn finish(&self, response: &mut Response) {
+        if let Ok(value) = HeaderValue::from_str(&uuid_like()) {
+            response.headers_mut().entry("x-ms-request-id").or_insert(value);
+        }
     }
 }
 
-async fn serve(dps: &Arc<Dps>, request: Request) -> Result<Response, DpsError> {
-    let (parts, body) = request.into_parts();
-    let query = parts.uri.query().unwrap_or("");
-    let api_version = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(name, _)| name.eq_ignore_ascii_case("api-version"))
-        .map(|(_, value)| percent_decode_str(value).decode_utf8_lossy().into_owned())
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| DpsError::bad_request("the api-version query parameter is required (e.g. api-version=2021-10-01)"))?;
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| DpsError::new(413_001, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
-    let (segments, words) = crate::sim::http::path_segments(parts.uri.path());
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let call = DpsCall { method: parts.method.clone(), headers: parts.headers, api_version, body };
-    let path = parts.uri.path();
-    let not_allowed = |allowed: &str| DpsError::new(405_001, format!("{} is not allowed on {path}; use {allowed}", call.method));
-    let method = call.method.clone();
-    match (words.as_slice(), &method) {
-        (["enrollments"], &Method::POST) => bulk::<IndividualEnrollment>(dps, &call, |state| &mut state.enrollments).await,
-        (["enrollments", "query"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
+fn json(status: StatusCode, body: &impl Serialize) -> Result<Response, DpsError> {
+    json_or(status, body)
+}
+
+fn individual(state: &mut DpsState) -> &mut EnrollmentTable<IndividualEnrollment> {
+    &mut state.enrollments
+}
+
+fn groups(state: &mut DpsState) -> &mut EnrollmentTable<EnrollmentGroup> {
+    &mut state.groups
+}
+
+/// Runs an admitted operation (the service API's permission is already checked).
+async fn serve(dps: &Arc<Dps>, route: DpsRoute, call: &Call) -> Result<Response, DpsError> {
+    match route {
+        DpsRoute::Bulk(Individual) => bulk(dps, call, individual).await,
+        DpsRoute::Bulk(Group) => bulk(dps, call, groups).await,
+        DpsRoute::Query(Individual) => {
             let items = dps.read(|state| state.enrollments.list().into_iter().map(|item| with_registration(state, item)).collect());
-            page(items, &call, "Enrollment")
+            page(items, call, "Enrollment")
         }
-        (["enrollments", _, "attestationmechanism"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            let attestation = dps.read(|state| state.enrollments.get_with_keys(&segments[1]).map(|item| item.attestation.clone()))?;
-            Ok(json(StatusCode::OK, &attestation))
+        DpsRoute::Query(Group) => page(dps.read(|state| state.groups.list()), call, "EnrollmentGroup"),
+        DpsRoute::Attestation(Individual, id) => {
+            json(StatusCode::OK, &dps.read(|state| state.enrollments.get_with_keys(&id).map(|item| item.attestation.clone()))?)
         }
-        (["enrollments", _], _) => {
-            let id = &segments[1];
-            single::<IndividualEnrollment>(dps, &call, id, |state| &mut state.enrollments, with_registration).await
+        DpsRoute::Attestation(Group, id) => {
+            json(StatusCode::OK, &dps.read(|state| state.groups.get_with_keys(&id).map(|item| item.attestation.clone()))?)
         }
-        (["enrollmentgroups"], &Method::POST) => bulk::<EnrollmentGroup>(dps, &call, |state| &mut state.groups).await,
-        (["enrollmentgroups", "query"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            page(dps.read(|state| state.groups.list()), &call, "EnrollmentGroup")
+        DpsRoute::Get(Individual, id) => get(dps, &id, individual, with_registration),
+        DpsRoute::Get(Group, id) => get(dps, &id, groups, |_, item| item),
+        DpsRoute::Put(Individual, id) => put(dps, call, id, individual, "an IndividualEnrollment").await,
+        DpsRoute::Put(Group, id) => put(dps, call, id, groups, "an EnrollmentGroup").await,
+        DpsRoute::Delete(Individual, id) => delete(dps, call, id, individual).await,
+        DpsRoute::Delete(Group, id) => delete(dps, call, id, groups).await,
+        DpsRoute::QueryGroupRegistrations(group_id) => {
+            let records = dps.read(|state| state.groups.get(&group_id).map(|_| state.group_records(&group_id)))?;
+            page(records, call, "DeviceRegistration")
         }
-        (["enrollmentgroups", _, "attestationmechanism"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            let attestation = dps.read(|state| state.groups.get_with_keys(&segments[1]).map(|item| item.attestation.clone()))?;
-            Ok(json(StatusCode::OK, &attestation))
-        }
-        (["enrollmentgroups", _], _) => {
-            single::<EnrollmentGroup>(dps, &call, &segments[1], |state| &mut state.groups, |_, item| item).await
-        }
-        (["registrations", _, "query"], &Method::POST) => {
-            dps.authorize(call.authorization(), Permission::RegistrationStatusRead)?;
-            let group_id = &segments[1];
-            let records = dps.read(|state| state.groups.get(group_id).map(|_| state.group_records(group_id)))?;
-            page(records, &call, "DeviceRegistration")
-        }
-        (["registrations", _], &Method::GET) => {
-            dps.authorize(call.authorization(), Permission::RegistrationStatusRead)?;
-            let id = &segments[1];
+        DpsRoute::GetRegistration(id) => {
             let record = dps.read(|state| state.registrations.get(&id.to_lowercase()).map(|record| record.state.clone()));
-            Ok(json(StatusCode::OK, &record.ok_or_else(|| DpsError::registration_not_found(id))?))
+            json(StatusCode::OK, &record.ok_or_else(|| DpsError::registration_not_found(&id))?)
         }
-        (["registrations", _], &Method::DELETE) => {
-            dps.authorize(call.authorization(), Permission::RegistrationStatusWrite)?;
-            let id = segments[1].clone();
-            let if_match = call.header("if-match").map(str::to_owned);
+        DpsRoute::DeleteRegistration(id) => {
+            let precondition = call.head.precondition.clone();
             dps.change(move |state| {
                 let record = state.registrations.get(&id.to_lowercase()).ok_or_else(|| DpsError::registration_not_found(&id))?;
-                if !etag_matches(if_match.as_deref(), record.state.etag.as_deref()) {
+                if precondition.is_some_and(|precondition| !precondition.matches_optional(record.state.etag.as_deref())) {
                     return Err(DpsError::new(412_002, "the etag does not match the registration record's; read it again and retry"));
                 }
                 state.registrations.remove(&id.to_lowercase());
@@ -150,24 +119,21 @@ async fn serve(dps: &Arc<Dps>, request: Request) -> Result<Response, DpsError> {
             .await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        (["registrations", _], _) => Err(not_allowed("GET or DELETE")),
-        ([_, "registrations", _, "register"], &Method::PUT) => register(dps, &call, &segments[0], &segments[2]),
-        ([_, "registrations", _, "operations", _], &Method::GET) => {
-            check_scope(dps, &segments[0])?;
-            let status = dps.operation(call.authorization(), &segments[2], &segments[4])?;
+        DpsRoute::Register { scope, registration_id } => register(dps, call, &scope, &registration_id),
+        DpsRoute::OperationStatus { scope, registration_id, operation_id } => {
+            check_scope(dps, &scope)?;
+            let status = dps.operation(call.authorization(), &registration_id, &operation_id)?;
             let code = if status.status == RegistrationStatus::Assigning { StatusCode::ACCEPTED } else { StatusCode::OK };
-            let mut response = json(code, &status);
+            let mut response = json(code, &status)?;
             if code == StatusCode::ACCEPTED {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(dps_retry_after(dps)));
             }
             Ok(response)
         }
-        ([_, "registrations", _], &Method::POST) => {
-            check_scope(dps, &segments[0])?;
-            Ok(json(StatusCode::OK, &dps.lookup(call.authorization(), &segments[2])?))
+        DpsRoute::Lookup { scope, registration_id } => {
+            check_scope(dps, &scope)?;
+            json(StatusCode::OK, &dps.lookup(call.authorization(), &registration_id)?)
         }
-        ([_, "registrations", _, "register"], _) => Err(not_allowed("PUT")),
-        _ => Err(DpsError::new(404_001, format!("there is no Device Provisioning Service API at {} {path}", call.method))),
     }
 }
 
@@ -183,9 +149,10 @@ fn check_scope(dps: &Dps, scope: &str) -> Result<(), DpsError> {
     }
 }
 
-fn register(dps: &Arc<Dps>, call: &DpsCall, scope: &str, registration_id: &str) -> Result<Response, DpsError> {
+fn register(dps: &Arc<Dps>, call: &Call, scope: &str, registration_id: &str) -> Result<Response, DpsError> {
     check_scope(dps, scope)?;
-    let body: Value = if call.body.iter().all(u8::is_ascii_whitespace) { Value::Null } else { call.json("a DeviceRegistration object")? };
+    // Devices may send no body at all: the registration id is in the path.
+    let body: Value = if call.body_is_empty() { Value::Null } else { call.json("a DeviceRegistration object")? };
     if let Some(named) = body.get("registrationId").and_then(Value::as_str)
         && !named.eq_ignore_ascii_case(registration_id)
     {
@@ -200,12 +167,12 @@ fn register(dps: &Arc<Dps>, call: &DpsCall, scope: &str, registration_id: &str) 
     let request = RegisterRequest {
         registration_id: registration_id.to_owned(),
         authorization: call.authorization().map(str::to_owned),
-        api_version: call.api_version.clone(),
+        api_version: call.head.api_version.clone(),
         payload,
         simulated: None,
     };
     let status = dps.start_registration(request)?;
-    let mut response = json(StatusCode::ACCEPTED, &status);
+    let mut response = json(StatusCode::ACCEPTED, &status)?;
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(dps_retry_after(dps)));
     Ok(response)
 }
@@ -216,55 +183,50 @@ fn with_registration(state: &DpsState, mut item: IndividualEnrollment) -> Indivi
     item
 }
 
-fn etag_matches(if_match: Option<&str>, current: Option<&str>) -> bool {
-    match if_match.map(str::trim).filter(|etag| !etag.is_empty() && *etag != "*" && *etag != "\"*\"") {
-        None => true,
-        Some(wanted) => current.map(|etag| etag.trim_matches('"')) == Some(wanted.trim_matches('"')),
-    }
-}
-
-async fn single<E: Enrollment + Serialize>(
-    dps: &Arc<Dps>,
-    call: &DpsCall,
+fn get<E: Enrollment + Serialize>(
+    dps: &Dps,
     id: &str,
     table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
     decorate: fn(&DpsState, E) -> E,
 ) -> Result<Response, DpsError> {
-    let if_match = call.header("if-match").map(str::to_owned);
-    match call.method {
-        Method::GET => {
-            dps.authorize(call.authorization(), Permission::EnrollmentRead)?;
-            let item = {
-                let mut state = dps.state.lock();
-                let item = table(&mut state).get(id)?;
-                decorate(&state, item)
-            };
-            Ok(json(StatusCode::OK, &item))
-        }
-        Method::PUT => {
-            dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
-            let item: E = call.json(if E::KIND == "enrollment group" { "an EnrollmentGroup" } else { "an IndividualEnrollment" })?;
-            let id = id.to_owned();
-            let saved =
-                dps.change(move |state| table(state).put(&id, item, if_match.as_deref(), Timestamp::now()).map_err(DpsError::from)).await?;
-            Ok(json(StatusCode::OK, &saved))
-        }
-        Method::DELETE => {
-            dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
-            let id = id.to_owned();
-            dps.change(move |state| table(state).delete(&id, if_match.as_deref()).map_err(DpsError::from)).await?;
-            Ok(empty(StatusCode::NO_CONTENT))
-        }
-        _ => Err(DpsError::new(405_001, format!("{} is not allowed on {id}; use GET, PUT or DELETE", call.method))),
-    }
+    let item = {
+        let mut state = dps.state.lock();
+        let item = table(&mut state).get(id)?;
+        decorate(&state, item)
+    };
+    json(StatusCode::OK, &item)
+}
+
+async fn put<E: Enrollment + Serialize>(
+    dps: &Dps,
+    call: &Call,
+    id: String,
+    table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
+    what: &'static str,
+) -> Result<Response, DpsError> {
+    let item: E = call.json(what)?;
+    let precondition = call.head.precondition.clone();
+    let saved =
+        dps.change(move |state| table(state).put(&id, item, precondition.as_ref(), Timestamp::now()).map_err(DpsError::from)).await?;
+    json(StatusCode::OK, &saved)
+}
+
+async fn delete<E: Enrollment>(
+    dps: &Dps,
+    call: &Call,
+    id: String,
+    table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
+) -> Result<Response, DpsError> {
+    let precondition = call.head.precondition.clone();
+    dps.change(move |state| table(state).delete(&id, precondition.as_ref()).map_err(DpsError::from)).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 async fn bulk<E: Enrollment + Serialize>(
     dps: &Arc<Dps>,
-    call: &DpsCall,
+    call: &Call,
     table: fn(&mut DpsState) -> &mut EnrollmentTable<E>,
 ) -> Result<Response, DpsError> {
-    dps.authorize(call.authorization(), Permission::EnrollmentWrite)?;
     let operation: BulkEnrollmentOperation = call.json("a bulk enrollment operation {mode, enrollments | enrollmentGroups}")?;
     let is_group = E::KIND == "enrollment group";
     let raw = if is_group {
@@ -272,7 +234,8 @@ async fn bulk<E: Enrollment + Serialize>(
     } else {
         serde_json::to_value(operation.enrollments.unwrap_or_default())
     }
-    .map_err(|error| DpsError::bad_request(error.to_string()))?;
+    // Re-encoding what was just decoded fails only if the simulator is broken: a server error.
+    .map_err(|error| DpsError::from(crate::sim::http::response::encoding_failed(&error)))?;
     let items: Vec<E> = serde_json::from_value(raw).map_err(|error| DpsError::bad_request(error.to_string()))?;
     if items.is_empty() {
         return Err(DpsError::bad_request(format!(
@@ -294,11 +257,11 @@ async fn bulk<E: Enrollment + Serialize>(
             }
         })
         .collect();
-    Ok(json(StatusCode::OK, &BulkEnrollmentOperationResult { is_successful: errors.is_empty(), errors }))
+    json(StatusCode::OK, &BulkEnrollmentOperationResult { is_successful: errors.is_empty(), errors })
 }
 
 /// One page of a query: `x-ms-max-item-count` items from the `x-ms-continuation` offset.
-fn page<T: Serialize>(items: Vec<T>, call: &DpsCall, item_type: &str) -> Result<Response, DpsError> {
+fn page<T: Serialize>(items: Vec<T>, call: &Call, item_type: &str) -> Result<Response, DpsError> {
     let size = match call.header("x-ms-max-item-count").map(str::trim) {
         None | Some("") => DEFAULT_PAGE_SIZE,
         Some(text) => text
@@ -319,7 +282,7 @@ fn page<T: Serialize>(items: Vec<T>, call: &DpsCall, item_type: &str) -> Result<
     let total = items.len();
     let end = start.saturating_add(size).min(total);
     let page: Vec<T> = items.into_iter().skip(start).take(size).collect();
-    let mut response = json(StatusCode::OK, &page);
+    let mut response = json(StatusCode::OK, &page)?;
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(item_type) {
         headers.insert("x-ms-item-type", value);
@@ -331,38 +294,4 @@ fn page<T: Serialize>(items: Vec<T>, call: &DpsCall, item_type: &str) -> Result<
         headers.insert("x-ms-continuation", value);
     }
     Ok(response)
-}
-
-fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    crate::sim::http::json_response(status, body)
-}
-
-fn empty(status: StatusCode) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = status;
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dps_paths_are_told_from_hub_paths() {
-        assert!(is_dps_path("/enrollments/door-1"));
-        assert!(is_dps_path("/enrollmentGroups/query"));
-        assert!(is_dps_path("/registrations/lobby/query"));
-        assert!(is_dps_path("/0ne00ABCDEF/registrations/door-1/register"));
-        assert!(!is_dps_path("/devices/door-1"));
-        assert!(!is_dps_path("/twins/door-1/methods"));
-        assert!(!is_dps_path("/jobs/v2/query"));
-    }
-
-    #[test]
-    fn etags_compare_without_quotes_and_star_matches() {
-        assert!(etag_matches(None, Some("\"a\"")));
-        assert!(etag_matches(Some("*"), Some("\"a\"")));
-        assert!(etag_matches(Some("a"), Some("\"a\"")));
-        assert!(!etag_matches(Some("\"b\""), Some("\"a\"")));
-    }
 }

@@ -1,9 +1,9 @@
 //! The simulated Device Provisioning Service: its enrollment lists and registration records
-//! (`service.rs`, persisted in `dps.json`), the service and device HTTP APIs (`http.rs`), the
-//! registration engine (`register.rs`) with allocation (`allocation.rs`, custom allocation in
-//! `webhook.rs`), the re-provisioning decision (`reprovision.rs`) and its effects on the simulated
-//! hubs (`hub_writes.rs`), device authentication (`device_auth.rs`) and the demo enrollments
-//! (`seed.rs`).
+//! (`service.rs`, persisted in `dps.json`), the service and device HTTP APIs (`http.rs`, routed
+//! by `route.rs`), the registration engine (`register.rs`) with allocation (`allocation.rs`,
+//! custom allocation in `webhook.rs`), the re-provisioning decision (`reprovision.rs`) and its
+//! effects on the simulated hubs (`hub_writes.rs`), device authentication (`device_auth.rs`) and
+//! the demo enrollments (`seed.rs`).
 
 pub mod allocation;
 pub mod device_auth;
@@ -13,6 +13,7 @@ pub mod http;
 pub mod hub_writes;
 pub mod register;
 pub mod reprovision;
+pub mod route;
 pub mod seed;
 pub mod service;
 pub mod webhook;

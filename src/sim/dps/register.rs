@@ -74,7 +74,7 @@ impl Dps {
         let header = header
             .filter(|header| !header.trim().is_empty())
             .ok_or_else(|| DpsError::unauthorized("the request has no Authorization header"))?;
-        let now = crate::sim::http::unix_now();
+        let now = crate::sim::clock::unix_now();
         let scope = self.id_scope();
         let state = self.state.lock();
         if let Ok(enrollment) = state.enrollments.get_with_keys(registration_id) {

@@ -14,9 +14,9 @@ use super::enrollments::EnrollmentTable;
 use super::error::DpsError;
 use crate::azure::secret::Secret;
 use crate::azure::wire::{DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, RegistrationOperationStatus};
+use crate::files::{read_text, write_private};
 use crate::sim::auth::{Permission, Policies};
 use crate::sim::error::SimError;
-use crate::sim::files::{read_text, write_private};
 use crate::sim::hub::Hub;
 
 /// How the simulated DPS behaves.
@@ -232,7 +232,7 @@ impl Dps {
 
     /// Checks a service-API `Authorization` header for `required`.
     pub fn authorize(&self, header: Option<&str>, required: Permission) -> Result<(), DpsError> {
-        self.policies.authorize(header, required, &self.host_names, crate::sim::http::unix_now()).map_err(DpsError::from)
+        self.policies.authorize(header, required, &self.host_names, crate::sim::clock::unix_now()).map_err(DpsError::from)
     }
 
     /// Reads the state.
@@ -261,9 +261,9 @@ impl Dps {
                 hub_hosts: self.hubs.iter().map(|hub| (hub.name.clone(), hub.host_name.clone())).collect(),
                 state: &state,
             };
-            serde_json::to_vec(&file).map_err(|error| SimError::Config(error.to_string()))?
+            serde_json::to_vec(&file).map_err(|error| SimError::Encode { what: DPS_FILE.to_owned(), detail: error.to_string() })?
         };
-        tokio::task::spawn_blocking(move || write_private(&path, &bytes))
+        tokio::task::spawn_blocking(move || write_private(&path, &bytes).map_err(SimError::from))
             .await
             .map_err(|error| SimError::Config(format!("the DPS save task failed: {error}")))?
     }
@@ -345,7 +345,7 @@ impl Dps {
             .device_key(registration_id, group_id)
             .ok_or_else(|| DpsError::unauthorized(format!("no key is known for '{registration_id}'")))?;
         let resource = format!("{}/registrations/{registration_id}", self.id_scope);
-        let token = crate::azure::sas::build_token(&resource, &key, crate::sim::http::unix_now() + 3600, Some("registration"));
+        let token = crate::azure::sas::build_token(&resource, &key, crate::sim::clock::unix_now() + 3600, Some("registration"));
         Ok(super::register::RegisterRequest {
             registration_id: registration_id.to_owned(),
             authorization: Some(token.expose().to_owned()),

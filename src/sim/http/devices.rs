@@ -4,7 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::response::{empty, json, with_body};
+use super::response::{empty, encoding_failed, json, with_body};
 use super::{Call, Route};
 use crate::azure::wire::{
     CONTINUATION_HEADER, Device, ErrorCode, ExportImportDevice, ITEM_TYPE_HEADER, MAX_ITEM_COUNT_HEADER, ServiceStatistics,
@@ -12,23 +12,24 @@ use crate::azure::wire::{
 use crate::sim::clock::now_ticks;
 use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
+use crate::sim::precondition::Precondition;
 use crate::sim::query::{PageItems, run_query_with_jobs};
-use crate::sim::registry::{Changes, Precondition, SectionWrite, TwinWrite};
+use crate::sim::registry::{Changes, Registry, SectionWrite, TwinWrite};
 use crate::sim::twin_json::TwinJson;
 
 /// Runs one routed operation.
 pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubError> {
-    let precondition = Precondition::parse(call.header(header::IF_MATCH));
+    let precondition = call.head.precondition.clone();
     match route {
         Route::ListDevices => {
-            let top = match call.query.get("top") {
+            let top = match call.query("top") {
                 Some(top) => Some(top.parse::<usize>().map_err(|_| HubError::invalid(format!("top must be a number, not '{top}'")))?),
                 None => None,
             };
-            Ok(json(StatusCode::OK, &hub.read(|registry| registry.list(top))))
+            json(StatusCode::OK, &hub.read(|registry| registry.list(top)))
         }
         Route::GetDevice(device_id) => {
-            Ok(json(StatusCode::OK, &hub.read(|registry| registry.get(&device_id).map(super::super::record::DeviceRecord::to_device))?))
+            json(StatusCode::OK, &hub.read(|registry| registry.get(&device_id).map(crate::sim::record::DeviceRecord::to_device))?)
         }
         Route::PutDevice(device_id) => {
             let body: Device = call.json("a Device object")?;
@@ -39,7 +40,7 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
                     Ok((record.to_device(), Changes::upsert(&device_id)))
                 })
                 .await?;
-            Ok(json(StatusCode::OK, &device))
+            json(StatusCode::OK, &device)
         }
         Route::DeleteDevice(device_id) => {
             hub.write(|registry| {
@@ -54,21 +55,20 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
             let now = now_ticks();
             let result = hub.write(|registry| registry.bulk(&items, now)).await?;
             let status = if result.is_successful { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-            Ok(json(status, &result))
+            json(status, &result)
         }
         Route::GetTwin(device_id) => {
             let bytes = hub
                 .read(|registry| registry.get(&device_id).map(|record| serde_json::to_vec(&TwinJson(record))))?
-                .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
+                .map_err(|error| encoding_failed(&error))?;
             Ok(with_body(StatusCode::OK, bytes))
         }
         Route::PatchTwin(device_id) => write_twin(hub, &call, &device_id, precondition.as_ref(), TwinWrite::parse_patch).await,
         Route::ReplaceTwin(device_id) => write_twin(hub, &call, &device_id, precondition.as_ref(), TwinWrite::parse_replace).await,
-        Route::DeviceStatistics => Ok(json(StatusCode::OK, &hub.read(super::super::registry::Registry::statistics))),
-        Route::ServiceStatistics => Ok(json(
-            StatusCode::OK,
-            &ServiceStatistics { connected_device_count: hub.read(super::super::registry::Registry::connected_count) },
-        )),
+        Route::DeviceStatistics => json(StatusCode::OK, &hub.read(Registry::statistics)),
+        Route::ServiceStatistics => {
+            json(StatusCode::OK, &ServiceStatistics { connected_device_count: hub.read(Registry::connected_count) })
+        }
         Route::QueryDevices => query(hub, &call),
         other => Err(HubError::new(ErrorCode::InvalidOperation, format!("{other:?} is not a registry operation"))),
     }
@@ -97,7 +97,7 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
         PageItems::Twins(bytes) => Ok(bytes),
         PageItems::Raw(rows) => serde_json::to_vec(&rows),
     }
-    .map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
+    .map_err(|error| encoding_failed(&error))?;
     let mut response = with_body(StatusCode::OK, bytes);
     let headers = response.headers_mut();
     headers.insert(ITEM_TYPE_HEADER, header::HeaderValue::from_static(page.item_type.as_str()));
@@ -123,7 +123,7 @@ async fn write_twin(
     let bytes = hub
         .write(|registry| {
             let record = registry.write_twin(device_id, &write, precondition, now)?;
-            let bytes = serde_json::to_vec(&TwinJson(record)).map_err(|error| HubError::new(ErrorCode::ServerError, error.to_string()))?;
+            let bytes = serde_json::to_vec(&TwinJson(record)).map_err(|error| encoding_failed(&error))?;
             let mut changes = Changes::upsert(device_id);
             if write.desired != SectionWrite::Untouched {
                 changes.desired_changed.push(device_id.to_owned());

@@ -38,7 +38,7 @@ pub enum PageItems {
 /// One page of a query result.
 #[derive(Debug)]
 pub struct QueryPageResult {
-    /// The items.
+    /// The rows of this page, in the form they are answered.
     pub items: PageItems,
     /// `x-ms-item-type`.
     pub item_type: QueryItemType,
@@ -97,9 +97,9 @@ pub fn run_query_with_jobs(
         Source::Modules => {
             Ok(QueryPageResult { items: PageItems::Twins(b"[]".to_vec()), item_type: QueryItemType::Twin, continuation: None })
         }
-        Source::Jobs => Ok(job_page(device_jobs(), &query, page_size, &resume)),
+        Source::Jobs => job_page(device_jobs(), &query, page_size, &resume),
         Source::Devices if is_aggregate(&query) => aggregate_page(registry, &query, page_size, &resume),
-        Source::Devices => Ok(stream_page(registry, &query, page_size, &resume)),
+        Source::Devices => stream_page(registry, &query, page_size, &resume),
     }
 }
 
@@ -124,7 +124,7 @@ impl Row for JobRow<'_> {
 }
 
 /// One page of per-device job rows (already in job, device order).
-fn job_page(rows: Vec<Value>, query: &Query, page_size: usize, resume: &Continuation) -> QueryPageResult {
+fn job_page(rows: Vec<Value>, query: &Query, page_size: usize, resume: &Continuation) -> Result<QueryPageResult, HubError> {
     let limit = query.top.map_or(u64::MAX, |top| top.saturating_sub(resume.served));
     let take = usize::try_from(limit).unwrap_or(usize::MAX).min(page_size);
     let skip = usize::try_from(resume.served).unwrap_or(usize::MAX);
@@ -133,8 +133,9 @@ fn job_page(rows: Vec<Value>, query: &Query, page_size: usize, resume: &Continua
     let page: Vec<Value> = matching.by_ref().take(take).collect();
     let served = resume.served + page.len() as u64;
     let more = page.len() == take && served < query.top.unwrap_or(u64::MAX) && matching.next().is_some();
-    let continuation = more.then(|| encode_token(&Continuation { query_hash: resume.query_hash.clone(), after: None, served }));
-    QueryPageResult { items: PageItems::Raw(page), item_type: QueryItemType::DeviceJob, continuation }
+    let continuation =
+        more.then(|| encode_token(&Continuation { query_hash: resume.query_hash.clone(), after: None, served })).transpose()?;
+    Ok(QueryPageResult { items: PageItems::Raw(page), item_type: QueryItemType::DeviceJob, continuation })
 }
 
 fn is_aggregate(query: &Query) -> bool {
@@ -168,9 +169,9 @@ fn query_hash(text: &str) -> String {
     crate::sim::text::hex(&Sha256::digest(text.as_bytes())[..8])
 }
 
-fn encode_token(continuation: &Continuation) -> String {
-    // Serializing a plain struct of strings and numbers cannot fail.
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(continuation).unwrap_or_default())
+fn encode_token(continuation: &Continuation) -> Result<String, HubError> {
+    let bytes = serde_json::to_vec(continuation).map_err(|error| HubError::not_encoded("the continuation token", &error))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 fn decode_token(token: &str, hash: &str) -> Result<Continuation, HubError> {
@@ -186,7 +187,7 @@ fn decode_token(token: &str, hash: &str) -> Result<Continuation, HubError> {
 }
 
 /// Row-by-row queries: resume after the last device id served, in id order.
-fn stream_page(registry: &Registry, query: &Query, page_size: usize, resume: &Continuation) -> QueryPageResult {
+fn stream_page(registry: &Registry, query: &Query, page_size: usize, resume: &Continuation) -> Result<QueryPageResult, HubError> {
     let limit = query.top.map_or(u64::MAX, |top| top.saturating_sub(resume.served));
     let take = usize::try_from(limit).unwrap_or(usize::MAX).min(page_size);
     let mut matching = registry
@@ -195,28 +196,29 @@ fn stream_page(registry: &Registry, query: &Query, page_size: usize, resume: &Co
     let page: Vec<&DeviceRecord> = matching.by_ref().take(take).collect();
     let served = resume.served + page.len() as u64;
     let more = page.len() == take && served < query.top.unwrap_or(u64::MAX) && matching.next().is_some();
-    let continuation = more.then(|| {
-        encode_token(&Continuation {
-            query_hash: resume.query_hash.clone(),
-            after: page.last().map(|record| record.device_id.clone()),
-            served,
+    let continuation = more
+        .then(|| {
+            encode_token(&Continuation {
+                query_hash: resume.query_hash.clone(),
+                after: page.last().map(|record| record.device_id.clone()),
+                served,
+            })
         })
-    });
+        .transpose()?;
     let (items, item_type) = match &query.select {
-        Select::All => (PageItems::Twins(serialize_twins(&page)), QueryItemType::Twin),
+        Select::All => (PageItems::Twins(serialize_twins(&page)?), QueryItemType::Twin),
         Select::Items(items) => {
             let names = field_names(items);
             let rows = page.iter().map(|record| project(items, &names, record)).collect();
             (PageItems::Raw(rows), QueryItemType::Raw)
         }
     };
-    QueryPageResult { items, item_type, continuation }
+    Ok(QueryPageResult { items, item_type, continuation })
 }
 
-fn serialize_twins(records: &[&DeviceRecord]) -> Vec<u8> {
+fn serialize_twins(records: &[&DeviceRecord]) -> Result<Vec<u8>, HubError> {
     let twins: Vec<TwinJson<'_>> = records.iter().map(|record| TwinJson(record)).collect();
-    // Serializing into a Vec cannot fail: every twin field is a string, number, bool or map.
-    serde_json::to_vec(&twins).unwrap_or_else(|_| b"[]".to_vec())
+    serde_json::to_vec(&twins).map_err(|error| HubError::not_encoded("the page of twins", &error))
 }
 
 /// Output names: the alias, the last path segment, or `$1`, `$2`, … for anything else.
@@ -259,7 +261,7 @@ fn aggregate_page(registry: &Registry, query: &Query, page_size: usize, resume: 
             continue;
         }
         let key_values: Vec<Option<Value>> = query.group_by.iter().map(|path| record.resolve(&path.0).into_json()).collect();
-        let key = serde_json::to_string(&key_values).unwrap_or_default();
+        let key = serde_json::to_string(&key_values).map_err(|error| HubError::not_encoded("a GROUP BY key", &error))?;
         let group = groups.entry(key).or_insert_with(|| Group::new(key_values, items));
         group.add(items, record);
     }
@@ -273,8 +275,9 @@ fn aggregate_page(registry: &Registry, query: &Query, page_size: usize, resume: 
     }
     let start = usize::try_from(resume.served).unwrap_or(usize::MAX).min(rows.len());
     let end = (start + page_size).min(rows.len());
-    let continuation =
-        (end < rows.len()).then(|| encode_token(&Continuation { query_hash: resume.query_hash.clone(), after: None, served: end as u64 }));
+    let continuation = (end < rows.len())
+        .then(|| encode_token(&Continuation { query_hash: resume.query_hash.clone(), after: None, served: end as u64 }))
+        .transpose()?;
     let page = rows.drain(start..end).collect();
     Ok(QueryPageResult { items: PageItems::Raw(page), item_type: QueryItemType::Raw, continuation })
 }

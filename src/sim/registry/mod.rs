@@ -18,35 +18,7 @@ use crate::azure::wire::{ConnectionState, Device, DeviceStatus, ErrorCode, Regis
 /// Most devices `GET /devices` answers with.
 pub const MAX_LIST: usize = 1000;
 
-/// An `If-Match` precondition as received.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Precondition {
-    /// `*`: any version.
-    Any,
-    /// This etag (quotes removed).
-    Etag(String),
-}
-
-impl Precondition {
-    /// Reads the header: quoted or not, `*` or an etag, an optional `W/` prefix.
-    pub fn parse(header: Option<&str>) -> Option<Self> {
-        let value = header?.trim();
-        let value = value.strip_prefix("W/").unwrap_or(value);
-        let value = value.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')).unwrap_or(value);
-        if value.is_empty() {
-            return None;
-        }
-        Some(if value == "*" { Self::Any } else { Self::Etag(value.to_owned()) })
-    }
-
-    /// True when `current` satisfies the precondition.
-    pub fn matches(&self, current: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Etag(etag) => etag == current,
-        }
-    }
-}
+pub use crate::sim::precondition::Precondition;
 
 /// What a write changed, for persistence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
