@@ -53,9 +53,15 @@ pub fn escape_pressed<T>(modal: &egui::ModalResponse<T>) -> bool {
 /// Height of a table row.
 pub const ROW_HEIGHT: f32 = 22.0;
 
-/// Applies hubdeck's spacing on top of egui's defaults.
+/// The size of the app's small text (secondary lines, hints, previews), in points.
+pub const SMALL_TEXT_SIZE: f32 = 11.0;
+
+/// Applies hubdeck's spacing and small text size on top of egui's defaults.
 pub fn apply(ctx: &egui::Context) {
     ctx.all_styles_mut(|style| {
+        // egui's Small is 9 pt, too small to read device ids and hints in; secondary lines use
+        // this one readable small size everywhere.
+        style.text_styles.insert(egui::TextStyle::Small, egui::FontId::proportional(SMALL_TEXT_SIZE));
         style.spacing.item_spacing = egui::vec2(8.0, 6.0);
         style.spacing.button_padding = egui::vec2(8.0, 3.0);
         style.spacing.interact_size.y = 22.0;
