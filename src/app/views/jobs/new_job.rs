@@ -231,26 +231,29 @@ pub fn new_job_ui(ui: &mut Ui, state: &mut AppState, now: Now, out: &mut Vec<Com
     }
 }
 
+/// The preview always takes the same two lines (what the target selects, then the first
+/// device ids), so a count arriving while the pointer is on its way to "Schedule job" never
+/// moves the button.
 fn preview_ui(ui: &mut Ui, draft: &crate::app::model::job_draft::NewJobDraft, visuals: &egui::Visuals) {
-    let preview = match &draft.preview {
-        Loadable::Idle => return,
-        Loadable::Failed { error, .. } => {
-            ui.label(RichText::new(format!("Preview failed: {error}")).color(theme::bad(visuals)));
-            return;
-        }
-        Loadable::Loading { .. } => None,
-        Loadable::Loaded(preview) => Some(preview),
-    };
+    let muted = theme::muted(visuals);
     let current = draft.preview_condition() == draft.previewed;
-    if let Some((count, preview)) = preview.and_then(|preview| Some((preview.count?, preview))) {
-        let stale = if current { "" } else { " (for the previous condition)" };
-        ui.label(RichText::new(format!("{count} device{} match{stale}", if count == 1 { "" } else { "s" })).strong());
-        if !preview.first.is_empty() {
-            let more = if count > preview.first.len() as u64 { ", …" } else { "" };
-            // The app's small text style, like every other secondary line of the form.
-            ui.label(RichText::new(format!("{}{more}", preview.first.join(", "))).small().color(theme::muted(visuals)));
-        }
-    } else {
-        ui.label(RichText::new("counting…").color(theme::muted(visuals)));
+    let (headline, ids) = match &draft.preview {
+        Loadable::Idle => (RichText::new("Not counted yet").color(muted), String::new()),
+        Loadable::Failed { error, .. } => (RichText::new(format!("Preview failed: {error}")).color(theme::bad(visuals)), String::new()),
+        Loadable::Loading { .. } => (RichText::new("counting…").color(muted), String::new()),
+        Loadable::Loaded(preview) => match preview.count {
+            None => (RichText::new("counting…").color(muted), String::new()),
+            Some(count) => {
+                let stale = if current { "" } else { " (for the previous condition)" };
+                let more = if count > preview.first.len() as u64 { ", …" } else { "" };
+                let ids = if preview.first.is_empty() { String::new() } else { format!("{}{more}", preview.first.join(", ")) };
+                (RichText::new(format!("{count} device{} match{stale}", if count == 1 { "" } else { "s" })).strong(), ids)
+            }
+        },
+    };
+    let headline = ui.add(egui::Label::new(headline).truncate());
+    if let Loadable::Failed { error, .. } = &draft.preview {
+        headline.on_hover_text(error.to_string());
     }
+    ui.add(egui::Label::new(RichText::new(ids).small().color(muted)).truncate());
 }
