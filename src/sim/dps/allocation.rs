@@ -1,4 +1,5 @@
-//! Allocation: which linked hub a registration is assigned to, per dps-api.md §7. The service's
+//! Allocation: which linked hub a registration is assigned to, under the service's allocation
+//! policies (hashed, static, geo-latency; custom is the webhook's). The service's
 //! weighted-hash algorithm is not public; the simulator's is SHA-256 of the lowercased
 //! registration id modulo the total weight, so re-registering against an unchanged hub set is
 //! stable. Geo-latency has no latency to measure: it prefers a hub in the device's region and

@@ -1,4 +1,4 @@
-//! How a device proves itself to the registration API with a symmetric key (dps-api.md §6.1):
+//! How a device proves itself to the registration API with a symmetric key:
 //! the derived key of an enrollment-group device, and the checks on its SAS token, tolerant of the
 //! three ways the SDKs sign (`sr` raw or URL-encoded, with or without `skn`).
 

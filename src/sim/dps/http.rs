@@ -1,5 +1,5 @@
-//! DPS behind the request front end: the service API (enrollments, groups, registration records;
-//! dps-api.md §4) and the device registration API (§6), on the same listener as the first hub.
+//! DPS behind the request front end: the service API 2021-10-01 (enrollments, groups,
+//! registration records) and the device registration API, on the same listener as the first hub.
 //! Requests are routed by `route.rs` and, for the service API, authorized before their body is
 //! read; every answer carries `x-ms-request-id`.
 

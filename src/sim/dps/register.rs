@@ -1,6 +1,6 @@
 //! The device registration engine: authenticate the device against its enrollment (or a group
 //! through its derived key), answer `assigning` with an operation id, then allocate a hub,
-//! decide what re-provisioning does (dps-api.md §8.3), carry it out on the simulated hubs and
+//! decide what re-provisioning does (the policy rules in `reprovision.rs`), carry it out on the simulated hubs and
 //! record the result.
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
-//! Re-provisioning: what a registration does to the device, per dps-api.md §8.3. Where the
-//! sources leave the substatus open (the device stays on its hub), the registration keeps the
-//! substatus it had; a reset in place reports `deviceDataReset`, the reading the reference finds
-//! most consistent.
+//! Re-provisioning: what a registration does to the device under each re-provisioning policy, as
+//! the DPS documentation ("How to reprovision devices", the `reprovisionPolicy` of the service
+//! API 2021-10-01) describes it. Where the documentation leaves the substatus open (the device
+//! stays on its hub), the registration keeps the substatus it had; a reset in place reports
+//! `deviceDataReset`, the most consistent reading.
 
 use crate::azure::wire::{RegistrationSubstatus, ReprovisionPolicy};
 

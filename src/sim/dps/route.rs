@@ -1,5 +1,5 @@
 //! Maps a DPS method and path to an operation and, for the service API, the policy permission
-//! it needs (dps-api.md §4); the device registration API (§6) authenticates with the device's
+//! it needs; the device registration API authenticates with the device's
 //! own token instead. Collection names match case-insensitively; trailing slashes are ignored.
 
 use axum::http::Method;

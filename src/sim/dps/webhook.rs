@@ -1,4 +1,4 @@
-//! Custom allocation (dps-api.md §7.3): POST an `AllocationRequest` to the enrollment's webhook
+//! Custom allocation (a webhook, as DPS's custom allocation policy calls it): POST an `AllocationRequest` to the enrollment's webhook
 //! and read the `AllocationResponse` — the hub (field name matched case-insensitively), an
 //! optional initial twin that overrides the enrollment's, and a payload for the device.
 
