@@ -54,7 +54,8 @@ fn main() {
     };
     let started = Instant::now();
     handle.commands.blocking_send(JobCommand::Create { request: RequestId::fresh(), jobs: vec![job] }.into()).unwrap();
-    handle.commands.blocking_send(JobCommand::Watch("bench-lockdoor".into()).into()).unwrap();
+    let watch = hubdeck::app::model::RequestId::fresh();
+    handle.commands.blocking_send(JobCommand::Watch { request: watch, job_id: "bench-lockdoor".into() }.into()).unwrap();
     let mut updates = Vec::new();
     let mut first_running: Option<Instant> = None;
     let (done_at, stats, end_time, start_time) = loop {

@@ -162,12 +162,12 @@ impl Worker {
                     self.sink.send(JobEvent::Created { request, results: vec![Err(AppError::not_connected())] }.into()).await;
                 }
             }
-            JobCommand::Watch(job_id) => {
+            JobCommand::Watch { request, job_id } => {
                 if let Some(previous) = self.job_watch.take() {
                     previous.abort();
                 }
                 if let Some(client) = self.client.clone() {
-                    self.job_watch = Some(tokio::spawn(job_tasks::watch_job(client, self.sink.clone(), job_id)));
+                    self.job_watch = Some(tokio::spawn(job_tasks::watch_job(client, self.sink.clone(), request, job_id)));
                 }
             }
             JobCommand::StopWatching => {

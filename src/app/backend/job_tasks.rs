@@ -82,14 +82,14 @@ async fn all_rows(client: &HubClient, job_id: &str) -> Result<Vec<DeviceJob>, Az
 /// Streams a job's state (and, less often, its per-device results) until it has ended. The
 /// results are read on their own task so a large job's rows never hold up the counters. The
 /// client's retry policy waits out throttling, so the rate drops when the hub asks it to.
-pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
+pub async fn watch_job(client: HubClient, sink: EventSink, request: RequestId, job_id: String) {
     let mut rows_task: Option<tokio::task::JoinHandle<Result<Vec<DeviceJob>, AzureError>>> = None;
     let mut rows_started: Option<Instant> = None;
     loop {
         let job = match client.get_job(&job_id).await {
             Ok(job) => job,
             Err(error) => {
-                sink.send(JobEvent::WatchFailed { job_id: job_id.clone(), error: AppError::from(&error) }.into()).await;
+                sink.send(JobEvent::WatchFailed { request, error: AppError::from(&error) }.into()).await;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
@@ -103,7 +103,7 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
             }
             match all_rows(&client, &job_id).await {
                 Ok(all) => rows = Some(all),
-                Err(error) => sink.send(JobEvent::WatchFailed { job_id: job_id.clone(), error: AppError::from(&error) }.into()).await,
+                Err(error) => sink.send(JobEvent::WatchFailed { request, error: AppError::from(&error) }.into()).await,
             }
         } else {
             if rows_task.as_ref().is_some_and(tokio::task::JoinHandle::is_finished)
@@ -112,7 +112,7 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
                 match task.await {
                     Ok(Ok(all)) => rows = Some(all),
                     Ok(Err(error)) => {
-                        sink.send(JobEvent::WatchFailed { job_id: job_id.clone(), error: AppError::from(&error) }.into()).await;
+                        sink.send(JobEvent::WatchFailed { request, error: AppError::from(&error) }.into()).await;
                     }
                     Err(_) => {}
                 }
@@ -124,7 +124,7 @@ pub async fn watch_job(client: HubClient, sink: EventSink, job_id: String) {
             }
         }
         let got_rows = rows.is_some();
-        sink.send(JobEvent::Progress { job: Box::new(job), rows }.into()).await;
+        sink.send(JobEvent::Progress { request, job: Box::new(job), rows }.into()).await;
         if finished && got_rows {
             return;
         }

@@ -61,7 +61,7 @@ impl Command {
                 | ProfileCommand::PickCaFile,
             )
             | Self::Devices(DeviceCommand::CancelLoad(_))
-            | Self::Jobs(JobCommand::Watch(_) | JobCommand::StopWatching) => None,
+            | Self::Jobs(JobCommand::StopWatching) => None,
             Self::Devices(
                 DeviceCommand::Load { request, .. }
                 | DeviceCommand::Create { request, .. }
@@ -74,6 +74,7 @@ impl Command {
             | Self::Jobs(
                 JobCommand::LoadList { request }
                 | JobCommand::PreviewTargets { request, .. }
+                | JobCommand::Watch { request, .. }
                 | JobCommand::Create { request, .. }
                 | JobCommand::Cancel { request, .. }
                 | JobCommand::InvokeMethod { request, .. }
@@ -215,7 +216,12 @@ pub enum JobCommand {
         jobs: Vec<JobRequest>,
     },
     /// Stream a job's progress and per-device results until it ends (replaces any other watch).
-    Watch(String),
+    Watch {
+        /// This watch; every update echoes it, so updates of an earlier watch are dropped.
+        request: RequestId,
+        /// The job to watch.
+        job_id: String,
+    },
     /// Stop streaming.
     StopWatching,
     /// Cancel a job.

@@ -256,6 +256,8 @@ pub enum JobEvent {
     },
     /// A watched job's state; `rows` when the per-device results were read too.
     Progress {
+        /// The watch this update belongs to.
+        request: RequestId,
         /// The job record.
         job: Box<JobResponse>,
         /// Every device's result, when read this time.
@@ -263,8 +265,8 @@ pub enum JobEvent {
     },
     /// Watching a job failed for now (it keeps trying).
     WatchFailed {
-        /// The watched job.
-        job_id: String,
+        /// The watch whose last read failed.
+        request: RequestId,
         /// Why the last read failed.
         error: AppError,
     },

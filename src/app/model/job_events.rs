@@ -27,8 +27,9 @@ impl AppState {
         if self.jobs.detail.as_ref().is_some_and(|detail| detail.job_id == job_id) {
             return;
         }
-        self.jobs.detail = Some(JobDetail { job_id: job_id.clone(), ..JobDetail::default() });
-        out.push(JobCommand::Watch(job_id).into());
+        let request = RequestId::fresh();
+        self.jobs.detail = Some(JobDetail { job_id: job_id.clone(), watch: Some(request), ..JobDetail::default() });
+        out.push(JobCommand::Watch { request, job_id }.into());
     }
 
     /// Closes the job detail; its stream stops.
@@ -94,9 +95,9 @@ impl AppState {
                 }
             }
             JobEvent::Created { request: _, results } => self.jobs_created(results, out),
-            JobEvent::Progress { job, rows } => self.job_progress(*job, rows, now, out),
-            JobEvent::WatchFailed { job_id, error } => {
-                if let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.job_id == job_id) {
+            JobEvent::Progress { request, job, rows } => self.job_progress(request, *job, rows, now, out),
+            JobEvent::WatchFailed { request, error } => {
+                if let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.watch == Some(request)) {
                     detail.error = Some(error.message);
                 }
             }
@@ -151,8 +152,8 @@ impl AppState {
         self.load_jobs(out);
     }
 
-    fn job_progress(&mut self, job: JobResponse, rows: Option<Vec<DeviceJob>>, now: Now, out: &mut Vec<Command>) {
-        let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.job_id == job.job_id) else {
+    fn job_progress(&mut self, request: RequestId, job: JobResponse, rows: Option<Vec<DeviceJob>>, now: Now, out: &mut Vec<Command>) {
+        let Some(detail) = self.jobs.detail.as_mut().filter(|detail| detail.watch == Some(request) && detail.job_id == job.job_id) else {
             return;
         };
         let stats = job.device_job_statistics.unwrap_or_default();

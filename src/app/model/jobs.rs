@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::command::RequestId;
 use super::job_draft::{MAX_CONDITION_BYTES, NewJobDraft, split_device_conditions};
 use super::loadable::Loadable;
 use super::pending::Pending;
@@ -26,6 +27,8 @@ pub struct ProgressSample {
 pub struct JobDetail {
     /// The watched job's id.
     pub job_id: String,
+    /// The watch streaming this job's updates; updates of any other watch are dropped.
+    pub watch: Option<RequestId>,
     /// The latest job record.
     pub job: Option<JobResponse>,
     /// Per-device results (all pages).

@@ -392,10 +392,34 @@ fn job_progress_is_sampled_at_the_time_given() {
         .unwrap()
     };
     let start = now();
-    state.apply(JobEvent::Progress { job: Box::new(job(1)), rows: None }.into(), start, &mut Vec::new());
-    state.apply(JobEvent::Progress { job: Box::new(job(4)), rows: None }.into(), start.later(Duration::from_millis(2500)), &mut Vec::new());
+    let watch = state.jobs.detail.as_ref().unwrap().watch.unwrap();
+    state.apply(JobEvent::Progress { request: watch, job: Box::new(job(1)), rows: None }.into(), start, &mut Vec::new());
+    let later = start.later(Duration::from_millis(2500));
+    state.apply(JobEvent::Progress { request: watch, job: Box::new(job(4)), rows: None }.into(), later, &mut Vec::new());
     let samples = &state.jobs.detail.as_ref().unwrap().samples;
     assert_eq!(samples.iter().map(|sample| (sample.seconds, sample.succeeded)).collect::<Vec<_>>(), [(0.0, 1), (2.5, 4)]);
+}
+
+#[test]
+fn an_update_of_an_earlier_watch_of_the_same_job_id_is_dropped() {
+    let mut state = AppState::default();
+    connected(&mut state);
+    let job: crate::azure::wire::JobResponse =
+        serde_json::from_value(json!({"jobId": "j1", "type": "scheduleDeviceMethod", "status": "completed"})).unwrap();
+    let mut out = Vec::new();
+    state.open_job("j1".into(), &mut out);
+    let first_watch = state.jobs.detail.as_ref().unwrap().watch.unwrap();
+    // Another hub is shown (its jobs start empty), and a job with the same id is opened there.
+    state.close_job(&mut out);
+    state.open_job("j1".into(), &mut out);
+    let second_watch = state.jobs.detail.as_ref().unwrap().watch.unwrap();
+    assert_ne!(first_watch, second_watch);
+    let late = JobEvent::Progress { request: first_watch, job: Box::new(job.clone()), rows: Some(Vec::new()) };
+    state.apply(late.into(), now(), &mut Vec::new());
+    let detail = state.jobs.detail.as_ref().unwrap();
+    assert!(detail.job.is_none() && detail.samples.is_empty(), "the earlier watch's update was applied: {detail:?}");
+    state.apply(JobEvent::Progress { request: second_watch, job: Box::new(job), rows: None }.into(), now(), &mut Vec::new());
+    assert!(state.jobs.detail.as_ref().unwrap().job.is_some(), "the current watch's update is applied");
 }
 
 #[test]
