@@ -27,6 +27,11 @@ impl FileError {
     fn new(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
         move |source| Self { action, path: path.to_owned(), source }
     }
+
+    /// The failure without the path, for a message that already names the file.
+    pub fn without_path(&self) -> String {
+        format!("cannot {} it: {}", self.action, self.source)
+    }
 }
 
 /// Who may read a written file.
@@ -126,5 +131,7 @@ mod tests {
         assert_eq!(error.action, "read");
         let text = error.to_string();
         assert!(text.starts_with("cannot read ") && text.contains("absent.txt"), "{text}");
+        let short = error.without_path();
+        assert!(short.starts_with("cannot read it: ") && !short.contains("absent.txt"), "{short}");
     }
 }

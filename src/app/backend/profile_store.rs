@@ -299,7 +299,7 @@ impl ProfileStore {
         let bytes = serde_json::to_vec_pretty(&self.stored)
             .map_err(|error| ProfileError::File { path: self.path.clone(), detail: error.to_string() })?;
         crate::files::write_private(&self.path, &bytes)
-            .map_err(|error| ProfileError::File { path: self.path.clone(), detail: error.to_string() })
+            .map_err(|error| ProfileError::File { path: self.path.clone(), detail: error.without_path() })
     }
 }
 

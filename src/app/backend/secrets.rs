@@ -154,7 +154,7 @@ impl SecretStores {
         crate::files::write_private(&self.file, &bytes).map_err(|error| SecretError::File {
             path: self.file.clone(),
             action: "written",
-            detail: error.to_string(),
+            detail: error.without_path(),
         })
     }
 }
