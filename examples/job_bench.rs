@@ -28,7 +28,10 @@ fn main() {
         args.iter().position(|arg| arg == "--devices").and_then(|index| args.get(index + 1)).map_or(10_000, |text| text.parse().unwrap());
     let work = tempfile::tempdir().unwrap();
     let devices_arg = devices.to_string();
-    let sim = SimProcess::start(&["--no-dps-demo", "--churn-secs", "0", "--slow-per-mille", "0", "--devices", &devices_arg], work.path());
+    let sim = SimProcess::start(
+        &["--ephemeral", "--no-dps-demo", "--churn-secs", "0", "--slow-per-mille", "0", "--devices", &devices_arg],
+        work.path(),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let options = backend_options(&work.path().join("config"), sim.profile(), work.path(), None);
     let mut handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));

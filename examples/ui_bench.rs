@@ -55,7 +55,7 @@ fn main() {
         None => vec![1_000, 10_000, 100_000],
     };
     for devices in sizes {
-        let sim = SimProcess::start(&["--no-dps-demo", "--devices", &devices.to_string()], work.path());
+        let sim = SimProcess::start(&["--ephemeral", "--no-dps-demo", "--devices", &devices.to_string()], work.path());
         let config = tempfile::tempdir().unwrap();
         let options = backend_options(config.path(), sim.profile(), config.path(), None);
         let handle = backend::spawn(runtime.handle(), options, std::sync::Arc::new(|| {}));

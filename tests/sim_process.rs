@@ -1,79 +1,33 @@
-//! The `hubdeck sim` process: ready file, crash safety under `kill -9`, restart, `--reset`.
+//! The `hubdeck sim` process: ready file, crash safety under `kill -9`, restart, `--reset`, and
+//! `--help` as plain text.
 
 // Test code: a failed unwrap is a failed test, with the panic message as the report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::console::SimProcess;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use hubdeck::azure::wire::{Device, DeviceStatus};
-use hubdeck::azure::{ClientOptions, HubClient, IfMatch, ProxySetting, RetryPolicy, ServiceConnectionString};
-use serde_json::Value;
+use hubdeck::azure::{IfMatch, ServiceConnectionString};
 
-struct SimProcess {
-    child: Child,
-    ready: Value,
-}
-
-impl SimProcess {
-    fn start(state_dir: &Path, extra: &[&str]) -> Self {
-        let ready_file = state_dir.with_extension("ready.json");
-        std::fs::remove_file(&ready_file).ok();
-        let child = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
-            .args(["sim", "--port", "0", "--devices", "50", "--no-dps-demo", "--state-dir"])
-            .arg(state_dir)
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("hubdeck binary runs");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let ready = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready_file)
-                && let Ok(ready) = serde_json::from_str::<Value>(&text)
-            {
-                break ready;
-            }
-            assert!(Instant::now() < deadline, "simulator did not become ready");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { child, ready }
-    }
-
-    fn client(&self) -> HubClient {
-        let connection = ServiceConnectionString::parse_hub(self.ready["connectionStrings"]["iothubowner"].as_str().unwrap()).unwrap();
-        let options = ClientOptions {
-            extra_ca_pem: Some(std::fs::read(self.ready["caFile"].as_str().unwrap()).unwrap()),
-            proxy: ProxySetting::Disabled,
-            retry: RetryPolicy::none(),
-            ..ClientOptions::default()
-        };
-        HubClient::new(&connection, &options).unwrap()
-    }
-
-    fn kill_hard(mut self) {
-        self.child.kill().unwrap(); // SIGKILL: no chance to flush anything
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
+/// `hubdeck sim` on a free port with 50 demo devices (no DPS demo) kept in `state`.
+fn start(state: &Path, extra: &[&str]) -> SimProcess {
+    let state_dir = state.to_str().expect("a UTF-8 temporary path");
+    let mut args = vec!["--devices", "50", "--no-dps-demo", "--state-dir", state_dir];
+    args.extend_from_slice(extra);
+    SimProcess::start(&args, state.parent().expect("the state dir has a parent"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let sim = SimProcess::start(&state, &[]);
+    let sim = start(&state, &[]);
     assert_eq!(sim.ready["deviceCount"], 50);
     let client = sim.client();
 
@@ -113,7 +67,7 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     assert!(acknowledged.len() >= 20);
 
-    let restarted = SimProcess::start(&state, &[]);
+    let restarted = start(&state, &[]);
     let client = restarted.client();
     for device_id in &acknowledged {
         client.get_device(device_id).await.unwrap_or_else(|error| panic!("acknowledged {device_id} lost: {error}"));
@@ -130,7 +84,7 @@ async fn acknowledged_writes_survive_kill_9() {
 async fn keys_and_certificates_persist_and_reset_reseeds() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let first = SimProcess::start(&state, &[]);
+    let first = start(&state, &[]);
     let owner_key = |sim: &SimProcess| {
         sim.ready["connectionStrings"]["iothubowner"].as_str().unwrap().rsplit_once("SharedAccessKey=").unwrap().1.to_owned()
     };
@@ -139,13 +93,13 @@ async fn keys_and_certificates_persist_and_reset_reseeds() {
     first.client().delete_device(&first.client().list_devices(1).await.unwrap()[0].device_id, IfMatch::Any).await.unwrap();
     drop(first);
 
-    let second = SimProcess::start(&state, &[]);
+    let second = start(&state, &[]);
     assert_eq!(owner_key(&second), owner, "policy keys are kept");
     assert_eq!(std::fs::read(second.ready["caFile"].as_str().unwrap()).unwrap(), ca, "the CA is kept");
     assert_eq!(second.ready["deviceCount"], 49);
     drop(second);
 
-    let reset = SimProcess::start(&state, &["--reset"]);
+    let reset = start(&state, &["--reset"]);
     assert_eq!(reset.ready["deviceCount"], 50);
     assert_eq!(owner_key(&reset), owner);
 }
@@ -154,7 +108,7 @@ async fn keys_and_certificates_persist_and_reset_reseeds() {
 fn ready_file_lists_connection_strings_and_goes_away_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut sim = SimProcess::start(&state, &[]);
+    let mut sim = start(&state, &[]);
     let strings = sim.ready["connectionStrings"].as_object().unwrap();
     let names: Vec<&str> = strings.keys().map(String::as_str).collect();
     assert_eq!(names, vec!["iothubowner", "registryRead", "registryReadWrite", "service"]);
@@ -162,11 +116,11 @@ fn ready_file_lists_connection_strings_and_goes_away_on_sigterm() {
         ServiceConnectionString::parse_hub(text.as_str().unwrap()).unwrap();
     }
     assert!(Path::new(sim.ready["caFile"].as_str().unwrap()).exists());
-    let status = Command::new("kill").arg("-TERM").arg(sim.child.id().to_string()).status().unwrap();
+    let status = Command::new("kill").arg("-TERM").arg(sim.pid().to_string()).status().unwrap();
     assert!(status.success());
-    let exit = sim.child.wait().unwrap();
+    let exit = sim.wait_for_exit();
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
-    assert!(!state.with_extension("ready.json").exists());
+    assert!(!sim.ready_file.exists(), "the ready file is removed on exit");
 }
 
 #[test]

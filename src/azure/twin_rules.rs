@@ -141,18 +141,20 @@ fn check_value(value: &Value, path: &str, depth: usize, violations: &mut Vec<Rul
     }
 }
 
+/// The object inside `value` (a `json!({...})` literal), for tests that build twin sections.
+#[cfg(test)]
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not a JSON object: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
 
     #[test]
     fn accepts_a_normal_section() {

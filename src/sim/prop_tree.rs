@@ -303,13 +303,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
+    use crate::azure::twin_rules::object;
 
     fn at(updated: Ticks, version: u64) -> Meta {
         Meta { updated, version }

@@ -26,6 +26,8 @@ use serde_json::Value;
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
 /// Real time between two looks while waiting on background work.
 const FRAME_PAUSE: Duration = Duration::from_millis(15);
+/// Real time between two looks for a simulator's ready file (start-up is measured with it).
+const READY_PAUSE: Duration = Duration::from_millis(2);
 
 /// The harness's one way to wait on real background work (the backend, a simulator process):
 /// look, then [`Deadline::pause`] until the next look, failing with the state once
@@ -39,8 +41,13 @@ impl Deadline {
 
     /// Sleeps until the next look, or fails the test naming `what` and showing `state()`.
     fn pause(&self, what: &str, state: impl FnOnce() -> String) {
+        self.pause_for(FRAME_PAUSE, what, state);
+    }
+
+    /// [`Deadline::pause`] with its own time between looks.
+    fn pause_for(&self, between_looks: Duration, what: &str, state: impl FnOnce() -> String) {
         assert!(Instant::now() < self.0, "timed out waiting for {what}; {}", state());
-        std::thread::sleep(FRAME_PAUSE);
+        std::thread::sleep(between_looks);
     }
 }
 
@@ -286,30 +293,38 @@ pub fn describe(app: &ConsoleApp) -> String {
     )
 }
 
-/// `hubdeck sim` as a child process (the benchmarks measure the console without the
-/// simulator in the same process); killed when dropped.
+/// `hubdeck sim` as a child process, for the tests and benchmarks that need the real binary (the
+/// benchmarks measure the console without the simulator in the same process; the process tests
+/// kill it); killed when dropped.
 pub struct SimProcess {
     child: Child,
     /// The ready file's content: connection strings, CA file, ports.
     pub ready: Value,
+    /// Where the ready file is (the simulator removes it when it exits cleanly).
+    pub ready_file: PathBuf,
+    /// From spawning the process to a ready file that parses.
+    pub startup: Duration,
 }
 
 impl SimProcess {
-    /// Starts `hubdeck sim --ephemeral --port 0 --ready-file …` with `args` and waits for the
-    /// ready file. Needs the `hubdeck` binary built next to the running executable's folder.
+    /// Starts `hubdeck sim --port 0 --ready-file …` with `args` (`--ephemeral` or a
+    /// `--state-dir`, sizes, …) and waits for the ready file in `work`. Needs the `hubdeck`
+    /// binary built next to the running executable's folder (`target/<profile>/hubdeck`).
     pub fn start(args: &[&str], work: &Path) -> Self {
         let exe = std::env::current_exe().expect("current exe");
         let binary = exe.parent().and_then(Path::parent).expect("target dir").join("hubdeck");
-        assert!(binary.exists(), "build it first: cargo build --release --bin hubdeck");
+        assert!(binary.exists(), "build it first: cargo build --bin hubdeck (with --release for the benchmarks)");
         let ready_file = work.join(format!("ready-{}.json", std::process::id()));
         std::fs::remove_file(&ready_file).ok();
+        let started = Instant::now();
         #[allow(clippy::zombie_processes)] // reaped in `Drop`
         let child = Process::new(binary)
-            .args(["sim", "--ephemeral", "--port", "0"])
+            .args(["sim", "--port", "0"])
             .args(args)
             .arg("--ready-file")
             .arg(&ready_file)
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("hubdeck sim starts");
         let deadline = Deadline::start();
@@ -317,9 +332,9 @@ impl SimProcess {
             if let Ok(text) = std::fs::read_to_string(&ready_file)
                 && let Ok(ready) = serde_json::from_str(&text)
             {
-                return Self { child, ready };
+                return Self { child, ready, ready_file, startup: started.elapsed() };
             }
-            deadline.pause("the simulator's ready file", || format!("{} not written", ready_file.display()));
+            deadline.pause_for(READY_PAUSE, "the simulator's ready file", || format!("{} not written", ready_file.display()));
         }
     }
 
@@ -329,6 +344,35 @@ impl SimProcess {
             hub: Secret::new(self.ready["connectionStrings"]["iothubowner"].as_str().expect("owner connection string")),
             ca_file: self.ready["caFile"].as_str().expect("CA file").into(),
         }
+    }
+
+    /// An `iothubowner` client of its first hub that trusts its CA and never retries.
+    pub fn client(&self) -> HubClient {
+        let text = self.ready["connectionStrings"]["iothubowner"].as_str().expect("owner connection string");
+        let connection = hubdeck::azure::ServiceConnectionString::parse_hub(text).expect("a hub connection string");
+        let options = ClientOptions {
+            extra_ca_pem: Some(std::fs::read(self.ready["caFile"].as_str().expect("CA file")).expect("ca.pem readable")),
+            proxy: ProxySetting::Disabled,
+            retry: RetryPolicy::none(),
+            ..ClientOptions::default()
+        };
+        HubClient::new(&connection, &options).expect("client builds")
+    }
+
+    /// The process id (signals, `/proc` figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it with SIGKILL: no chance to flush anything.
+    pub fn kill_hard(mut self) {
+        self.child.kill().expect("SIGKILL delivered");
+        self.child.wait().expect("reaped");
+    }
+
+    /// Waits for it to exit by itself (after a signal the test sent).
+    pub fn wait_for_exit(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("reaped")
     }
 }
 

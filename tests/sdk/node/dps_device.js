@@ -16,6 +16,7 @@ const { ProvisioningDeviceClient } = require('azure-iot-provisioning-device');
 const { Http } = require('azure-iot-provisioning-device-http');
 const { SymmetricKeySecurityClient } = require('azure-iot-security-symmetric-key');
 const { Registry } = require('azure-iothub');
+const { expectStatus } = require('./lib/expect');
 
 const KEY_A = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 const KEY_B = 'HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=';
@@ -70,16 +71,6 @@ function register(ready, registrationId, key) {
   const client = ProvisioningDeviceClient.create(ready.dps.hostName, ready.dps.idScope, new Http(),
     new SymmetricKeySecurityClient(registrationId, key));
   return client.register();
-}
-
-async function expectStatus(status, promise, what) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.strictEqual(error.response && error.response.statusCode, status, `${what}: ${error.message}`);
-    return error;
-  }
-  throw new Error(`${what}: expected HTTP ${status}, the call succeeded`);
 }
 
 async function setPolicy(service, registrationId, hubHostName, updateHubAssignment, migrateDeviceData) {

@@ -12,6 +12,7 @@ const { ProvisioningServiceClient } = require('azure-iot-provisioning-service');
 const { ProvisioningDeviceClient } = require('azure-iot-provisioning-device');
 const { Http } = require('azure-iot-provisioning-device-http');
 const { SymmetricKeySecurityClient } = require('azure-iot-security-symmetric-key');
+const { expectStatus } = require('./lib/expect');
 const { Registry } = require('azure-iothub');
 
 const KEY_A = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
@@ -30,16 +31,6 @@ function enrollment(registrationId, extra) {
     allocationPolicy: 'hashed',
     capabilities: { iotEdge: false },
   }, extra || {});
-}
-
-async function expectStatus(status, promise, what) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.strictEqual(error.response && error.response.statusCode, status, `${what}: ${error.message}`);
-    return error;
-  }
-  throw new Error(`${what}: expected HTTP ${status}, the call succeeded`);
 }
 
 function assertErrorBody(error, what) {

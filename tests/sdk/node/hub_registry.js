@@ -9,16 +9,7 @@ const { Registry } = require('azure-iothub');
 const KEY_A = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 const KEY_B = 'HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=';
 
-async function expectStatus(status, promise) {
-  try {
-    await promise;
-  } catch (error) {
-    const got = error.response && error.response.statusCode;
-    assert.strictEqual(got, status, `expected ${status}, got ${got}: ${error.message}`);
-    return error;
-  }
-  throw new Error(`expected HTTP ${status}, the call succeeded`);
-}
+const { expectStatus } = require('./lib/expect');
 
 async function queryAll(registry, sql, pageSize) {
   const query = registry.createQuery(sql, pageSize);

@@ -55,13 +55,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
+    use crate::azure::twin_rules::object;
 
     #[test]
     fn independent_changes_both_survive() {
