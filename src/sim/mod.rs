@@ -16,6 +16,7 @@ pub mod hub;
 pub mod jobs;
 mod listener;
 pub mod methods;
+pub mod mqtt;
 pub mod precondition;
 pub mod prop_tree;
 pub mod query;
