@@ -108,6 +108,9 @@ pub enum SimError {
     /// A setting is invalid, or start-up work failed in a way no other variant names.
     #[error("invalid simulator setting: {0}")]
     Config(String),
+    /// The simulator has shut down and its state is closed; nothing more is saved.
+    #[error("the simulator has shut down; {0} cannot be saved any more")]
+    ShutDown(&'static str),
     /// A record could not be encoded for saving (nothing was saved in its place).
     #[error("{what} could not be encoded for saving: {detail}")]
     Encode {

@@ -104,7 +104,7 @@ impl Hub {
         let store = match &*self.store.read() {
             StoreSlot::Ephemeral => return Ok(()),
             StoreSlot::Open(store) => Arc::clone(store),
-            StoreSlot::Closed => return Err(SimError::Config("the jobs cannot be saved: the simulator has shut down".to_owned())),
+            StoreSlot::Closed => return Err(SimError::ShutDown("the jobs")),
         };
         tokio::task::spawn_blocking(move || store.write_jobs(&jobs))
             .await

@@ -62,6 +62,16 @@ pub fn sim_config(fleet_size: usize) -> SimConfig {
     SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, fleet: quick_fleet(), ..SimConfig::default() }
 }
 
+/// Client options that trust the CA in `ca_path` (a simulator's), with no proxy.
+pub fn trusting(ca_path: &Path, retry: RetryPolicy) -> ClientOptions {
+    ClientOptions {
+        extra_ca_pem: Some(std::fs::read(ca_path).expect("ca.pem readable")),
+        proxy: ProxySetting::Disabled,
+        retry,
+        ..ClientOptions::default()
+    }
+}
+
 /// The console's retry policy in tests: one quick retry.
 pub fn quick_retry() -> RetryPolicy {
     RetryPolicy { max_attempts: 2, first_backoff: Duration::from_millis(100), ..RetryPolicy::default() }
@@ -239,12 +249,7 @@ impl Console {
 
     /// Client options trusting the simulator's CA.
     pub fn client_options(&self) -> ClientOptions {
-        ClientOptions {
-            extra_ca_pem: Some(std::fs::read(self.sim.ca_path()).expect("ca.pem readable")),
-            proxy: ProxySetting::Disabled,
-            retry: quick_retry(),
-            ..ClientOptions::default()
-        }
+        trusting(self.sim.ca_path(), quick_retry())
     }
 }
 
@@ -350,12 +355,7 @@ impl SimProcess {
     pub fn client(&self) -> HubClient {
         let text = self.ready["connectionStrings"]["iothubowner"].as_str().expect("owner connection string");
         let connection = hubdeck::azure::ServiceConnectionString::parse_hub(text).expect("a hub connection string");
-        let options = ClientOptions {
-            extra_ca_pem: Some(std::fs::read(self.ready["caFile"].as_str().expect("CA file")).expect("ca.pem readable")),
-            proxy: ProxySetting::Disabled,
-            retry: RetryPolicy::none(),
-            ..ClientOptions::default()
-        };
+        let options = trusting(Path::new(self.ready["caFile"].as_str().expect("CA file")), RetryPolicy::none());
         HubClient::new(&connection, &options).expect("client builds")
     }
 

@@ -10,7 +10,7 @@ pub mod console;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubdeck::azure::{ClientEvent, ClientOptions, HubClient, ProxySetting, RetryPolicy, ServiceConnectionString};
+use hubdeck::azure::{ClientEvent, ClientOptions, HubClient, RetryPolicy, ServiceConnectionString};
 use hubdeck::sim::{SimConfig, Simulator, StateLocation};
 use parking_lot::Mutex;
 
@@ -52,12 +52,7 @@ async fn start_with(config: SimConfig) -> TestHub {
 
 /// Options trusting the simulator's CA, no proxy.
 pub fn options_for(sim: &Simulator, retry: RetryPolicy) -> ClientOptions {
-    ClientOptions {
-        extra_ca_pem: Some(std::fs::read(sim.ca_path()).expect("ca.pem readable")),
-        proxy: ProxySetting::Disabled,
-        retry,
-        ..ClientOptions::default()
-    }
+    console::trusting(sim.ca_path(), retry)
 }
 
 /// A client for one of the simulator's policies.

@@ -51,12 +51,10 @@ impl Worker {
             Ok((hubs, dps)) => {
                 let remembered = {
                     let id = id.clone();
-                    self.profiles.run(move |store| store.set_active(&id).map_err(|error| error.to_string())).await
+                    self.profiles.try_run(move |store| store.set_active(&id)).await
                 };
-                match remembered {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => notice = Some(format!("the active profile could not be remembered: {error}")),
-                    Err(error) => notice = Some(format!("the active profile could not be remembered: {error}")),
+                if let Err(error) = remembered {
+                    notice = Some(format!("the active profile could not be remembered: {error}"));
                 }
                 self.send_profiles().await;
                 self.hubs = hubs;
@@ -157,7 +155,7 @@ impl Worker {
     async fn connect_saved(&self, id: &ProfileId) -> Result<Clients, AppError> {
         let connection = {
             let id = id.clone();
-            self.profiles.run(move |store| store.connection(&id).map_err(|error| AppError::local(error.to_string()))).await??
+            self.profiles.try_run(move |store| store.connection(&id)).await?
         };
         let ca = match &connection.ca_file {
             Some(path) => Some(read_ca(path, "the CA file").await?),

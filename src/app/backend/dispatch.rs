@@ -30,8 +30,7 @@ impl Worker {
         match command {
             ProfileCommand::Activate(id) => self.activate(id).await,
             ProfileCommand::Save(draft) => {
-                let saved = self.profiles.run(move |store| store.save(&draft).map_err(|error| AppError::local(error.to_string()))).await;
-                match saved.and_then(|saved| saved) {
+                match self.profiles.try_run(move |store| store.save(&draft)).await {
                     Ok((id, placement)) => {
                         self.send_profiles().await;
                         self.sink.send(ProfileEvent::Saved { id: id.clone(), placement }.into()).await;
@@ -45,9 +44,9 @@ impl Worker {
             ProfileCommand::Delete(id) => {
                 let deleted = {
                     let id = id.clone();
-                    self.profiles.run(move |store| store.delete(&id).map_err(|error| AppError::local(error.to_string()))).await
+                    self.profiles.try_run(move |store| store.delete(&id)).await
                 };
-                match deleted.and_then(|deleted| deleted) {
+                match deleted {
                     Ok(()) => {
                         self.send_profiles().await;
                         if self.active == id {
@@ -58,8 +57,7 @@ impl Worker {
                 }
             }
             ProfileCommand::Edit(id) => {
-                let draft = self.profiles.run(move |store| store.draft_for(&id).map_err(|error| AppError::local(error.to_string()))).await;
-                let event = match draft.and_then(|draft| draft) {
+                let event = match self.profiles.try_run(move |store| store.draft_for(&id)).await {
                     Ok(draft) => ProfileEvent::ForEdit(draft),
                     Err(error) => ProfileEvent::Failed(error),
                 };

@@ -31,4 +31,15 @@ impl StoreHandle {
             .await
             .map_err(|error| AppError::local(format!("the profile store stopped: {error}")))
     }
+
+    /// [`StoreHandle::run`] for a call that can fail: its error and a stopped store both come
+    /// back as one [`AppError`] with the store's message.
+    pub async fn try_run<T, E, F>(&self, call: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut ProfileStore) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        self.run(call).await?.map_err(|error| AppError::local(error.to_string()))
+    }
 }
