@@ -3,6 +3,7 @@
 
 mod bulk;
 mod device;
+mod device_connection;
 mod dps;
 mod error_body;
 mod error_code;
@@ -16,6 +17,7 @@ pub use bulk::{BulkRegistryOperationResult, DeviceRegistryOperationError, Device
 pub use device::{
     AuthenticationMechanism, AuthenticationType, ConnectionState, Device, DeviceCapabilities, DeviceStatus, SymmetricKey, X509Thumbprint,
 };
+pub use device_connection::{DEVICE_CONNECTIONS_PATH, DeviceConnection, DeviceProtocol};
 pub use dps::enrollment::{
     AttestationMechanism, BulkEnrollmentOperation, BulkEnrollmentOperationError, BulkEnrollmentOperationResult, DeviceRegistrationState,
     EnrollmentGroup, EnrollmentSettings, IndividualEnrollment, InitialTwin, InitialTwinProperties, RegistrationOperationStatus,
