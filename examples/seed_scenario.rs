@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     let stdout = child.stdout.take().context("the device app's stdout")?;
     let _app = DeviceApp(child);
     let (events, mut seen) = mpsc::channel::<Value>(64);
-    std::thread::spawn(move || {
+    std::thread::Builder::new().name("device-app-output".into()).spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(event) = serde_json::from_str(&line)
                 && events.blocking_send(event).is_err()
@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 return;
             }
         }
-    });
+    })?;
     next_event(&mut seen, "connected").await?;
     println!("the Python simDevice app is connected as {DEVICE_ID}");
 
@@ -150,7 +150,7 @@ async fn next_event(seen: &mut mpsc::Receiver<Value>, wanted: &'static str) -> a
 }
 
 async fn wait_for_job(hub: &HubClient, job_id: &str) -> anyhow::Result<hubdeck::azure::wire::JobResponse> {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     loop {
         let job = hub.get_job(job_id).await?;
         match job.status {
