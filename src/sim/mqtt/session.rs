@@ -633,3 +633,108 @@ impl Registration {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hostile bytes against one session, on a paused clock: whatever arrives, the session ends
+    //! (never hangs, never panics) and the hub is left as it was.
+
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+    use rumqttc::mqttbytes::v4::{Connect, Login};
+
+    use super::*;
+    use crate::azure::sas::{build_token, decode_key, encode_component};
+    use crate::azure::wire::Device;
+    use crate::sim::methods::MethodConfig;
+    use crate::sim::registry::Registry;
+
+    fn hub_with_device() -> (Arc<Hub>, Vec<u8>) {
+        let mut registry = Registry::default();
+        let record = registry.put_device("d1", &Device::new_with_generated_keys("d1"), None, 1).unwrap();
+        let key = decode_key(record.auth.primary_key.as_ref().unwrap()).unwrap();
+        (Hub::for_tests(registry, None, MethodConfig::default()), key)
+    }
+
+    fn connect_bytes(key: &[u8]) -> Vec<u8> {
+        let password = build_token(&encode_component("localhost/devices/d1"), key, unix_now() + 3600, None);
+        let mut connect = Connect::new("d1");
+        connect.login = Some(Login::new("localhost/d1/?api-version=2021-04-12", password.expose()));
+        let mut buffer = BytesMut::new();
+        Packet::Connect(connect).write(&mut buffer, usize::MAX).unwrap();
+        buffer.to_vec()
+    }
+
+    /// Runs one session fed `bytes` (after a valid CONNECT when `connected`), then EOF.
+    fn session_over(bytes: &[u8], connected: bool) -> SessionEnd {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let (hub, key) = hub_with_device();
+            let (mut client, server) = tokio::io::duplex(1 << 20);
+            let (_stop, shutdown) = watch::channel(false);
+            let endpoint = Endpoint { hub: Arc::clone(&hub), dps: None, protocol: DeviceProtocol::Mqtt };
+            let serving = tokio::spawn(serve(server, endpoint, shutdown));
+            let mut input = if connected { connect_bytes(&key) } else { Vec::new() };
+            input.extend_from_slice(bytes);
+            tokio::io::AsyncWriteExt::write_all(&mut client, &input).await.ok();
+            tokio::io::AsyncWriteExt::shutdown(&mut client).await.ok();
+            // Keep reading what the server sends so it never blocks on a full pipe.
+            let draining = tokio::spawn(async move {
+                let mut sink = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut client, &mut sink).await.ok();
+            });
+            let end = serving.await.expect("the session task never panics");
+            draining.await.ok();
+            assert!(hub.devices().list().is_empty(), "a finished session leaves no connection behind");
+            end
+        })
+    }
+
+    #[test]
+    fn a_valid_connect_then_eof_is_a_clean_leave() {
+        assert!(matches!(session_over(&[], true), SessionEnd::Left), "{:?}", session_over(&[], true));
+    }
+
+    #[test]
+    fn a_connection_that_never_sends_connect_is_closed_at_the_connect_timeout() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        let end = runtime.block_on(async {
+            let (hub, _) = hub_with_device();
+            let (_client, server) = tokio::io::duplex(1024);
+            let (_stop, shutdown) = watch::channel(false);
+            let started = Instant::now();
+            let end = serve(server, Endpoint { hub, dps: None, protocol: DeviceProtocol::Mqtt }, shutdown).await;
+            assert_eq!(started.elapsed(), CONNECT_TIMEOUT);
+            end
+        });
+        assert!(matches!(end, SessionEnd::Quiet), "{end:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_before_connect_end_the_session(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            session_over(&bytes, false);
+        }
+
+        #[test]
+        fn arbitrary_bytes_after_connect_end_the_session(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            session_over(&bytes, true);
+        }
+
+        #[test]
+        fn arbitrary_publishes_end_or_answer_without_a_panic(
+            topic in "(devices/d1/messages/events/|devices/d2/|\\$iothub/twin/(GET|PATCH/properties/reported)/\\?\\$rid=|\\$iothub/methods/res/[0-9]{1,4}/\\?\\$rid=|\\$dps/registrations/PUT/iotdps-register/\\?\\$rid=)[a-z0-9%&=.$]{0,20}",
+            payload in prop::collection::vec(any::<u8>(), 0..200),
+            qos in 0_u8..2,
+        ) {
+            let qos = if qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
+            let mut publish = Publish::new(topic, qos, payload);
+            publish.pkid = u16::from(qos == QoS::AtLeastOnce);
+            let mut buffer = BytesMut::new();
+            Packet::Publish(publish).write(&mut buffer, usize::MAX).unwrap();
+            session_over(&buffer, true);
+        }
+    }
+}
