@@ -166,6 +166,9 @@ fn run_console(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
+    // Every device connection is a socket: use the whole open-files allowance (desktops often
+    // start with a soft limit of 1 024 under a much higher hard one).
+    rlimit::increase_nofile_limit(u64::MAX).ok();
     let state = if args.ephemeral {
         StateLocation::Ephemeral
     } else {
