@@ -1,0 +1,18 @@
+//! The device side of IoT Hub and DPS over MQTT: what `hubdeck device` is built from. A device
+//! connection string, the usernames and SAS passwords the SDKs send, the topics, one MQTT
+//! connection (TLS or WebSocket), the hub client (twin, methods, telemetry, cloud-to-device),
+//! DPS registration, the retry rules, the door-lock device app and the fleet runner.
+
+pub mod client;
+pub mod connection_string;
+pub mod credentials;
+pub mod error;
+pub mod provisioning;
+pub mod reconnect;
+pub mod session;
+pub mod topics;
+pub mod transport;
+
+pub use connection_string::{DeviceConnectionString, DeviceConnectionStringError};
+pub use error::{ConnectFailure, DeviceError};
+pub use transport::{TransportSettings, tls_config};
