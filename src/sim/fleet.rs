@@ -114,6 +114,10 @@ async fn acknowledge_due(hub: &Hub, device_ids: Vec<String>) {
         .write(|registry| {
             let mut changes = Changes::default();
             for device_id in device_ids {
+                // While real device code is connected under this id, the simulated app is silent.
+                if hub.devices().is_connected(&device_id) {
+                    continue;
+                }
                 if let Ok(record) = registry.get_mut(&device_id)
                     && acknowledge(record, now)
                 {
@@ -136,7 +140,12 @@ async fn churn_once(hub: &Hub, rng: &mut StdRng) -> Option<String> {
         let simulated = |state: ConnectionState| {
             registry
                 .iter_from(None)
-                .filter(|record| record.simulated.is_some() && record.status == DeviceStatus::Enabled && record.connection_state == state)
+                .filter(|record| {
+                    record.simulated.is_some()
+                        && record.status == DeviceStatus::Enabled
+                        && record.connection_state == state
+                        && !hub.devices().is_connected(&record.device_id)
+                })
                 .count()
         };
         (simulated(ConnectionState::Disconnected), simulated(ConnectionState::Connected))
@@ -148,7 +157,12 @@ async fn churn_once(hub: &Hub, rng: &mut StdRng) -> Option<String> {
         let pick = |state: ConnectionState, nth: usize| {
             registry
                 .iter_from(None)
-                .filter(|record| record.simulated.is_some() && record.status == DeviceStatus::Enabled && record.connection_state == state)
+                .filter(|record| {
+                    record.simulated.is_some()
+                        && record.status == DeviceStatus::Enabled
+                        && record.connection_state == state
+                        && !hub.devices().is_connected(&record.device_id)
+                })
                 .nth(nth)
                 .map(|record| record.device_id.clone())
         };
