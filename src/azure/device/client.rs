@@ -78,6 +78,7 @@ pub enum DeviceMessage {
 pub struct DeviceClient {
     session: MqttSession,
     device_id: String,
+    url: String,
     renew_at: tokio::time::Instant,
 }
 
@@ -103,12 +104,17 @@ impl DeviceClient {
             topics::cloud_to_device_filter(&identity.device_id),
         ];
         let session = MqttSession::open(endpoint, options, identity.device_id.clone(), filters, settings.timeout).await?;
-        Ok(Self { session, device_id: identity.device_id.clone(), renew_at: tokio::time::Instant::now() + RENEW_AFTER })
+        Ok(Self { session, device_id: identity.device_id.clone(), url: target.url(), renew_at: tokio::time::Instant::now() + RENEW_AFTER })
     }
 
     /// When to reconnect with a fresh password (5 minutes before it expires).
     pub fn renew_at(&self) -> tokio::time::Instant {
         self.renew_at
+    }
+
+    /// Where the connection goes (`mqtts://localhost:8883`), for messages.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The connected device.

@@ -6,9 +6,11 @@
 pub mod client;
 pub mod connection_string;
 pub mod credentials;
+pub mod door_app;
 pub mod error;
 pub mod provisioning;
 pub mod reconnect;
+pub mod runner;
 pub mod session;
 pub mod topics;
 pub mod transport;

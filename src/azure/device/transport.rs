@@ -33,6 +33,9 @@ pub struct TransportSettings {
     pub websockets: bool,
     /// A port instead of the default (8883 for TLS, 443 for WebSocket), for tests and gateways.
     pub port_override: Option<u16>,
+    /// Ports for particular hosts (`127.0.0.2` → 18884), before `port_override`: for a simulator
+    /// whose hubs listen on different ports, so a device DPS moves still finds its new hub.
+    pub host_ports: Vec<(String, u16)>,
     /// The TLS client configuration (roots to trust).
     pub tls: Arc<rustls::ClientConfig>,
     /// MQTT keep-alive.
@@ -44,7 +47,14 @@ pub struct TransportSettings {
 impl TransportSettings {
     /// MQTT over TLS on the default port, 60 s keep-alive, 30 s timeouts.
     pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
-        Self { websockets: false, port_override: None, tls, keep_alive: Duration::from_mins(1), timeout: Duration::from_secs(30) }
+        Self {
+            websockets: false,
+            port_override: None,
+            host_ports: Vec::new(),
+            tls,
+            keep_alive: Duration::from_mins(1),
+            timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -53,6 +63,7 @@ impl std::fmt::Debug for TransportSettings {
         f.debug_struct("TransportSettings")
             .field("websockets", &self.websockets)
             .field("port_override", &self.port_override)
+            .field("host_ports", &self.host_ports)
             .field("keep_alive", &self.keep_alive)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -112,12 +123,14 @@ pub struct Target {
 }
 
 impl Target {
-    /// The target for `host_and_port` (a `HostName` or `GatewayHostName`): the override port, else
+    /// The target for `host_and_port` (a `HostName` or `GatewayHostName`): the host's own port
+    /// from `host_ports`, else the override port, else
     /// a WebSocket connection's port from the name, a TLS connection's port from the name only
     /// when it came from a gateway (a hub `HostName` port is its HTTPS port), else the default.
     pub fn resolve(host_and_port: &str, port_is_mqtt: bool, settings: &TransportSettings) -> Self {
         let (host, named_port) = split_host_port(host_and_port);
-        let port = settings.port_override.unwrap_or(match (settings.websockets, named_port) {
+        let host_port = settings.host_ports.iter().find(|(name, _)| name.eq_ignore_ascii_case(host)).map(|(_, port)| *port);
+        let port = host_port.or(settings.port_override).unwrap_or(match (settings.websockets, named_port) {
             (true, Some(port)) => port,
             (true, None) => WEBSOCKET_PORT,
             (false, Some(port)) if port_is_mqtt => port,
@@ -177,6 +190,10 @@ mod tests {
         assert_eq!(overridden, Target { host: "localhost".into(), port: 9000, websockets: true });
         assert_eq!(overridden.url(), "wss://localhost:9000/$iothub/websocket");
         assert_eq!(Target::resolve("h", false, &settings(false, None)).url(), "mqtts://h:8883");
+        let mut per_host = settings(false, Some(9000));
+        per_host.host_ports.push(("127.0.0.2".into(), 9001));
+        assert_eq!(Target::resolve("127.0.0.2", false, &per_host).port, 9001);
+        assert_eq!(Target::resolve("localhost", false, &per_host).port, 9000);
     }
 
     #[test]
