@@ -8,6 +8,7 @@ pub mod connection_string;
 pub mod credentials;
 pub mod door_app;
 pub mod error;
+pub mod fleet;
 pub mod provisioning;
 pub mod reconnect;
 pub mod runner;
@@ -15,6 +16,9 @@ pub mod session;
 pub mod topics;
 pub mod transport;
 
+pub use client::{DeviceClient, DeviceMessage, HubIdentity};
 pub use connection_string::{DeviceConnectionString, DeviceConnectionStringError};
 pub use error::{ConnectFailure, DeviceError};
+pub use provisioning::{Assignment, ProvisioningSettings};
+pub use reconnect::ReconnectPolicy;
 pub use transport::{TransportSettings, tls_config};
