@@ -297,11 +297,8 @@ async fn a_wrong_key_or_a_disabled_device_is_refused_and_not_retried() {
     // Keep the stop sender: a dropped sender means "stop".
     let (_stop, stop) = watch::channel(false);
     let wrong = Secret::new("d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMTI=");
-    let refused = run_device(
-        settings(&hub.sim, by_connection_string("door-x", &wrong), false),
-        Arc::new(Recorder::default()),
-        watch::channel(false).1,
-    );
+    let refused =
+        run_device(settings(&hub.sim, by_connection_string("door-x", &wrong), false), Arc::new(Recorder::default()), stop.clone());
     let error = tokio::time::timeout(Duration::from_secs(20), refused).await.expect("gives up at once").unwrap_err();
     assert!(matches!(error, DeviceError::Connect(ConnectFailure::NotAuthorized { .. })), "{error}");
 
