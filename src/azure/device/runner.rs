@@ -139,8 +139,8 @@ impl fmt::Display for DeviceEvent {
                 write!(f, "{}; {then} again in {:.1} s", note.failure, note.wait.as_secs_f64())
             }
             Self::StateReported { version } => match version {
-                Some(version) => write!(f, "reported its state (reported $version {version})"),
-                None => write!(f, "reported its state"),
+                Some(version) => write!(f, "reported properties updated (reported $version {version})"),
+                None => write!(f, "reported properties updated"),
             },
             Self::DesiredChanged { version, change } => {
                 let version = version.map_or_else(String::new, |version| format!(" ($version {version})"));
