@@ -55,6 +55,10 @@ async fn a_device_gets_its_twin_reports_receives_desired_changes_and_answers_met
     // Connected, with how, in the registry and on the simulator's own route.
     let listed = hub.client.get_device("door-1").await.unwrap();
     assert_eq!(listed.connection_state, Some(ConnectionState::Connected), "{listed:?}");
+    let query = "SELECT deviceId, connectionState, lastActivityTime FROM devices WHERE connectionState = 'Connected'";
+    let connected = hub.client.query_page::<Value>(query, None, None).await.unwrap().items;
+    assert_eq!(connected.iter().map(|row| row["deviceId"].clone()).collect::<Vec<_>>(), [json!("door-1")], "{connected:?}");
+    assert_ne!(connected[0]["lastActivityTime"], json!("0001-01-01T00:00:00Z"), "activity is recorded: {connected:?}");
     let connections = hub.sim.hub().devices().list();
     assert_eq!(connections.len(), 1);
     assert_eq!((connections[0].protocol, connections[0].client_type.as_str()), (DeviceProtocol::Mqtt, "azure-iot-device-py/2.14.0(test)"));

@@ -282,4 +282,27 @@ mod tests {
         tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(2)).await;
         assert_eq!(acked_version(&hub, "therm-off"), Some(version), "{:?}", ack(&hub, "therm-off"));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_real_device_code_is_connected_the_simulated_app_is_silent_and_resumes_after() {
+        let (hub, _shutdown) = hub(CONFIG);
+        let (link, _outbox) = hub.devices().attach("therm-on", crate::azure::wire::DeviceProtocol::Mqtt, String::new(), String::new());
+        let version = set_temperature(&hub, "therm-on", 22).await;
+        tokio::time::sleep(Duration::from_hours(1)).await;
+        assert_ne!(acked_version(&hub, "therm-on"), Some(version), "the simulated app answered for the real device");
+        let method = crate::azure::wire::CloudToDeviceMethod {
+            method_name: "lockDoor".into(),
+            payload: Value::Null,
+            response_timeout_in_seconds: Some(5),
+            connect_timeout_in_seconds: Some(0),
+        };
+        let refused = crate::sim::methods::invoke(&hub, "therm-on", &method).await.unwrap_err();
+        assert_eq!(refused.status(), 404, "a real device not subscribed to methods is not online for them, and the app stays silent");
+
+        hub.devices().detach(&link);
+        let version = set_temperature(&hub, "therm-on", 24).await;
+        tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(1)).await;
+        assert_eq!(acked_version(&hub, "therm-on"), Some(version), "the simulated app resumes once the real device left");
+        assert_eq!(crate::sim::methods::invoke(&hub, "therm-on", &method).await.unwrap().status, 200);
+    }
 }

@@ -76,6 +76,8 @@ pub async fn open_hub(dir: &Path, persistent: bool, config: &SimConfig, fleet_si
         })
         .await
         .map_err(|error| SimError::Config(format!("startup task failed: {error}")))??;
+        let mut registry = registry;
+        registry.disconnect_real_devices(now_ticks());
         (Some(store), registry, jobs)
     } else {
         (None, Registry::from_records(demo_fleet(fleet_size, config.seed, now_ticks())), Vec::new())

@@ -1,5 +1,6 @@
 """Python azure-iot-device 2.14.0 ProvisioningDeviceClient over MQTT against the simulated DPS:
-a device with an individual enrollment and one in a symmetric-key group register, connect to the
+a device with an individual enrollment (MQTT) and one in a symmetric-key group (MQTT over
+WebSocket) register, connect to the
 hub DPS assigned; then the individual enrollment's policy moves it to the second hub, the service
 sends it a `reprovision` direct method, and the device registers again and reconnects there.
 
@@ -39,8 +40,9 @@ def sym(primary="", secondary=""):
     return {"type": "symmetricKey", "symmetricKey": {"primaryKey": primary, "secondaryKey": secondary}}
 
 
-def register(registration_id, key):
+def register(registration_id, key, websockets=False):
     client = ProvisioningDeviceClient.create_from_symmetric_key(
+        websockets=websockets,
         provisioning_host=dps_info["deviceHostName"],
         registration_id=registration_id,
         id_scope=dps_info["idScope"],
@@ -56,16 +58,17 @@ class Device:
     """A device app as the SDK samples write it: registers, connects, and registers again when
     asked to (`reprovision`)."""
 
-    def __init__(self, registration_id, key):
-        self.registration_id, self.key = registration_id, key
+    def __init__(self, registration_id, key, websockets=False):
+        self.registration_id, self.key, self.websockets = registration_id, key, websockets
         self.client = None
         self.moved = threading.Event()
-        self.connect(register(registration_id, key))
+        self.connect(register(registration_id, key, websockets))
 
     def connect(self, state):
         self.state = state
         client = IoTHubDeviceClient.create_from_symmetric_key(
-            symmetric_key=self.key, hostname=state.assigned_hub, device_id=state.device_id, server_verification_cert=ca_pem
+            symmetric_key=self.key, hostname=state.assigned_hub, device_id=state.device_id, server_verification_cert=ca_pem,
+            websockets=self.websockets,
         )
         client.on_method_request_received = self.on_method
         client.connect()
@@ -80,7 +83,7 @@ class Device:
 
     def reprovision(self):
         old = self.client
-        state = register(self.registration_id, self.key)
+        state = register(self.registration_id, self.key, self.websockets)
         old.shutdown()
         self.connect(state)
         self.moved.set()
@@ -119,10 +122,10 @@ dps.enrollment_group.create_or_update(group_id, {
 })
 group_device_id = "py-grp-dev-" + suffix
 derived = base64.b64encode(hmac.new(base64.b64decode(KEY_B), group_device_id.encode(), hashlib.sha256).digest()).decode()
-grouped = Device(group_device_id, derived)
+grouped = Device(group_device_id, derived, websockets=True)
 check(grouped.state.assigned_hub == west["deviceHostName"], "group device assigned to {}".format(grouped.state.assigned_hub))
 grouped.check_connected()
-print("group enrollment: registered over MQTT and connected to", grouped.state.assigned_hub)
+print("group enrollment: registered over MQTT on WebSocket and connected to", grouped.state.assigned_hub)
 
 # The policy moves the individual device to the second hub; `reprovision` makes it register again.
 current = dps.enrollment.get(individual_id)
