@@ -323,6 +323,8 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
 }
 
 fn run_device_app(args: DeviceArgs) -> anyhow::Result<()> {
+    // A fleet holds one socket per device.
+    rlimit::increase_nofile_limit(u64::MAX).ok();
     use hubdeck::azure::device::runner::{DeviceSettings, IdentitySource};
     use hubdeck::azure::device::{ReconnectPolicy, TransportSettings};
 
