@@ -553,7 +553,7 @@ fn a_live_poll_asks_about_the_rows_in_view_only() {
 fn a_live_answer_updates_rows_in_place_and_keeps_selection_sort_and_filter() {
     use crate::azure::wire::{ConnectionState, DeviceProtocol, Timestamp};
     let mut state = loaded(&["d0", "d1", "d2"]);
-    state.devices.selection.select_only("d1");
+    state.devices.selection.select_only(&Arc::from("d1"));
     state.devices.sort_by(SortColumn::Connection);
     state.devices.set_id_filter("d".into());
     state.devices.view();

@@ -24,6 +24,8 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
         .default_pos(ui.ctx().content_rect().center_top() + egui::vec2(-330.0, 80.0))
         .default_width(660.0)
         .resizable(true)
+        // Its collapse button would be another "Hide" next to the key's.
+        .collapsible(false)
         .show(ui.ctx(), |ui| {
             let visuals = ui.visuals().clone();
             ui.label(format!(
