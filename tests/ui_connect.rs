@@ -14,16 +14,14 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable as _;
 use hubdeck::app::model::connect_device::MASK;
 use hubdeck::app::model::live::ConnectionsRoute;
-use hubdeck::azure::wire::{
-    AuthenticationMechanism, AuthenticationType, CloudToDeviceMethod, ConnectionState, Device, X509Thumbprint,
-};
+use hubdeck::azure::wire::{AuthenticationMechanism, AuthenticationType, CloudToDeviceMethod, ConnectionState, Device, X509Thumbprint};
 use hubdeck::sim::SimConfig;
 use hubdeck::sim::methods::MethodConfig;
 
 /// A console on the built-in profile with 20 demo devices (all on screen), where a rebooted
 /// device stays offline long enough to be seen.
 fn start() -> Console {
-    let methods = MethodConfig { reboot_offline: Duration::from_secs(120), ..MethodConfig::default() };
+    let methods = MethodConfig { reboot_offline: Duration::from_mins(2), ..MethodConfig::default() };
     Console::start(ConsoleSetup::built_in(SimConfig { dps_demo: false, methods, ..sim_config(20) }))
 }
 
@@ -138,7 +136,9 @@ fn connect_a_device_shows_the_connection_string_masked_until_show() {
     assert_eq!(copied, vec![format!("hubdeck device --connection-string \"{clear}\" --ca-file {ca}")]);
 
     console.click_label("Python");
-    console.harness.get_by_label_contains(&format!("CONNECTION_STRING = \"HostName=localhost;DeviceId={device_id};SharedAccessKey={MASK}\""));
+    console
+        .harness
+        .get_by_label_contains(&format!("CONNECTION_STRING = \"HostName=localhost;DeviceId={device_id};SharedAccessKey={MASK}\""));
     console.harness.get_by_label_contains(&format!("CA_FILE = \"{ca}\""));
     console.harness.get_by_label_contains("server_verification_cert=open(CA_FILE).read()");
     console.click_label("Node.js");
@@ -170,4 +170,3 @@ fn an_x509_device_has_no_connection_string_and_says_why() {
     assert!(console.harness.query_all_by_label_contains("SharedAccessKey=").next().is_none());
     assert!(console.harness.query_by_label("Copy command").is_none());
 }
-

@@ -222,9 +222,8 @@ pub async fn load_credential(client: HubClient, sink: EventSink, request: Reques
 /// query), when their state last changed (the identity, read only for rows whose state is new to
 /// the list), and — when asked — the real devices' connections from the simulator's own route.
 pub async fn poll_live(client: HubClient, sink: EventSink, request: RequestId, probes: Vec<LiveProbe>, connections: bool) {
-    let (rows, connections) = tokio::join!(live_rows(&client, probes), async {
-        if connections { Some(client.device_connections().await) } else { None }
-    });
+    let (rows, connections) =
+        tokio::join!(live_rows(&client, probes), async { if connections { Some(client.device_connections().await) } else { None } });
     let result = match (rows, connections) {
         (Err(error), _) | (_, Some(Err(error))) => Err(AppError::from(&error)),
         (Ok(rows), None) => Ok(LiveUpdate { rows, connections: None, route: None }),

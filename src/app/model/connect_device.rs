@@ -157,19 +157,18 @@ impl Snippets {
     pub fn build(device_id: &str, key: &str, side: &DeviceSide) -> Self {
         let connection_string = format!("HostName={};DeviceId={device_id};SharedAccessKey={key}", side.host);
         let ca = side.ca_file.as_ref().map(|path| path.display().to_string());
-        let mut hubdeck = format!("hubdeck device --connection-string {}", shell_quote(&connection_string));
-        if let Some(ca) = &ca {
-            hubdeck.push_str(&format!(" --ca-file {}", shell_word(ca)));
-        }
-        if let Some(port) = side.mqtt_port {
-            hubdeck.push_str(&format!(" --mqtt-port {port}"));
-        }
+        let mut words = vec![format!("hubdeck device --connection-string {}", shell_quote(&connection_string))];
+        words.extend(ca.as_ref().map(|ca| format!("--ca-file {}", shell_word(ca))));
+        words.extend(side.mqtt_port.map(|port| format!("--mqtt-port {port}")));
+        let hubdeck = words.join(" ");
         Self {
             python: python_script(&connection_string, ca.as_deref(), side.mqtt_port),
             python_run: "pip install azure-iot-device\npython3 device.py".to_owned(),
             node: node_script(&connection_string, &side.host, side.mqtt_port),
             node_run: match &ca {
-                Some(ca) => format!("npm install azure-iot-device azure-iot-device-mqtt\nNODE_EXTRA_CA_CERTS={} node device.js", shell_word(ca)),
+                Some(ca) => {
+                    format!("npm install azure-iot-device azure-iot-device-mqtt\nNODE_EXTRA_CA_CERTS={} node device.js", shell_word(ca))
+                }
                 None => "npm install azure-iot-device azure-iot-device-mqtt\nnode device.js".to_owned(),
             },
             hubdeck,
@@ -179,17 +178,16 @@ impl Snippets {
 }
 
 fn python_script(connection_string: &str, ca: Option<&str>, mqtt_port: Option<u16>) -> String {
-    let mut script = String::from("import time\n\nfrom azure.iot.device import IoTHubDeviceClient, MethodResponse\n\n");
-    script.push_str(&format!("CONNECTION_STRING = {}\n", literal(connection_string)));
-    if let Some(ca) = ca {
-        script.push_str(&format!("CA_FILE = {}\n", literal(ca)));
-    }
-    if let Some(port) = mqtt_port {
-        script.push_str(&format!(
-            "# The Python SDK always connects to port {DEFAULT_MQTT_PORT} (443 with websockets=True); this MQTT endpoint is on {port}.\n"
-        ));
-    }
-    script.push('\n');
+    let mut lines = vec![
+        "import time\n\nfrom azure.iot.device import IoTHubDeviceClient, MethodResponse\n".to_owned(),
+        format!("CONNECTION_STRING = {}", literal(connection_string)),
+    ];
+    lines.extend(ca.map(|ca| format!("CA_FILE = {}", literal(ca))));
+    lines.extend(mqtt_port.map(|port| {
+        format!("# The Python SDK always connects to port {DEFAULT_MQTT_PORT} (443 with websockets=True); this MQTT endpoint is on {port}.")
+    }));
+    let mut script = lines.join("\n");
+    script.push_str("\n\n");
     script.push_str(if ca.is_some() {
         "client = IoTHubDeviceClient.create_from_connection_string(\n    CONNECTION_STRING, server_verification_cert=open(CA_FILE).read()\n)\n"
     } else {
@@ -257,7 +255,8 @@ fn shell_quote(text: &str) -> String {
 
 /// A path as one shell word: bare when it needs no quoting, else [`shell_quote`]d.
 fn shell_word(text: &str) -> String {
-    let plain = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | ':' | '+' | ',' | '@'));
+    let plain =
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | ':' | '+' | ',' | '@'));
     if plain { text.to_owned() } else { shell_quote(text) }
 }
 
@@ -292,8 +291,16 @@ mod tests {
         );
         assert!(snippets.python.contains("CONNECTION_STRING = \"HostName=localhost;DeviceId=b43-f3-lock-00017;SharedAccessKey=a2V5\""));
         assert!(snippets.python.contains("CA_FILE = \"/home/ops/.local/share/hubdeck/sim/ca.pem\""));
-        assert!(snippets.python.contains("create_from_connection_string(\n    CONNECTION_STRING, server_verification_cert=open(CA_FILE).read()"));
-        assert!(snippets.node.contains("Client.fromConnectionString(\"HostName=localhost;DeviceId=b43-f3-lock-00017;SharedAccessKey=a2V5\", Mqtt)"));
+        assert!(
+            snippets
+                .python
+                .contains("create_from_connection_string(\n    CONNECTION_STRING, server_verification_cert=open(CA_FILE).read()")
+        );
+        assert!(
+            snippets
+                .node
+                .contains("Client.fromConnectionString(\"HostName=localhost;DeviceId=b43-f3-lock-00017;SharedAccessKey=a2V5\", Mqtt)")
+        );
         assert!(snippets.node.contains("require('azure-iot-device-mqtt')"));
         assert!(snippets.node_run.ends_with("NODE_EXTRA_CA_CERTS=/home/ops/.local/share/hubdeck/sim/ca.pem node device.js"));
         assert!(!format!("{snippets:?}").contains("a2V5"), "Debug hides the key");
@@ -303,7 +310,10 @@ mod tests {
     fn a_real_hub_needs_no_ca_and_another_mqtt_port_is_spelled_out() {
         let real = DeviceSide::new("contoso.azure-devices.net", None, None);
         let snippets = Snippets::build("d1", "a2V5", &real);
-        assert_eq!(snippets.hubdeck, "hubdeck device --connection-string \"HostName=contoso.azure-devices.net;DeviceId=d1;SharedAccessKey=a2V5\"");
+        assert_eq!(
+            snippets.hubdeck,
+            "hubdeck device --connection-string \"HostName=contoso.azure-devices.net;DeviceId=d1;SharedAccessKey=a2V5\""
+        );
         assert!(!snippets.python.contains("CA_FILE") && !snippets.python.contains("server_verification_cert"));
         assert_eq!(snippets.node_run, "npm install azure-iot-device azure-iot-device-mqtt\nnode device.js");
 

@@ -169,7 +169,7 @@ mod tests {
         assert!(!live.poll(start + LIVE_INTERVAL * 2, vec![probe(0, "d1")], &mut out), "one in flight");
         assert!(live.finish(request));
         assert!(!live.finish(request), "answered once");
-        assert_eq!(live.due_in(start + Duration::from_secs(1)), LIVE_INTERVAL - Duration::from_secs(1));
+        assert_eq!(live.due_in(start + Duration::from_secs(1)), LIVE_INTERVAL.saturating_sub(Duration::from_secs(1)));
         assert!(!live.poll(start + Duration::from_secs(1), vec![probe(0, "d1")], &mut out), "not due yet");
         assert!(live.poll(start + LIVE_INTERVAL, vec![probe(0, "d1")], &mut out));
     }

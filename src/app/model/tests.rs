@@ -633,7 +633,7 @@ fn a_hub_without_the_connections_route_is_remembered_and_stale_polls_are_dropped
 
     // An answer of another hub (the page was reset since) changes nothing.
     connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
-    let stale = live::LiveUpdate {
+    let late = live::LiveUpdate {
         rows: vec![live::LiveRow {
             index: 0,
             device_id: Arc::clone(&probes[0].device_id),
@@ -643,7 +643,7 @@ fn a_hub_without_the_connections_route_is_remembered_and_stale_polls_are_dropped
         }],
         ..update
     };
-    state.apply(DeviceEvent::Live { request: next, result: Ok(stale) }.into(), now(), &mut Vec::new());
+    state.apply(DeviceEvent::Live { request: next, result: Ok(late) }.into(), now(), &mut Vec::new());
     assert_eq!(state.devices.live.route, live::ConnectionsRoute::Unknown, "another hub is asked afresh");
 }
 
@@ -670,7 +670,10 @@ fn connect_a_device_reads_the_key_and_drops_a_late_answer() {
     assert!(!dialog.reveal, "the key is masked until asked");
     let Some(DeviceCredential::SymmetricKey(secret)) = dialog.credential.value() else { panic!("a key") };
     let snippets = Snippets::build(&dialog.device_id, secret.expose(), &state.device_side);
-    assert_eq!(snippets.hubdeck, "hubdeck device --connection-string \"HostName=localhost;DeviceId=d1;SharedAccessKey=a2V5\" --ca-file /sim/ca.pem");
+    assert_eq!(
+        snippets.hubdeck,
+        "hubdeck device --connection-string \"HostName=localhost;DeviceId=d1;SharedAccessKey=a2V5\" --ca-file /sim/ca.pem"
+    );
     assert!(!format!("{state:?}").contains("a2V5"), "the key never shows in Debug output");
 
     connected_to(&mut state, &ProfileId::simulator(), "contoso-west");

@@ -6,8 +6,8 @@
 use egui::{RichText, Ui};
 
 use super::theme;
-use crate::app::model::connect_device::{ConnectTab, DeviceCredential, MASK, Snippets};
 use crate::app::model::AppState;
+use crate::app::model::connect_device::{ConnectTab, DeviceCredential, MASK, Snippets};
 use crate::azure::secret::Secret;
 
 /// The window, when open.
@@ -40,7 +40,9 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
                     });
                 }
                 None => {
-                    ui.label(RichText::new("The hub's certificate is publicly trusted: no CA file is needed.").color(theme::muted(&visuals)));
+                    ui.label(
+                        RichText::new("The hub's certificate is publicly trusted: no CA file is needed.").color(theme::muted(&visuals)),
+                    );
                 }
             }
             ui.add_space(4.0);
@@ -51,10 +53,10 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
                     return;
                 }
                 None => {
-                    let text = dialog
-                        .credential
-                        .error()
-                        .map_or_else(|| "Reading the device's key…".to_owned(), |error| format!("The device's key could not be read: {error}"));
+                    let text = dialog.credential.error().map_or_else(
+                        || "Reading the device's key…".to_owned(),
+                        |error| format!("The device's key could not be read: {error}"),
+                    );
                     let color = if dialog.credential.error().is_some() { theme::bad(&visuals) } else { theme::muted(&visuals) };
                     ui.label(RichText::new(text).color(color));
                     return;

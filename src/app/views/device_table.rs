@@ -171,7 +171,8 @@ fn connection_cell_ui(ui: &mut Ui, device: &DeviceRow, connection: Option<&Devic
 /// `MQTT · azure-iot-device-py/2.14.0`, the full client and api-version on hover.
 fn client_cell_ui(ui: &mut Ui, connection: &DeviceConnection) {
     let client = short_client(&connection.client_type);
-    let text = if client.is_empty() { connection.protocol.label().to_owned() } else { format!("{} · {client}", connection.protocol.label()) };
+    let text =
+        if client.is_empty() { connection.protocol.label().to_owned() } else { format!("{} · {client}", connection.protocol.label()) };
     let hover = format!(
         "{}\nclient: {}\napi-version: {}\nconnected since {}",
         connection.protocol.label(),
