@@ -43,14 +43,23 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches, each its own flag
 struct SimArgs {
     /// Port to listen on (443 is the only port the official Node SDKs can reach). Serves the
     /// first hub (contoso-east) and DPS.
     #[arg(long, default_value_t = 8443)]
     port: u16,
-    /// Port of the second hub, contoso-west (default: --port + 1; 0 with --port 0).
+    /// Port of the second hub, contoso-west (default: the same as --port, on its own loopback
+    /// address 127.0.0.2; where that address is unusable, a free port on --bind).
     #[arg(long)]
     west_port: Option<u16>,
+    /// Port of the MQTT/TLS device endpoint of every hub (each hub on its own address); the
+    /// Python device SDK can only use 8883. A port in use falls back to a free one.
+    #[arg(long, default_value_t = hubdeck::sim::config::DEFAULT_MQTT_PORT, conflicts_with = "no_mqtt")]
+    mqtt_port: u16,
+    /// No MQTT/TLS listener (MQTT over WebSocket on the HTTPS port still works).
+    #[arg(long)]
+    no_mqtt: bool,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -181,7 +190,8 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
             slow_per_mille: args.slow_per_mille.min(1000),
             ..hubdeck::sim::methods::MethodConfig::default()
         },
-        west_port: args.west_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1) }),
+        west_port: args.west_port.unwrap_or(args.port),
+        mqtt_port: (!args.no_mqtt).then_some(args.mqtt_port),
         dps: hubdeck::sim::dps::DpsConfig::default(),
         dps_demo: !args.no_dps_demo,
     };
@@ -212,11 +222,21 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
     println!("  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}", info.ca_file.display());
     for hub in &info.hubs {
         println!("Hub {} on https://{} — connection strings:", hub.name, hub.host_name);
+        match hub.mqtt_port {
+            Some(mqtt_port) => println!(
+                "  devices: HostName={} — MQTT on port {mqtt_port}, MQTT over WebSocket on port {} (/$iothub/websocket)",
+                hub.device_host_name, hub.port
+            ),
+            None => println!("  devices: HostName={} — MQTT over WebSocket on port {} only (--no-mqtt)", hub.device_host_name, hub.port),
+        }
         for (policy, connection_string) in &hub.connection_strings {
             println!("  {policy:<24} {connection_string}");
         }
     }
-    println!("DPS on https://{} (ID scope {}) — connection strings:", info.dps.host_name, info.dps.id_scope);
+    println!(
+        "DPS on https://{} (ID scope {}; devices register with provisioning host {}) — connection strings:",
+        info.dps.host_name, info.dps.id_scope, info.dps.device_host_name
+    );
     for (policy, connection_string) in &info.dps.connection_strings {
         println!("  {policy:<24} {connection_string}");
     }

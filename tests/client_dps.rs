@@ -165,8 +165,8 @@ fn key_of(enrollment: &IndividualEnrollment) -> Vec<u8> {
 async fn re_registration_migrates_resets_or_keeps_the_device_as_the_policy_says() {
     let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
-    let east_host = sim.hub_host_name("contoso-east").unwrap();
-    let west_host = sim.hub_host_name("contoso-west").unwrap();
+    let east_host = sim.hub_device_host_name("contoso-east").unwrap();
+    let west_host = sim.hub_device_host_name("contoso-west").unwrap();
     let (east, west) = (hub_client(sim, "contoso-east"), hub_client(sim, "contoso-west"));
     let initial = json!({"tags": {"site": "lobby"}, "properties": {"desired": {"autoLockSeconds": 30}}});
     let created = dps
@@ -284,7 +284,7 @@ async fn wrong_keys_disabled_enrollments_and_group_devices() {
     assert_eq!(record.status, RegistrationStatus::Assigned);
     assert_eq!(record.substatus, Some(RegistrationSubstatus::InitialAssignment));
     let host = record.assigned_hub.clone().unwrap();
-    let name = if host == sim.hub_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" };
+    let name = if host == sim.hub_device_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" };
     let client = hub_client(sim, name);
     let method = hubdeck::azure::wire::CloudToDeviceMethod {
         method_name: "reprovision".to_owned(),
@@ -304,7 +304,7 @@ async fn wrong_keys_disabled_enrollments_and_group_devices() {
 async fn custom_allocation_asks_the_webhook_and_a_dead_webhook_fails_the_registration_clearly() {
     let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
-    let west_host = sim.hub_host_name("contoso-west").unwrap();
+    let west_host = sim.hub_device_host_name("contoso-west").unwrap();
     let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<Value>::new()));
     let answer = json!({"iotHubHostName": west_host, "initialTwin": {"tags": {"shelf": "A7"}}, "payload": {"welcome": "to west"}});
     let app = axum::Router::new().route(
@@ -352,8 +352,8 @@ async fn custom_allocation_asks_the_webhook_and_a_dead_webhook_fails_the_registr
 async fn without_a_saved_policy_old_devices_stick_and_new_ones_migrate() {
     let hub = common::start_hub_with_dps(5).await;
     let (sim, dps) = (&hub.sim, dps_client(&hub.sim));
-    let east_host = sim.hub_host_name("contoso-east").unwrap();
-    let west_host = sim.hub_host_name("contoso-west").unwrap();
+    let east_host = sim.hub_device_host_name("contoso-east").unwrap();
+    let west_host = sim.hub_device_host_name("contoso-west").unwrap();
     let created =
         dps.put_enrollment(&enrollment("meter-1", &json!({"allocationPolicy": "static", "iotHubs": [east_host]})), None).await.unwrap();
     assert_eq!(created.settings.reprovision_policy, None);
@@ -375,6 +375,7 @@ async fn a_rebooting_dps_device_registers_again_and_dps_state_survives_a_restart
     let state = tempfile::tempdir().unwrap();
     let config = || hubdeck::sim::SimConfig {
         port: 0,
+        mqtt_port: Some(0),
         state: hubdeck::sim::StateLocation::Dir(state.path().to_owned()),
         fleet_size: 3,
         methods: hubdeck::sim::methods::MethodConfig { reboot_offline: Duration::from_millis(200), ..Default::default() },
@@ -384,7 +385,7 @@ async fn a_rebooting_dps_device_registers_again_and_dps_state_survives_a_restart
     let dps = dps_client(&sim);
     let record = dps.get_registration("b43-grp-lock-02").await.unwrap();
     let host = record.assigned_hub.clone().unwrap();
-    let name = if host == sim.hub_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" };
+    let name = if host == sim.hub_device_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" };
     let method = hubdeck::azure::wire::CloudToDeviceMethod {
         method_name: "reboot".to_owned(),
         payload: Value::Null,
@@ -401,7 +402,7 @@ async fn a_rebooting_dps_device_registers_again_and_dps_state_survives_a_restart
     let dps = dps_client(&sim);
     assert_eq!(dps.group_attestation("building-43-locks").await.unwrap(), keys_before, "keys survive");
     let record = dps.get_registration("b43-grp-lock-02").await.unwrap();
-    let new_host = sim.hub_host_name(name).unwrap();
+    let new_host = sim.hub_device_host_name(name).unwrap();
     assert_eq!(record.assigned_hub.as_deref(), Some(new_host.as_str()), "records follow their hub to its new port");
     hub_client(&sim, name).get_device("b43-grp-lock-02").await.expect("the device is on the hub its record names");
     assert_eq!(dps.query_group_registrations("building-43-locks", None, None).await.unwrap().items.len(), 8, "not seeded twice");

@@ -17,7 +17,7 @@ use hubdeck::sim::{SimConfig, Simulator, StateLocation};
 use serde_json::json;
 
 fn config(state: StateLocation, methods: MethodConfig, jobs: JobsConfig) -> SimConfig {
-    SimConfig { port: 0, state, fleet_size: 300, methods, jobs, ..SimConfig::default() }
+    SimConfig { port: 0, mqtt_port: Some(0), state, fleet_size: 300, methods, jobs, ..SimConfig::default() }
 }
 
 fn quick_jobs() -> JobsConfig {

@@ -16,9 +16,16 @@ use serde_json::{Value, json};
 
 async fn fleet() -> (Simulator, HubClient) {
     let fleet = FleetConfig { ack_delay_min: Duration::from_millis(30), ack_delay_max: Duration::from_millis(120), churn_every: None };
-    let sim = Simulator::start(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size: 80, fleet, ..SimConfig::default() })
-        .await
-        .unwrap();
+    let sim = Simulator::start(SimConfig {
+        port: 0,
+        mqtt_port: Some(0),
+        state: StateLocation::Ephemeral,
+        fleet_size: 80,
+        fleet,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let client = common::client_with(&sim, "iothubowner", common::fast_retry(), None);
     (sim, client)
 }

@@ -52,7 +52,7 @@ fn record(console: &Console, dps: &DpsClient, registration_id: &str) -> DeviceRe
 
 fn hub_of(console: &Console, dps: &DpsClient, registration_id: &str) -> &'static str {
     let host = record(console, dps, registration_id).assigned_hub.unwrap();
-    if host == console.sim.hub_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" }
+    if host == console.sim.hub_device_host_name("contoso-east").unwrap() { "contoso-east" } else { "contoso-west" }
 }
 
 fn twin(console: &Console, hub: &str, device_id: &str) -> Option<Twin> {
@@ -135,8 +135,8 @@ fn migrate_moves_the_device_east_to_west_with_its_twin_and_never_keeps_it_there(
     patch(&console, "contoso-east", device, json!({"tags": {"note": "calibrated"}}));
     open(&mut console, device);
     console.click(Role::RadioButton, "Re-provision and migrate data");
-    let east = console.sim.hub_host_name("contoso-east").unwrap();
-    let west = console.sim.hub_host_name("contoso-west").unwrap();
+    let east = console.sim.hub_device_host_name("contoso-east").unwrap();
+    let west = console.sim.hub_device_host_name("contoso-west").unwrap();
     console.click(Role::CheckBox, &format!("contoso-east  ({east})"));
     console.click(Role::CheckBox, &format!("contoso-west  ({west})"));
     save(&mut console);

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use super::faults::FaultConfig;
 use super::seed::DEFAULT_FLEET_SIZE;
 
+/// The port device SDKs use for MQTT over TLS (the Python SDK cannot use another).
+pub const DEFAULT_MQTT_PORT: u16 = 8883;
+
 /// Where the simulator keeps its state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StateLocation {
@@ -38,8 +41,12 @@ pub struct SimConfig {
     pub jobs: super::jobs::JobsConfig,
     /// How simulated devices answer direct methods.
     pub methods: super::methods::MethodConfig,
-    /// Port of the second hub, contoso-west (0 picks a free one).
+    /// Port of the second hub, contoso-west (0 picks a free one). On Linux the second hub has its
+    /// own loopback address (127.0.0.2), so it can use the same port as the first.
     pub west_port: u16,
+    /// Port of every hub's MQTT/TLS device endpoint (8883; 0 picks a free one; `None`: no MQTT
+    /// listener, only MQTT over WebSocket on the HTTPS port). A port in use falls back to a free one.
+    pub mqtt_port: Option<u16>,
     /// How the simulated DPS behaves.
     pub dps: super::dps::DpsConfig,
     /// Seed the demo enrollments and register their devices on first start (their devices join
@@ -61,6 +68,7 @@ impl Default for SimConfig {
             jobs: super::jobs::JobsConfig::default(),
             methods: super::methods::MethodConfig::default(),
             west_port: 0,
+            mqtt_port: Some(DEFAULT_MQTT_PORT),
             dps: super::dps::DpsConfig::default(),
             dps_demo: true,
         }

@@ -114,6 +114,10 @@ async fn acknowledge_due(hub: &Hub, device_ids: Vec<String>) {
         .write(|registry| {
             let mut changes = Changes::default();
             for device_id in device_ids {
+                // While real device code is connected under this id, the simulated app is silent.
+                if hub.devices().is_connected(&device_id) {
+                    continue;
+                }
                 if let Ok(record) = registry.get_mut(&device_id)
                     && acknowledge(record, now)
                 {
@@ -136,7 +140,12 @@ async fn churn_once(hub: &Hub, rng: &mut StdRng) -> Option<String> {
         let simulated = |state: ConnectionState| {
             registry
                 .iter_from(None)
-                .filter(|record| record.simulated.is_some() && record.status == DeviceStatus::Enabled && record.connection_state == state)
+                .filter(|record| {
+                    record.simulated.is_some()
+                        && record.status == DeviceStatus::Enabled
+                        && record.connection_state == state
+                        && !hub.devices().is_connected(&record.device_id)
+                })
                 .count()
         };
         (simulated(ConnectionState::Disconnected), simulated(ConnectionState::Connected))
@@ -148,7 +157,12 @@ async fn churn_once(hub: &Hub, rng: &mut StdRng) -> Option<String> {
         let pick = |state: ConnectionState, nth: usize| {
             registry
                 .iter_from(None)
-                .filter(|record| record.simulated.is_some() && record.status == DeviceStatus::Enabled && record.connection_state == state)
+                .filter(|record| {
+                    record.simulated.is_some()
+                        && record.status == DeviceStatus::Enabled
+                        && record.connection_state == state
+                        && !hub.devices().is_connected(&record.device_id)
+                })
                 .nth(nth)
                 .map(|record| record.device_id.clone())
         };
@@ -267,5 +281,28 @@ mod tests {
         // The churn tick brings the only offline thermostat back; it applies what it missed.
         tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(2)).await;
         assert_eq!(acked_version(&hub, "therm-off"), Some(version), "{:?}", ack(&hub, "therm-off"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_real_device_code_is_connected_the_simulated_app_is_silent_and_resumes_after() {
+        let (hub, _shutdown) = hub(CONFIG);
+        let (link, _outbox) = hub.devices().attach("therm-on", crate::azure::wire::DeviceProtocol::Mqtt, String::new(), String::new());
+        let version = set_temperature(&hub, "therm-on", 22).await;
+        tokio::time::sleep(Duration::from_hours(1)).await;
+        assert_ne!(acked_version(&hub, "therm-on"), Some(version), "the simulated app answered for the real device");
+        let method = crate::azure::wire::CloudToDeviceMethod {
+            method_name: "lockDoor".into(),
+            payload: Value::Null,
+            response_timeout_in_seconds: Some(5),
+            connect_timeout_in_seconds: Some(0),
+        };
+        let refused = crate::sim::methods::invoke(&hub, "therm-on", &method).await.unwrap_err();
+        assert_eq!(refused.status(), 404, "a real device not subscribed to methods is not online for them, and the app stays silent");
+
+        hub.devices().detach(&link);
+        let version = set_temperature(&hub, "therm-on", 24).await;
+        tokio::time::sleep(CONFIG.ack_delay_max + Duration::from_millis(1)).await;
+        assert_eq!(acked_version(&hub, "therm-on"), Some(version), "the simulated app resumes once the real device left");
+        assert_eq!(crate::sim::methods::invoke(&hub, "therm-on", &method).await.unwrap().status, 200);
     }
 }

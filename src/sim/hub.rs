@@ -6,10 +6,13 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::auth::Policies;
+use super::c2d::C2dQueues;
+use super::d2c_log::D2cLog;
 use super::error::{HubError, SimError};
 use super::faults::FaultInjector;
 use super::jobs::Jobs;
 use super::methods::MethodConfig;
+use super::mqtt::connections::DeviceConnections;
 use super::registry::{Changes, Registry};
 use super::store::{Batch, Store};
 use crate::azure::wire::ErrorCode;
@@ -29,6 +32,12 @@ pub struct Hub {
     method_config: MethodConfig,
     /// Where simulated devices ask to register with DPS again (device ids), when DPS runs.
     reprovision_listener: std::sync::OnceLock<tokio::sync::mpsc::Sender<String>>,
+    /// Real devices connected over MQTT right now.
+    devices: DeviceConnections,
+    /// Device-to-cloud messages (the built-in endpoint's partitions).
+    d2c: D2cLog,
+    /// Cloud-to-device messages waiting for their devices.
+    c2d: C2dQueues,
 }
 
 /// Where a hub's state is kept.
@@ -70,7 +79,33 @@ impl Hub {
             jobs,
             method_config,
             reprovision_listener: std::sync::OnceLock::new(),
+            devices: DeviceConnections::default(),
+            d2c: D2cLog::default(),
+            c2d: C2dQueues::default(),
         }
+    }
+
+    /// Real devices connected over MQTT.
+    pub fn devices(&self) -> &DeviceConnections {
+        &self.devices
+    }
+
+    /// Device-to-cloud messages the hub accepted.
+    pub fn d2c(&self) -> &D2cLog {
+        &self.d2c
+    }
+
+    /// Cloud-to-device queues.
+    pub fn c2d(&self) -> &C2dQueues {
+        &self.c2d
+    }
+
+    /// Queues a cloud-to-device message for an existing device and tells its connection.
+    pub fn send_to_device(&self, device_id: &str, message: super::c2d::OutgoingMessage) -> Result<String, HubError> {
+        self.read(|registry| registry.get(device_id).map(|_| ()))?;
+        let message_id = self.c2d.enqueue(device_id, message)?;
+        self.devices.message_waiting(device_id);
+        Ok(message_id)
     }
 
     /// Scheduled jobs.
@@ -153,12 +188,13 @@ impl Hub {
                 return Err(HubError::new(ErrorCode::ServiceUnavailable, "the simulator is shutting down; the change was not made"));
             }
         };
-        let (result, desired_changed) = match store {
+        let (result, changes) = match store {
             Some(store) => blocking_io(|| self.write_locked(change, Some(&store)))?,
             None => self.write_locked(change, None)?,
         };
+        self.after_commit(&changes);
         if let Some(listener) = self.desired_listener.get() {
-            for device_id in desired_changed {
+            for device_id in changes.desired_changed {
                 // A full queue only delays acknowledgements: the fleet rescans on restart.
                 listener.try_send(device_id).ok();
             }
@@ -172,7 +208,7 @@ impl Hub {
         &self,
         change: impl FnOnce(&mut Registry) -> Result<(R, Changes), HubError>,
         store: Option<&Store>,
-    ) -> Result<(R, Vec<String>), HubError> {
+    ) -> Result<(R, Changes), HubError> {
         let mut registry = self.registry.write();
         registry.begin();
         let committed = change(&mut registry).and_then(|(result, changes)| {
@@ -185,7 +221,7 @@ impl Hub {
                     })?;
                 }
             }
-            Ok((result, changes.desired_changed))
+            Ok((result, changes))
         });
         if committed.is_ok() {
             registry.commit();
@@ -193,6 +229,31 @@ impl Hub {
             registry.rollback();
         }
         committed
+    }
+
+    /// Tells real device connections what a committed change means for them: desired changes are
+    /// pushed, and a deleted or disabled device loses its connection.
+    fn after_commit(&self, changes: &Changes) {
+        if self.devices.count() == 0 {
+            return;
+        }
+        for device_id in &changes.desired_changed {
+            self.devices.desired_changed(device_id);
+        }
+        for device_id in &changes.deleted {
+            self.devices.close(device_id);
+        }
+        let disabled: Vec<&String> = self.read(|registry| {
+            changes
+                .upserted
+                .iter()
+                .filter(|device_id| self.devices.is_connected(device_id))
+                .filter(|device_id| registry.get(device_id).is_ok_and(|record| record.status != crate::azure::wire::DeviceStatus::Enabled))
+                .collect()
+        });
+        for device_id in disabled {
+            self.devices.close(device_id);
+        }
     }
 
     /// Connects the simulated fleet: desired changes are reported to `listener` from now on.

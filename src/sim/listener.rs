@@ -1,7 +1,7 @@
 //! A hub's HTTPS listener: binding the port (with a hint when that fails) and the accept loop
 //! that terminates TLS and hands each connection to the HTTP front end.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,12 +39,46 @@ fn bind_error(address: SocketAddr, source: std::io::Error) -> SimError {
     }
 }
 
-/// The `HostName` clients use for a listener: `localhost:PORT`, or `localhost` on 443 (the
-/// Node SDKs cannot name a port).
+/// The `HostName` clients use for a listener: `localhost:PORT` (or the hub's own loopback
+/// address), without the port on 443 (the Node SDKs cannot name a port).
 pub fn host_name_for(address: SocketAddr) -> String {
+    let host = device_host_name(address.ip());
     match address.port() {
-        443 => "localhost".to_owned(),
-        port => format!("localhost:{port}"),
+        443 => host,
+        port => format!("{host}:{port}"),
+    }
+}
+
+/// The host devices use for a hub's address: never a port (the device SDKs cannot take one);
+/// `localhost` for 127.0.0.1 and unspecified addresses, else the address itself.
+pub fn device_host_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) if v4.is_loopback() && v4 != Ipv4Addr::LOCALHOST => v4.to_string(),
+        _ => "localhost".to_owned(),
+    }
+}
+
+/// The address the hub at `index` listens on: on loopback each hub has its own (127.0.0.1,
+/// 127.0.0.2, …) so every hub can use the fixed device ports; otherwise all share `bind`.
+pub fn hub_ip(bind: IpAddr, index: usize) -> IpAddr {
+    match (bind, u8::try_from(index)) {
+        (IpAddr::V4(v4), Ok(index)) if v4 == Ipv4Addr::LOCALHOST && index > 0 => IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + index)),
+        _ => bind,
+    }
+}
+
+/// Binds `address`, or when that port is taken (or the address cannot be used), a free port on
+/// `fallback_ip`, saying so in the log.
+pub async fn listen_or_fallback(address: SocketAddr, fallback_ip: IpAddr, what: &str) -> Result<(TcpListener, SocketAddr), SimError> {
+    match listen(address).await {
+        Ok(bound) => Ok(bound),
+        Err(SimError::Bind { source, .. })
+            if matches!(source.kind(), std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AddrNotAvailable) =>
+        {
+            tracing::warn!(%address, %source, "{what} cannot use its address; using a free port instead");
+            listen(SocketAddr::new(fallback_ip, 0)).await
+        }
+        Err(error) => Err(error),
     }
 }
 

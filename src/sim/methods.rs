@@ -92,6 +92,16 @@ pub fn validate(method: &CloudToDeviceMethod) -> Result<(), HubError> {
     Ok(())
 }
 
+/// The simulated app of `device_id` when it is online (an unknown device is 404).
+fn simulated_online(hub: &Hub, device_id: &str) -> Result<Option<super::device_app::SimProfile>, HubError> {
+    hub.read(|registry| {
+        registry.get(device_id).map(|record| {
+            let online = record.connection_state == ConnectionState::Connected && record.status == DeviceStatus::Enabled;
+            record.simulated.filter(|_| online)
+        })
+    })
+}
+
 /// Invokes `method` on `device_id` and returns what the device answered.
 pub async fn invoke(hub: &Arc<Hub>, device_id: &str, method: &CloudToDeviceMethod) -> Result<MethodResult, HubError> {
     validate(method)?;
@@ -99,12 +109,13 @@ pub async fn invoke(hub: &Arc<Hub>, device_id: &str, method: &CloudToDeviceMetho
     let connect_timeout = method.connect_timeout_in_seconds.unwrap_or(0);
     let connect_deadline = Instant::now() + Duration::from_secs(connect_timeout);
     let profile = loop {
-        let (online, profile) = hub.read(|registry| {
-            registry.get(device_id).map(|record| {
-                (record.connection_state == ConnectionState::Connected && record.status == DeviceStatus::Enabled, record.simulated)
-            })
-        })?;
-        if online && let Some(profile) = profile {
+        // Real device code connected under this id answers itself (the simulated app is silent).
+        if let Some(link) = hub.devices().get(device_id) {
+            if link.has(super::mqtt::connections::Interest::Methods) {
+                let timeout = Duration::from_secs(method.response_timeout_in_seconds.unwrap_or(METHOD_RESPONSE_TIMEOUT_DEFAULT_SECS));
+                return hub.devices().invoke(&link, &method.method_name, &method.payload, timeout).await;
+            }
+        } else if let Some(profile) = simulated_online(hub, device_id)? {
             break profile;
         }
         if Instant::now() >= connect_deadline {

@@ -4,8 +4,10 @@
 //! Uses `azure`'s wire types and SAS primitives; never touches `app`.
 
 pub mod auth;
+pub mod c2d;
 pub mod clock;
 pub mod config;
+pub mod d2c_log;
 pub mod device_app;
 pub mod dps;
 pub mod error;

@@ -26,6 +26,12 @@ pub struct HubInfo {
     pub host_name: String,
     /// Listening port.
     pub port: u16,
+    /// The host devices connect to (no port; the device SDKs cannot take one); MQTT over TLS on
+    /// `mqttPort`, MQTT over WebSocket on `port` at `/$iothub/websocket`.
+    pub device_host_name: String,
+    /// The MQTT/TLS device endpoint's port (absent with `--no-mqtt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt_port: Option<u16>,
     /// Service connection strings by policy name.
     pub connection_strings: BTreeMap<String, String>,
 }
@@ -36,6 +42,9 @@ pub struct HubInfo {
 pub struct DpsInfo {
     /// Service and device endpoint (the first hub's listener).
     pub host_name: String,
+    /// The host devices register with (`provisioning_host`; no port): MQTT on the first hub's
+    /// MQTT port, HTTPS and WebSocket on its HTTPS port.
+    pub device_host_name: String,
     /// ID scope devices register under.
     pub id_scope: String,
     /// Service connection strings by policy name.
@@ -79,6 +88,8 @@ impl ReadyInfo {
                 Some(HubInfo {
                     host_name: super::listener::host_name_for(address),
                     port: address.port(),
+                    device_host_name: super::listener::device_host_name(address.ip()),
+                    mqtt_port: sim.hub_mqtt_address(&name).map(|address| address.port()),
                     connection_strings: hub_strings(&name),
                     name,
                 })
@@ -86,6 +97,7 @@ impl ReadyInfo {
             .collect();
         let dps = DpsInfo {
             host_name: sim.host_name(),
+            device_host_name: super::listener::device_host_name(sim.address().ip()),
             id_scope: sim.dps().id_scope().to_owned(),
             connection_strings: DPS_POLICIES
                 .into_iter()

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use super::config::SimConfig;
 use super::error::SimError;
 use super::hub::Hub;
-use super::listener::{accept_loop, host_name_for, listen};
+use super::listener::{accept_loop, device_host_name, host_name_for, hub_ip, listen, listen_or_fallback};
 use super::ready_file::ReadyInfo;
 use super::state_dir::{StateDir, open_hub};
 use super::{http, tls};
@@ -27,6 +27,8 @@ struct RunningHub {
     name: String,
     hub: Arc<Hub>,
     address: SocketAddr,
+    /// The MQTT/TLS device endpoint, unless turned off.
+    mqtt_address: Option<SocketAddr>,
 }
 
 /// A running simulator. Dropping it stops the listeners.
@@ -56,18 +58,32 @@ impl Simulator {
             // The first hub keeps its state where it always did; the others in a folder of their own.
             let (hub_dir, fleet_size, port) =
                 if index == 0 { (dir.clone(), config.fleet_size, config.port) } else { (dir.join(name), 0, config.west_port) };
-            let hub = open_hub(&hub_dir, persistent, &config, fleet_size).await?;
-            let (listener, address) = listen(SocketAddr::new(config.bind, port)).await?;
+            let hub_ip = hub_ip(config.bind, index);
+            let (listener, address) = if index == 0 {
+                listen(SocketAddr::new(hub_ip, port)).await?
+            } else {
+                // Where the hub cannot have its own loopback address (not Linux), it shares the
+                // first one's on another port.
+                listen_or_fallback(SocketAddr::new(hub_ip, port), config.bind, "the second hub").await?
+            };
+            let mqtt = match config.mqtt_port {
+                Some(mqtt_port) => {
+                    Some(listen_or_fallback(SocketAddr::new(address.ip(), mqtt_port), address.ip(), "the MQTT device endpoint").await?)
+                }
+                None => None,
+            };
+            let device_host = device_host_name(address.ip());
+            let hub = open_hub(&hub_dir, persistent, &config, fleet_size, &device_host).await?;
             hub.set_desired_listener(super::fleet::spawn(Arc::clone(&hub), config.fleet.clone(), config.seed, shutdown_rx.clone()));
-            hubs.push(RunningHub { name: (*name).to_owned(), hub, address });
-            listeners.push(listener);
+            hubs.push(RunningHub { name: (*name).to_owned(), hub, address, mqtt_address: mqtt.as_ref().map(|(_, address)| *address) });
+            listeners.push((listener, mqtt.map(|(listener, _)| listener)));
         }
         let dps_hubs = hubs
             .iter()
             .zip(HUBS)
             .map(|(running, (_, region))| super::dps::DpsHub {
                 name: running.name.clone(),
-                host_name: host_name_for(running.address),
+                host_name: device_host_name(running.address.ip()),
                 region: region.to_owned(),
                 allocation_weight: 1,
                 apply_allocation_policy: true,
@@ -84,9 +100,23 @@ impl Simulator {
         dps.save().await?;
         let mut accept_tasks = Vec::new();
         let mut engines = Vec::new();
-        for (index, (running, listener)) in hubs.iter().zip(listeners).enumerate() {
+        for (index, (running, (listener, mqtt_listener))) in hubs.iter().zip(listeners).enumerate() {
             engines.push(super::jobs::engine::spawn(Arc::clone(&running.hub), shutdown_rx.clone()));
-            let endpoint = http::Endpoint { hub: Arc::clone(&running.hub), dps: (index == 0).then(|| Arc::clone(&dps)) };
+            let dps_here = (index == 0).then(|| Arc::clone(&dps));
+            if let Some(mqtt_listener) = mqtt_listener {
+                let device_endpoint = super::mqtt::session::Endpoint {
+                    hub: Arc::clone(&running.hub),
+                    dps: dps_here.clone(),
+                    protocol: crate::azure::wire::DeviceProtocol::Mqtt,
+                };
+                accept_tasks.push(tokio::spawn(super::mqtt::listener::accept_loop(
+                    mqtt_listener,
+                    tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.mqtt_config)),
+                    device_endpoint,
+                    shutdown_rx.clone(),
+                )));
+            }
+            let endpoint = http::Endpoint { hub: Arc::clone(&running.hub), dps: dps_here, shutdown: shutdown_rx.clone() };
             accept_tasks.push(tokio::spawn(accept_loop(
                 listener,
                 tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.server_config)),
@@ -134,6 +164,22 @@ impl Simulator {
     /// A hub's `HostName` by name.
     pub fn hub_host_name(&self, name: &str) -> Option<String> {
         self.hub_address(name).map(host_name_for)
+    }
+
+    /// The host devices connect to (no port: MQTT on the MQTT port, WebSocket on the HTTPS
+    /// port); also what DPS records as `assignedHub`.
+    pub fn hub_device_host_name(&self, name: &str) -> Option<String> {
+        self.hub_address(name).map(|address| device_host_name(address.ip()))
+    }
+
+    /// A hub's MQTT/TLS device endpoint, unless turned off.
+    pub fn hub_mqtt_address(&self, name: &str) -> Option<SocketAddr> {
+        self.running(name).and_then(|running| running.mqtt_address)
+    }
+
+    /// The first hub's MQTT/TLS device endpoint (also DPS's), unless turned off.
+    pub fn mqtt_address(&self) -> Option<SocketAddr> {
+        self.hubs[0].mqtt_address
     }
 
     /// A hub's service connection string for a built-in policy.

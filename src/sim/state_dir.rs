@@ -60,7 +60,7 @@ impl StateDir {
 }
 
 /// Opens one hub's state in `dir` (policies, database, seeded fleet of `fleet_size`).
-pub async fn open_hub(dir: &Path, persistent: bool, config: &SimConfig, fleet_size: usize) -> Result<Arc<Hub>, SimError> {
+pub async fn open_hub(dir: &Path, persistent: bool, config: &SimConfig, fleet_size: usize, own_host: &str) -> Result<Arc<Hub>, SimError> {
     create_dir(dir)?;
     let policies = load_or_create_policies(dir)?;
     let (store, registry, jobs) = if persistent {
@@ -76,11 +76,16 @@ pub async fn open_hub(dir: &Path, persistent: bool, config: &SimConfig, fleet_si
         })
         .await
         .map_err(|error| SimError::Config(format!("startup task failed: {error}")))??;
+        let mut registry = registry;
+        registry.disconnect_real_devices(now_ticks());
         (Some(store), registry, jobs)
     } else {
         (None, Registry::from_records(demo_fleet(fleet_size, config.seed, now_ticks())), Vec::new())
     };
-    let host_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), "[::1]".to_owned()];
+    let mut host_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), "[::1]".to_owned()];
+    if !host_names.iter().any(|host| host == own_host) {
+        host_names.push(own_host.to_owned());
+    }
     let parts = HubParts {
         policies,
         faults: FaultInjector::new(config.faults.clone(), config.seed),

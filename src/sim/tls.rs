@@ -18,6 +18,12 @@ pub const CA_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key";
 const SERVER_FILE: &str = "server.pem";
 const SERVER_KEY_FILE: &str = "server.key";
+/// The names the server certificate was made for (one per line).
+const SERVER_NAMES_FILE: &str = "server-names.txt";
+/// Names the server certificate covers: `localhost` (the first hub and DPS) and the loopback
+/// addresses of the simulated hubs, which each have their own so device SDKs with fixed ports
+/// (8883, 443) reach every hub.
+pub const SERVER_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "127.0.0.2", "::1"];
 
 /// Certificates ready for the listener.
 pub struct TlsMaterial {
@@ -25,12 +31,16 @@ pub struct TlsMaterial {
     pub ca_path: PathBuf,
     /// The rustls server configuration (HTTP/1.1 only).
     pub server_config: Arc<rustls::ServerConfig>,
+    /// The same certificate for the MQTT listeners (no ALPN).
+    pub mqtt_config: Arc<rustls::ServerConfig>,
 }
 
 /// Loads the certificates from `dir`, making new ones if any file is missing.
 pub fn load_or_create(dir: &Path) -> Result<TlsMaterial, SimError> {
     let files = [CA_FILE, CA_KEY_FILE, SERVER_FILE, SERVER_KEY_FILE].map(|name| dir.join(name));
-    if !files.iter().all(|file| file.exists()) {
+    // A certificate made before a host name was added (the second hub's own address) is remade.
+    let names_match = std::fs::read_to_string(dir.join(SERVER_NAMES_FILE)).is_ok_and(|names| names == SERVER_NAMES.join("\n"));
+    if !files.iter().all(|file| file.exists()) || !names_match {
         generate(dir)?;
     }
     let chain_pem = read_text(&dir.join(SERVER_FILE))?;
@@ -47,8 +57,10 @@ pub fn load_or_create(dir: &Path) -> Result<TlsMaterial, SimError> {
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|error| SimError::Tls(error.to_string()))?;
+    // MQTT clients offer no ALPN or their own; only the HTTPS listener names http/1.1.
+    let mqtt_config = Arc::new(config.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsMaterial { ca_path: dir.join(CA_FILE), server_config: Arc::new(config) })
+    Ok(TlsMaterial { ca_path: dir.join(CA_FILE), server_config: Arc::new(config), mqtt_config })
 }
 
 fn generate(dir: &Path) -> Result<(), SimError> {
@@ -63,7 +75,7 @@ fn generate(dir: &Path) -> Result<(), SimError> {
     let ca_cert = ca_params.self_signed(&ca_key).map_err(tls)?;
 
     let server_key = KeyPair::generate().map_err(tls)?;
-    let mut server_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()]).map_err(tls)?;
+    let mut server_params = CertificateParams::new(SERVER_NAMES.map(str::to_owned).to_vec()).map_err(tls)?;
     server_params.distinguished_name = name("localhost");
     server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -77,6 +89,7 @@ fn generate(dir: &Path) -> Result<(), SimError> {
     write_private(&dir.join(CA_KEY_FILE), ca_key.serialize_pem().as_bytes())?;
     write_private(&dir.join(SERVER_KEY_FILE), server_key.serialize_pem().as_bytes())?;
     write_public(&dir.join(SERVER_FILE), format!("{}{}", server_cert.pem(), ca_cert.pem()).as_bytes())?;
+    write_public(&dir.join(SERVER_NAMES_FILE), SERVER_NAMES.join("\n").as_bytes())?;
     // Written last: its presence means the set is complete.
     write_public(&dir.join(CA_FILE), ca_cert.pem().as_bytes())?;
     Ok(())

@@ -59,7 +59,7 @@ pub fn quick_fleet() -> FleetConfig {
 
 /// An ephemeral simulator on a free port with `fleet_size` demo devices of [`quick_fleet`].
 pub fn sim_config(fleet_size: usize) -> SimConfig {
-    SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, fleet: quick_fleet(), ..SimConfig::default() }
+    SimConfig { port: 0, mqtt_port: Some(0), state: StateLocation::Ephemeral, fleet_size, fleet: quick_fleet(), ..SimConfig::default() }
 }
 
 /// Client options that trust the CA in `ca_path` (a simulator's), with no proxy.
@@ -324,7 +324,7 @@ impl SimProcess {
         let started = Instant::now();
         #[allow(clippy::zombie_processes)] // reaped in `Drop`
         let child = Process::new(binary)
-            .args(["sim", "--port", "0"])
+            .args(["sim", "--port", "0", "--mqtt-port", "0"])
             .args(args)
             .arg("--ready-file")
             .arg(&ready_file)

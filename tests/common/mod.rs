@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod console;
+pub mod mqtt;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,12 +36,20 @@ pub fn fast_retry() -> RetryPolicy {
 /// Starts an ephemeral simulator with `fleet_size` demo devices (and no DPS demo devices, so the
 /// first hub holds exactly the fleet).
 pub async fn start_hub(fleet_size: usize) -> TestHub {
-    start_with(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, dps_demo: false, ..SimConfig::default() }).await
+    start_with(SimConfig {
+        port: 0,
+        mqtt_port: Some(0),
+        state: StateLocation::Ephemeral,
+        fleet_size,
+        dps_demo: false,
+        ..SimConfig::default()
+    })
+    .await
 }
 
 /// Starts an ephemeral simulator with the demo fleet and the DPS demo enrollments and devices.
 pub async fn start_hub_with_dps(fleet_size: usize) -> TestHub {
-    start_with(SimConfig { port: 0, state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() }).await
+    start_with(SimConfig { port: 0, mqtt_port: Some(0), state: StateLocation::Ephemeral, fleet_size, ..SimConfig::default() }).await
 }
 
 async fn start_with(config: SimConfig) -> TestHub {

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs the official Azure IoT SDKs against `hubdeck sim --ephemeral --port 443`:
-#   Python azure-iot-hub==2.7.0 (+ six, which it forgets to declare) and
-#     azure-iot-deviceprovisioning==1.0.0b1, pinned in requirements.lock
+# Runs the official Azure IoT SDKs against `hubdeck sim --ephemeral --port 443` (MQTT on 8883):
+#   Python azure-iot-hub==2.7.0 (+ six, which it forgets to declare),
+#     azure-iot-deviceprovisioning==1.0.0b1 and azure-iot-device==2.14.0, pinned in requirements.lock
 #   Node azure-iothub@1.16.6, azure-iot-provisioning-service@1.11.2,
 #     azure-iot-provisioning-device@1.9.1 + azure-iot-provisioning-device-http@1.9.1,
-#     azure-iot-security-symmetric-key@1.8.2 (no 1.9.x exists), pinned in node/package-lock.json
+#     azure-iot-security-symmetric-key@1.8.2 (no 1.9.x exists), azure-iot-device@1.18.4 +
+#     azure-iot-device-mqtt@1.16.4, pinned in node/package-lock.json
+# Then the seed scenario (examples/seed_scenario.rs): a Python simDevice app (tests/sdk/seed/)
+# answers the lockDoor job and receives the twin-update job scheduled by hubdeck's client.
 # The DPS scripts (dps_*.py, node/dps_*.js) use the `hubs` and `dps` sections of the ready file;
 # DPS is served on the first hub's listener, the second hub on its own port.
 # Needs root (the Node SDKs reach only port 443), python3 and npm. Any install failure fails the run.
@@ -57,4 +60,7 @@ for script in "$here"/node/*.js; do
   echo "== node/$(basename "$script")"
   NODE_EXTRA_CA_CERTS="$ca" node "$script" "$ready"
 done
+echo "== seed scenario"
+cargo build --quiet --manifest-path "$root/Cargo.toml" --example seed_scenario
+"$root/target/debug/examples/seed_scenario" "$ready" "$venv/bin/python"
 echo "SDK conformance: all passed"

@@ -148,7 +148,9 @@ impl Worker {
                 .hub_connection_string(&name, "iothubowner")
                 .ok_or_else(|| AppError::local("the simulator has no iothubowner policy"))?;
             let client = HubClient::new(&connection, &options).map_err(|error| client_error(&error))?;
-            hubs.push((HubRef { name, host: connection.host_name().to_owned() }, client));
+            // DPS names hubs by the host devices use (no port), as a real hub's host has none.
+            let host = simulator.hub_device_host_name(&name).unwrap_or_else(|| connection.host_name().to_owned());
+            hubs.push((HubRef { name, host }, client));
         }
         let dps_connection = simulator
             .dps_connection_string("provisioningserviceowner")

@@ -14,6 +14,7 @@ pub enum ErrorCode {
     IotHubUnauthorizedAccess,
     IotHubQuotaExceeded,
     JobQuotaExceeded,
+    DeviceMaximumQueueDepthExceeded,
     DeviceNotFound,
     JobNotFound,
     ModuleNotFound,
@@ -32,7 +33,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [Self; 25] = [
+    const ALL: [Self; 26] = [
         Self::InvalidProtocolVersion,
         Self::InvalidOperation,
         Self::ArgumentInvalid,
@@ -43,6 +44,7 @@ impl ErrorCode {
         Self::IotHubUnauthorizedAccess,
         Self::IotHubQuotaExceeded,
         Self::JobQuotaExceeded,
+        Self::DeviceMaximumQueueDepthExceeded,
         Self::DeviceNotFound,
         Self::JobNotFound,
         Self::ModuleNotFound,
@@ -98,6 +100,7 @@ impl ErrorCode {
             Self::IotHubUnauthorizedAccess => ("IotHubUnauthorizedAccess", 401_002),
             Self::IotHubQuotaExceeded => ("IotHubQuotaExceeded", 403_002),
             Self::JobQuotaExceeded => ("JobQuotaExceeded", 403_003),
+            Self::DeviceMaximumQueueDepthExceeded => ("DeviceMaximumQueueDepthExceeded", 403_004),
             Self::DeviceNotFound => ("DeviceNotFound", 404_001),
             Self::JobNotFound => ("JobNotFound", 404_002),
             Self::ModuleNotFound => ("ModuleNotFound", 404_010),

@@ -22,6 +22,28 @@ pub struct DpsError {
 }
 
 impl DpsError {
+    /// The error body `{"errorCode","trackingId","message","timestampUtc"}` (also what the MQTT
+    /// response topics carry).
+    pub fn body_json(&self) -> Vec<u8> {
+        self.body_with_tracking_id().1
+    }
+
+    fn body_with_tracking_id(&self) -> (String, Vec<u8>) {
+        let tracking_id = uuid_like();
+        let body = StructuredError {
+            error_code: self.code,
+            tracking_id: tracking_id.clone(),
+            message: self.message.clone(),
+            info: serde_json::Value::Null,
+            timestamp_utc: Timestamp::now().to_wire(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| {
+            // Numbers and strings always encode; were it ever not so, the code still goes out.
+            format!(r#"{{"errorCode":{},"trackingId":"{tracking_id}","message":"the error could not be encoded"}}"#, self.code).into_bytes()
+        });
+        (tracking_id, bytes)
+    }
+
     /// An error with a six-digit code.
     pub fn new(code: u32, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), retry_after_secs: None }
@@ -87,25 +109,9 @@ impl ErrorEnvelope for DpsError {
     /// `{"errorCode","trackingId","message","timestampUtc"}` with `x-ms-error-code`, and the
     /// tracking id as `x-ms-request-id`.
     fn to_response(&self) -> Response {
-        let tracking_id = uuid_like();
-        let body = StructuredError {
-            error_code: self.code,
-            tracking_id: tracking_id.clone(),
-            message: self.message.clone(),
-            info: serde_json::Value::Null,
-            timestamp_utc: Timestamp::now().to_wire(),
-        };
+        let (tracking_id, body) = self.body_with_tracking_id();
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = match serde_json::to_vec(&body) {
-            Ok(bytes) => crate::sim::http::with_body(status, bytes),
-            // Numbers and strings always encode; were it ever not so, the status and headers
-            // still carry the code.
-            Err(_) => crate::sim::http::with_body(
-                status,
-                format!(r#"{{"errorCode":{},"trackingId":"{tracking_id}","message":"the error could not be encoded"}}"#, self.code)
-                    .into_bytes(),
-            ),
-        };
+        let mut response = crate::sim::http::with_body(status, body);
         let headers = response.headers_mut();
         headers.insert("x-ms-error-code", HeaderValue::from(self.code));
         if let Ok(value) = HeaderValue::from_str(&tracking_id) {

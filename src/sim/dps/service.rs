@@ -215,6 +215,11 @@ impl Dps {
         &self.id_scope
     }
 
+    /// The `Retry-After` seconds DPS tells devices to wait between polls.
+    pub fn retry_after_secs(&self) -> u32 {
+        self.config.retry_after_secs
+    }
+
     /// Shared access policies of the service API.
     pub fn policies(&self) -> &Policies {
         &self.policies

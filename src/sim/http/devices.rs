@@ -70,6 +70,7 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
             json(StatusCode::OK, &ServiceStatistics { connected_device_count: hub.read(Registry::connected_count) })
         }
         Route::QueryDevices => query(hub, &call),
+        Route::DeviceConnections => json(StatusCode::OK, &hub.devices().list()),
         other => Err(HubError::new(ErrorCode::InvalidOperation, format!("{other:?} is not a registry operation"))),
     }
 }

@@ -45,6 +45,8 @@ pub struct Endpoint {
     pub hub: Arc<Hub>,
     /// The DPS instance, when this listener serves it.
     pub dps: Option<Arc<Dps>>,
+    /// Turns true when the simulator stops (upgraded WebSocket sessions outlive their request).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Which endpoint of a listener a request is for, decided from its path before anything else of
@@ -55,6 +57,8 @@ enum ListenerRoute<'a> {
     Dps(&'a Arc<Dps>),
     /// The hub's service API: everything else.
     Hub(&'a Arc<Hub>),
+    /// MQTT over WebSocket for devices (and DPS registrations on the listener that serves DPS).
+    DeviceWebSocket,
 }
 
 impl ListenerRoute<'_> {
@@ -62,6 +66,7 @@ impl ListenerRoute<'_> {
         match self {
             Self::Dps(_) => "DPS",
             Self::Hub(_) => "hub",
+            Self::DeviceWebSocket => "device WebSocket",
         }
     }
 }
@@ -69,6 +74,7 @@ impl ListenerRoute<'_> {
 impl Endpoint {
     fn route(&self, path: &str) -> ListenerRoute<'_> {
         match &self.dps {
+            _ if path == super::mqtt::websocket::PATH => ListenerRoute::DeviceWebSocket,
             Some(dps) if super::dps::route::is_dps_path(path) => ListenerRoute::Dps(dps),
             _ => ListenerRoute::Hub(&self.hub),
         }
@@ -89,6 +95,14 @@ async fn dispatch(State(endpoint): State<Endpoint>, request: Request) -> Respons
     let response = match route {
         ListenerRoute::Dps(dps) => api::serve(&super::dps::http::DpsApi(dps), request).await,
         ListenerRoute::Hub(hub) => api::serve(&HubApi(hub), request).await,
+        ListenerRoute::DeviceWebSocket => {
+            let device_endpoint = super::mqtt::session::Endpoint {
+                hub: Arc::clone(&endpoint.hub),
+                dps: endpoint.dps.clone(),
+                protocol: crate::azure::wire::DeviceProtocol::MqttWebSocket,
+            };
+            super::mqtt::websocket::upgrade(request, device_endpoint, endpoint.shutdown.clone())
+        }
     };
     tracing::debug!(api, %method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis(), "request");
     response

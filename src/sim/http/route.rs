@@ -32,6 +32,8 @@ pub enum Route {
     DeviceStatistics,
     /// `GET /statistics/service`
     ServiceStatistics,
+    /// `GET /hubdeck/connections`: the simulator's own listing of live device connections.
+    DeviceConnections,
     /// `POST /twins/{id}/methods`
     InvokeMethod(String),
     /// `PUT /jobs/v2/{id}`
@@ -98,7 +100,8 @@ impl Route {
             ["twins", _, "methods"] | ["jobs", "v2", _, "cancel"] => return Err(not_allowed("POST")),
             ["statistics", "devices"] if *method == Method::GET => Self::DeviceStatistics,
             ["statistics", "service"] if *method == Method::GET => Self::ServiceStatistics,
-            ["statistics", "devices" | "service"] => return Err(not_allowed("GET")),
+            ["hubdeck", "connections"] if *method == Method::GET => Self::DeviceConnections,
+            ["statistics", "devices" | "service"] | ["hubdeck", "connections"] => return Err(not_allowed("GET")),
             _ => {
                 return Err(HubError::new(ErrorCode::ResourceNotFound, format!("there is no IoT Hub service API at {method} {raw_path}")));
             }
@@ -109,7 +112,7 @@ impl Route {
     /// The permission the operation needs.
     pub fn permission(&self) -> Permission {
         match self {
-            Self::ListDevices | Self::GetDevice(_) | Self::DeviceStatistics => Permission::RegistryRead,
+            Self::ListDevices | Self::GetDevice(_) | Self::DeviceStatistics | Self::DeviceConnections => Permission::RegistryRead,
             Self::BulkDevices | Self::PutDevice(_) | Self::DeleteDevice(_) => Permission::RegistryWrite,
             Self::QueryDevices
             | Self::GetTwin(_)

@@ -92,7 +92,7 @@ pub enum DevicePublish {
 }
 
 /// What a device subscribes to, by topic filter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Subscription {
     /// `$iothub/methods/POST/#`: direct method calls.
     Methods,

@@ -104,6 +104,20 @@ impl Registry {
         }
     }
 
+    /// After a restart nobody is connected: devices whose connection came from real device code
+    /// (not a simulated app) are disconnected. Memory only; returns how many.
+    pub fn disconnect_real_devices(&mut self, now: Ticks) -> usize {
+        let mut count = 0;
+        for record in self.devices.values_mut() {
+            if record.simulated.is_none() && record.connection_state == ConnectionState::Connected {
+                record.connection_state = ConnectionState::Disconnected;
+                record.connection_state_updated = now;
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// Number of devices.
     pub fn len(&self) -> usize {
         self.devices.len()

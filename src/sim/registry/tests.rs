@@ -182,3 +182,19 @@ fn bulk_refuses_duplicates_oversize_and_bad_twins() {
     assert!(result.errors[0].error_status.contains("tags.a.b"));
     assert!(registry.is_empty());
 }
+
+#[test]
+fn after_a_restart_only_simulated_apps_are_still_connected() {
+    let mut real = crate::sim::seed::demo_fleet(2, 43, 1);
+    let simulated = real.remove(1);
+    let mut real = real.remove(0);
+    real.simulated = None;
+    real.connection_state = crate::azure::wire::ConnectionState::Connected;
+    let (real_id, simulated_state) = (real.device_id.clone(), simulated.connection_state);
+    let simulated_id = simulated.device_id.clone();
+    let mut registry = Registry::from_records([real, simulated]);
+    assert_eq!(registry.disconnect_real_devices(99), 1);
+    let record = registry.get(&real_id).unwrap();
+    assert_eq!((record.connection_state, record.connection_state_updated), (crate::azure::wire::ConnectionState::Disconnected, 99));
+    assert_eq!(registry.get(&simulated_id).unwrap().connection_state, simulated_state);
+}

@@ -173,6 +173,24 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// A device's reported-property patch (MQTT): merged with the service's key rules and limits;
+    /// bumps reported `$version` and the twin's `version`. Returns the new reported `$version`.
+    pub fn patch_reported(&mut self, device_id: &str, patch: &Map<String, Value>, now: Ticks) -> Result<u64, HubError> {
+        let record = self.get_mut(device_id)?;
+        let twin = &mut record.twin;
+        let version = twin.reported_version + 1;
+        let write = SectionWrite::Merge(patch.clone());
+        if let Some(reported) = written(&twin.reported, &write, Section::Reported, Meta { updated: now, version })? {
+            twin.reported = reported;
+            twin.reported_version = version;
+            twin.version += 1;
+            twin.etag += 1;
+        }
+        Ok(twin.reported_version)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -254,6 +272,24 @@ mod tests {
         assert!(twin.properties.as_ref().unwrap().desired.as_ref().unwrap().get("x").is_none());
         let cleared = TwinWrite::parse_patch(&json!({"tags": null})).unwrap();
         assert!(registry.write_twin("d1", &cleared, None, NOW + 30).unwrap().to_twin().tags.is_none(), "tags: null clears them all");
+    }
+
+    #[test]
+    fn a_device_reported_patch_merges_bumps_versions_and_keeps_the_rules() {
+        let mut registry = registry();
+        let patch = |body: Value| body.as_object().cloned().unwrap();
+        assert_eq!(registry.patch_reported("d1", &patch(json!({"firmware": "2.1", "door": {"locked": true}})), NOW), Ok(2));
+        assert_eq!(registry.patch_reported("d1", &patch(json!({"door": {"locked": null}, "temperature": 21.5})), NOW), Ok(3));
+        let twin = registry.get("d1").unwrap().to_twin();
+        let reported = twin.reported().unwrap();
+        assert_eq!((reported["firmware"].clone(), reported["temperature"].clone()), (json!("2.1"), json!(21.5)));
+        assert_eq!(reported["door"], json!({}), "null deletes a reported key");
+        for (body, expected) in [(json!({"$bad": 1}), "'$'"), (json!({"s": "x".repeat(4097)}), "4097 bytes")] {
+            let error = registry.patch_reported("d1", &patch(body.clone()), NOW).unwrap_err();
+            assert!(error.message.contains(expected), "{body}: {}", error.message);
+        }
+        assert_eq!(registry.get("d1").unwrap().twin.reported_version, 3, "refused patches change nothing");
+        assert_eq!(registry.patch_reported("nobody", &patch(json!({"a": 1})), NOW).unwrap_err().code, ErrorCode::DeviceNotFound);
     }
 
     #[test]
