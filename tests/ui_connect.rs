@@ -10,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::console::{Console, ConsoleSetup, sim_config};
+use common::mqtt::{Via, connect, device_password, device_username, in_an_hour};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable as _;
 use hubdeck::app::model::connect_device::MASK;
@@ -51,10 +52,9 @@ fn the_list_shows_connection_state_and_follows_a_device_going_offline() {
     let mut console = start();
     let device_id = online_device(&console);
     wait_first_live_poll(&mut console);
-    // Today's simulator has no connections route: it answers 404, which is no error to show.
-    assert_eq!(console.app().state.devices.live.route, ConnectionsRoute::NotOffered);
+    assert_eq!(console.app().state.devices.live.route, ConnectionsRoute::Offered, "the simulator reports connections");
     assert!(console.app().state.status.last_error.is_none(), "{:?}", console.app().state.status.last_error);
-    assert!(console.harness.query_by_label("Connected with").is_none(), "no protocol column without the route");
+    console.harness.get_by_label("Connected with");
     assert!(!console.harness.query_all_by_label("Connected").collect::<Vec<_>>().is_empty());
     console.wait_for("when the rows in view last changed state", |app| {
         app.state.devices.rows.iter().all(|row| row.connection_since.is_some())
@@ -105,17 +105,20 @@ fn connect_a_device_shows_the_connection_string_masked_until_show() {
     let key = device.primary_key().unwrap().expose().to_owned();
     open_connect(&mut console, &device_id);
     let ca = console.sim.ca_path().display().to_string();
+    let host = console.sim.hub_device_host_name("contoso-east").unwrap();
+    // The test's simulator listens for MQTT on a free port, so the command names it.
+    let port = console.sim.hub_mqtt_address("contoso-east").unwrap().port();
 
-    let masked = format!("HostName=localhost;DeviceId={device_id};SharedAccessKey={MASK}");
+    let masked = format!("HostName={host};DeviceId={device_id};SharedAccessKey={MASK}");
     console.harness.get_by_label(&masked);
     assert!(console.harness.query_all_by_label_contains(&key).next().is_none(), "the key is not on screen by default");
-    let command = format!("hubdeck device --connection-string \"{masked}\" --ca-file {ca}");
+    let command = format!("hubdeck device --connection-string \"{masked}\" --ca-file {ca} --mqtt-port {port}");
     console.harness.get_by_label(&command);
 
     console.click(Role::Button, "Show");
-    let clear = format!("HostName=localhost;DeviceId={device_id};SharedAccessKey={key}");
+    let clear = format!("HostName={host};DeviceId={device_id};SharedAccessKey={key}");
     console.harness.get_by_label(&clear);
-    console.harness.get_by_label(&format!("hubdeck device --connection-string \"{clear}\" --ca-file {ca}"));
+    console.harness.get_by_label(&format!("hubdeck device --connection-string \"{clear}\" --ca-file {ca} --mqtt-port {port}"));
     console.click(Role::Button, "Hide");
     assert!(console.harness.query_all_by_label_contains(&key).next().is_none(), "hidden again");
 
@@ -133,7 +136,7 @@ fn connect_a_device_shows_the_connection_string_masked_until_show() {
             _ => None,
         })
         .collect();
-    assert_eq!(copied, vec![format!("hubdeck device --connection-string \"{clear}\" --ca-file {ca}")]);
+    assert_eq!(copied, vec![format!("hubdeck device --connection-string \"{clear}\" --ca-file {ca} --mqtt-port {port}")]);
 
     console.click_label("Python");
     console
@@ -169,4 +172,55 @@ fn an_x509_device_has_no_connection_string_and_says_why() {
     console.harness.get_by_label_contains("authenticates with an X.509 certificate");
     assert!(console.harness.query_all_by_label_contains("SharedAccessKey=").next().is_none());
     assert!(console.harness.query_by_label("Copy command").is_none());
+}
+
+#[test]
+fn a_real_device_connected_over_mqtt_shows_its_protocol_and_client_live() {
+    let mut console = start();
+    let client = console.hub_client("contoso-east");
+    let created = console.runtime.block_on(client.create_device(&Device::new_with_generated_keys("door-real"))).unwrap();
+    let key = created.primary_key().unwrap().clone();
+    console.type_into(Role::TextInput, "Query", "deviceId = 'door-real'");
+    console.click(Role::Button, "Run");
+    console.wait_for("the new device", |app| app.state.devices.load_settled() && app.state.devices.rows.len() == 1);
+    assert_eq!(console.app().state.devices.rows[0].connection_state, ConnectionState::Disconnected);
+
+    // Real device code connects over MQTT/TLS, as the Python SDK does.
+    let host = console.sim.hub_device_host_name("contoso-east").unwrap();
+    let address = console.sim.hub_mqtt_address("contoso-east").unwrap();
+    let mut device = {
+        let _runtime = console.runtime.enter();
+        connect(
+            Via::Tls(address),
+            console.sim.ca_path(),
+            "door-real",
+            &device_username(&host, "door-real"),
+            &device_password(&host, "door-real", &key, in_an_hour()),
+        )
+    };
+    assert_eq!(console.runtime.block_on(device.connack()), rumqttc::ConnectReturnCode::Success);
+    console.wait_for("the list to show the connection", |app| {
+        app.state.devices.live.connection("door-real").is_some()
+            && app.state.devices.rows[0].connection_state == ConnectionState::Connected
+    });
+    console.harness.get_by_label("MQTT · azure-iot-device-py/2.14.0(test)");
+    console.harness.get_by_label("Connected with");
+    console.click(Role::CheckBox, "Connected only");
+    assert_eq!(console.view_ids(), ["door-real"]);
+    console.click(Role::CheckBox, "Connected only");
+
+    // The details name the protocol and client too.
+    console.click_label("door-real");
+    console.click(Role::Button, "Details");
+    console.wait_for("the details", |app| app.state.devices.details.as_ref().is_some_and(|details| details.loaded.is_loaded()));
+    console.harness.get_by_label("MQTT");
+    console.harness.get_by_label("azure-iot-device-py/2.14.0(test)");
+
+    // It leaves: the list follows.
+    console.runtime.block_on(device.client.disconnect()).unwrap();
+    console.wait_for("the list to show it gone", |app| {
+        app.state.devices.live.connection("door-real").is_none()
+            && app.state.devices.rows[0].connection_state == ConnectionState::Disconnected
+    });
+    assert!(console.harness.query_by_label("MQTT · azure-iot-device-py/2.14.0(test)").is_none());
 }

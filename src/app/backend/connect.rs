@@ -84,7 +84,11 @@ impl Worker {
         if let Some(watch) = self.job_watch.take() {
             watch.abort();
         }
-        let device_side = DeviceSide::new(client.host_name(), self.device_ca.clone(), None);
+        // The simulator's hubs each have their own device host and MQTT endpoint; a saved
+        // profile's hub is reached at its host name (without a port) on the default port.
+        let simulated = self.simulator.as_ref().filter(|_| *profile == ProfileId::simulator());
+        let mqtt_port = simulated.and_then(|simulator| simulator.hub_mqtt_address(&hub.name)).map(|address| address.port());
+        let device_side = DeviceSide::new(&hub.host, self.device_ca.clone(), mqtt_port);
         let connected = Connected {
             profile: profile.clone(),
             device_side,
