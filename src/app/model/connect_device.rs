@@ -195,7 +195,8 @@ fn python_script(connection_string: &str, ca: Option<&str>, mqtt_port: Option<u1
     });
     script.push_str(
         "\n\ndef on_method(request):\n    print(\"method\", request.name, request.payload)\n    \
-         client.send_method_response(MethodResponse.create_from_method_request(request, 200, {\"result\": \"ok\"}))\n\n\n\
+         response = MethodResponse.create_from_method_request(request, 200, {\"result\": \"ok\"})\n    \
+         client.send_method_response(response)\n\n\n\
          def on_desired(patch):\n    print(\"desired\", patch)\n\n\n\
          client.on_method_request_received = on_method\n\
          client.on_twin_desired_properties_patch_received = on_desired\n\

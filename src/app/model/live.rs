@@ -141,10 +141,29 @@ impl LiveState {
     }
 }
 
-/// The client as a short name: `azure-iot-device-py/2.14.0` of
-/// `azure-iot-device-py/2.14.0 (Python 3.11; Linux)`.
+/// The client as a short name and version: `azure-iot-device-py/2.14.0` of
+/// `azure-iot-device-py/2.14.0(Python 3.11.2;Linux;x86_64)` (the platform part dropped).
 pub fn short_client(client_type: &str) -> &str {
-    client_type.split(" (").next().unwrap_or(client_type).trim()
+    client_type.split('(').next().unwrap_or(client_type).trim()
+}
+
+/// The client as operators know it: `Python SDK 2.14.0`, `Node SDK 1.18.4`, `hubdeck device
+/// 0.1.0`; other clients as their short name.
+pub fn client_label(client_type: &str) -> String {
+    let short = short_client(client_type);
+    let Some((name, version)) = short.split_once('/') else {
+        return short.to_owned();
+    };
+    let known = match name {
+        "azure-iot-device-iothub-py" | "azure-iot-device-py" => "Python SDK",
+        "azure-iot-device" => "Node SDK",
+        "hubdeck-device" => "hubdeck device",
+        "Microsoft.Azure.Devices.Client" => ".NET SDK",
+        "com.microsoft.azure.sdk.iot.iot-device-client" => "Java SDK",
+        "iothubclient" => "C SDK",
+        _ => return short.to_owned(),
+    };
+    format!("{known} {}", version.trim())
 }
 
 #[cfg(test)]
@@ -187,8 +206,12 @@ mod tests {
 
     #[test]
     fn clients_are_shortened_to_name_and_version() {
-        assert_eq!(short_client("azure-iot-device-py/2.14.0 (Python 3.11.2; Linux; x86_64)"), "azure-iot-device-py/2.14.0");
-        assert_eq!(short_client("hubdeck-device/0.1.0"), "hubdeck-device/0.1.0");
-        assert_eq!(short_client(""), "");
+        assert_eq!(short_client("azure-iot-device-iothub-py/2.14.0(3.11.2;Linux 6.1;x86_64)"), "azure-iot-device-iothub-py/2.14.0");
+        assert_eq!(short_client("azure-iot-device/1.18.4 (node v20.11.0; Linux 6.1; x64)"), "azure-iot-device/1.18.4");
+        assert_eq!(client_label("azure-iot-device-iothub-py/2.14.0(3.11.2;Linux 6.1;x86_64)"), "Python SDK 2.14.0");
+        assert_eq!(client_label("azure-iot-device/1.18.4 (node v20.11.0; Linux 6.1; x64)"), "Node SDK 1.18.4");
+        assert_eq!(client_label("hubdeck-device/0.1.0"), "hubdeck device 0.1.0");
+        assert_eq!(client_label("my-gateway/3 (custom)"), "my-gateway/3");
+        assert_eq!(client_label(""), "");
     }
 }

@@ -530,7 +530,7 @@ fn real_connection(device_id: &str, protocol: crate::azure::wire::DeviceProtocol
     crate::azure::wire::DeviceConnection {
         device_id: device_id.into(),
         protocol,
-        client_type: "azure-iot-device-py/2.14.0 (Python 3.11.2; Linux; x86_64)".into(),
+        client_type: "azure-iot-device-py/2.14.0(Python 3.11.2;Linux;x86_64)".into(),
         api_version: "2019-10-01".into(),
         connected_since: crate::azure::wire::Timestamp::parse("2026-11-23T10:00:00Z").unwrap(),
     }

@@ -21,8 +21,8 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
     egui::Window::new(format!("Connect a device — {}", dialog.device_id))
         .id(egui::Id::unique("connect-device-window"))
         .open(&mut open)
-        .default_pos(ui.ctx().content_rect().center_top() + egui::vec2(-330.0, 80.0))
-        .default_width(660.0)
+        .default_pos(ui.ctx().content_rect().center_top() + egui::vec2(-360.0, 80.0))
+        .default_width(720.0)
         .resizable(true)
         // Its collapse button would be another "Hide" next to the key's.
         .collapsible(false)
@@ -75,7 +75,7 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
                     copy = Some(Secret::new(real.connection_string.clone()));
                 }
             });
-            code_ui(ui, &shown.connection_string);
+            code_ui(ui, &shown.connection_string, true);
             ui.add_space(6.0);
             ui.horizontal(|ui| {
                 for tab in ConnectTab::ALL {
@@ -87,7 +87,7 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
             ui.separator();
             egui::ScrollArea::vertical().max_height(420.0).auto_shrink([false, true]).show(ui, |ui| match dialog.tab {
                 ConnectTab::Hubdeck => {
-                    block_ui(ui, "Run:", &shown.hubdeck, "Copy command", &real.hubdeck, &mut copy);
+                    block_ui(ui, "Run:", &shown.hubdeck, "Copy command", &real.hubdeck, &mut copy, true);
                     ui.label(
                         RichText::new("It answers lockDoor, unlockDoor and reboot, acknowledges desired properties and sends telemetry.")
                             .small()
@@ -95,12 +95,20 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
                     );
                 }
                 ConnectTab::Python => {
-                    block_ui(ui, "Save as device.py (azure-iot-device over MQTT):", &shown.python, "Copy script", &real.python, &mut copy);
-                    block_ui(ui, "Run:", &shown.python_run, "Copy run commands", &real.python_run, &mut copy);
+                    block_ui(
+                        ui,
+                        "Save as device.py (azure-iot-device over MQTT):",
+                        &shown.python,
+                        "Copy script",
+                        &real.python,
+                        &mut copy,
+                        false,
+                    );
+                    block_ui(ui, "Run:", &shown.python_run, "Copy run commands", &real.python_run, &mut copy, true);
                 }
                 ConnectTab::Node => {
-                    block_ui(ui, "Save as device.js (azure-iot-device-mqtt):", &shown.node, "Copy script", &real.node, &mut copy);
-                    block_ui(ui, "Run:", &shown.node_run, "Copy run commands", &real.node_run, &mut copy);
+                    block_ui(ui, "Save as device.js (azure-iot-device-mqtt):", &shown.node, "Copy script", &real.node, &mut copy, false);
+                    block_ui(ui, "Run:", &shown.node_run, "Copy run commands", &real.node_run, &mut copy, true);
                 }
             });
             if !dialog.reveal {
@@ -120,20 +128,27 @@ pub fn connect_device_ui(ui: &mut Ui, state: &mut AppState) {
 }
 
 /// A title line with its copy button, then the text in a code frame.
-fn block_ui(ui: &mut Ui, title: &str, shown: &str, copy_label: &str, real: &str, copy: &mut Option<Secret>) {
+fn block_ui(ui: &mut Ui, title: &str, shown: &str, copy_label: &str, real: &str, copy: &mut Option<Secret>, wrap: bool) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(title).strong());
         if ui.button(copy_label).clicked() {
             *copy = Some(Secret::new(real.to_owned()));
         }
     });
-    code_ui(ui, shown);
+    code_ui(ui, shown, wrap);
     ui.add_space(6.0);
 }
 
-fn code_ui(ui: &mut Ui, text: &str) {
+/// Monospace text in a frame: command lines wrap; scripts keep their lines (indentation
+/// matters in Python) and scroll sideways instead.
+fn code_ui(ui: &mut Ui, text: &str, wrap: bool) {
     egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
         ui.set_width(ui.available_width());
-        ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+        let label = egui::Label::new(RichText::new(text).monospace());
+        if wrap {
+            ui.add(label.wrap());
+        } else {
+            egui::ScrollArea::horizontal().show(ui, |ui| ui.add(label.extend()));
+        }
     });
 }

@@ -39,11 +39,14 @@ impl<'a> Connection<'a> {
             }
             connection.last_activity = row.last_activity.max(connection.last_activity);
         }
-        if let Some(real) = real
-            && connection.state != ConnectionState::Connected
-        {
+        if let Some(real) = real {
+            // Real device code connected: since then, even if a simulated app held the id before.
+            connection.since = if connection.state == ConnectionState::Connected {
+                connection.since.max(Some(real.connected_since))
+            } else {
+                Some(real.connected_since)
+            };
             connection.state = ConnectionState::Connected;
-            connection.since = Some(real.connected_since);
         }
         connection
     }
@@ -155,7 +158,13 @@ fn identity_ui(ui: &mut Ui, device: &Device, connection: &Connection<'_>, now: T
         row(ui, "Last activity", &with_age(connection.last_activity));
         if let Some(real) = connection.real {
             row(ui, "Protocol", real.protocol.label());
-            row(ui, "Client", if real.client_type.is_empty() { "(not given)" } else { &real.client_type });
+            row(ui, "Client", &crate::app::model::live::client_label(&real.client_type));
+            if !real.client_type.is_empty() {
+                // Long (platform details): truncated so the panel keeps its width.
+                ui.label(RichText::new("Client type").color(theme::muted(&visuals)));
+                ui.add(egui::Label::new(&real.client_type).truncate()).on_hover_text(&real.client_type);
+                ui.end_row();
+            }
             if !real.api_version.is_empty() {
                 row(ui, "Device api-version", &real.api_version);
             }

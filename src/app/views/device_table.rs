@@ -10,7 +10,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{ViewState, theme};
 use crate::app::model::devices::Sort;
-use crate::app::model::live::{ConnectionsRoute, short_client};
+use crate::app::model::live::{ConnectionsRoute, client_label};
 use crate::app::model::{AppState, Command, DeviceRow, DevicesState, Loadable, Now, SortColumn};
 use crate::azure::wire::{ConnectionState, DeviceConnection, DeviceStatus, Timestamp};
 
@@ -41,15 +41,15 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
         .resizable(true)
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(Column::initial(230.0).at_least(120.0).resizable(true).clip(true))
-        .column(Column::initial(80.0).resizable(true).clip(true))
-        .column(Column::initial(170.0).resizable(true).clip(true))
-        .column(Column::initial(100.0).resizable(true).clip(true));
+        .column(Column::initial(200.0).at_least(120.0).resizable(true).clip(true))
+        .column(Column::initial(75.0).resizable(true).clip(true))
+        .column(Column::initial(165.0).resizable(true).clip(true))
+        .column(Column::initial(95.0).resizable(true).clip(true));
     if show_client {
-        table = table.column(Column::initial(210.0).resizable(true).clip(true));
+        table = table.column(Column::initial(185.0).resizable(true).clip(true));
     }
     for _ in &extra_columns {
-        table = table.column(Column::initial(130.0).resizable(true).clip(true));
+        table = table.column(Column::initial(if show_client { 115.0 } else { 130.0 }).resizable(true).clip(true));
     }
     table = table.column(Column::remainder());
     if let Some(index) = view_state.scroll_to_row.take() {
@@ -157,9 +157,13 @@ fn connection_cell_ui(ui: &mut Ui, device: &DeviceRow, connection: Option<&Devic
     let color = if connected { theme::good(&visuals) } else { theme::muted(&visuals) };
     theme::dot_ui(ui, color, connected);
     let since = match connection {
-        // The row still has the state from before the device connected.
-        Some(connection) if device.connection_state != ConnectionState::Connected => Some(connection.connected_since),
-        _ => device.connection_since.or_else(|| connection.map(|connection| connection.connected_since)),
+        // The row may still have the state from before the device connected, or the time a
+        // simulated app connected before real device code took its id over.
+        Some(connection) if device.connection_state == ConnectionState::Connected => {
+            device.connection_since.max(Some(connection.connected_since))
+        }
+        Some(connection) => Some(connection.connected_since),
+        None => device.connection_since,
     };
     let response = ui.add(egui::Label::new(RichText::new(state.as_str()).color(color)).selectable(false));
     if let Some(since) = since {
@@ -168,9 +172,9 @@ fn connection_cell_ui(ui: &mut Ui, device: &DeviceRow, connection: Option<&Devic
     }
 }
 
-/// `MQTT · azure-iot-device-py/2.14.0`, the full client and api-version on hover.
+/// `MQTT · Python SDK 2.14.0`, the full client and api-version on hover.
 fn client_cell_ui(ui: &mut Ui, connection: &DeviceConnection) {
-    let client = short_client(&connection.client_type);
+    let client = client_label(&connection.client_type);
     let text =
         if client.is_empty() { connection.protocol.label().to_owned() } else { format!("{} · {client}", connection.protocol.label()) };
     let hover = format!(

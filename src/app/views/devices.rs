@@ -143,7 +143,7 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         ids.sort();
         ids
     };
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui.button("Add device…").clicked() {
             state.add_device = Some(AddDeviceDraft::default());
         }
