@@ -1,4 +1,5 @@
-//! The `hubdeck` command: the desktop console (default) and `hubdeck sim`, the simulator.
+//! The `hubdeck` command: the desktop console (default), `hubdeck sim`, the simulator, and
+//! `hubdeck device`, a real device (or a fleet of them) for IoT Hub and the simulator.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -40,6 +41,77 @@ struct Cli {
 enum Command {
     /// Run the IoT Hub simulator headless (HTTPS on localhost).
     Sim(SimArgs),
+    /// Run a device (the door-lock app) against IoT Hub or the simulator, over MQTT.
+    Device(DeviceArgs),
+}
+
+/// `hubdeck device`: one device by connection string or through DPS, or `--fleet N` of them.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    hubdeck device --connection-string \"HostName=…;DeviceId=door-1;SharedAccessKey=…\" --ca-file ca.pem\n  \
+    hubdeck device --id-scope 0ne00000001 --registration-id door-2 --symmetric-key … --provisioning-host localhost\n  \
+    hubdeck device --fleet 1000 --hub-connection-string \"HostName=…;SharedAccessKeyName=iothubowner;SharedAccessKey=…\"")]
+struct DeviceArgs {
+    /// Device connection string: HostName=…;DeviceId=…;SharedAccessKey=…[;GatewayHostName=host[:port]].
+    #[arg(long, env = "IOTHUB_DEVICE_CONNECTION_STRING", hide_env_values = true, conflicts_with_all = ["id_scope", "fleet"])]
+    connection_string: Option<String>,
+    /// Register through DPS with this ID scope.
+    #[arg(long)]
+    id_scope: Option<String>,
+    /// DPS registration id (with --fleet: not used; ids are --device-prefix and a number).
+    #[arg(long)]
+    registration_id: Option<String>,
+    /// The DPS symmetric key: the individual enrollment's, or with --group-key the group's.
+    #[arg(long, env = "IOTHUB_DEVICE_SYMMETRIC_KEY", hide_env_values = true)]
+    symmetric_key: Option<String>,
+    /// --symmetric-key is a group enrollment's key: derive the device's key from it.
+    #[arg(long)]
+    group_key: bool,
+    /// DPS host, host[:port].
+    #[arg(long, default_value = hubdeck::azure::device::provisioning::GLOBAL_PROVISIONING_HOST)]
+    provisioning_host: String,
+    /// Extra CA certificate (PEM) to trust besides the OS roots, e.g. the simulator's ca.pem.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// MQTT over WebSocket (`wss://host:443/$iothub/websocket`) instead of MQTT over TLS (8883).
+    #[arg(long)]
+    websockets: bool,
+    /// Port instead of 8883 (or 443 with --websockets), for every host.
+    #[arg(long)]
+    mqtt_port: Option<u16>,
+    /// Port for one host, HOST=PORT (repeatable): e.g. a simulator's second hub on 127.0.0.2.
+    #[arg(long = "host-port", value_parser = parse_host_port)]
+    host_ports: Vec<(String, u16)>,
+    /// Send telemetry every this many seconds (0: none).
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    /// Seconds a `reboot` keeps the device away.
+    #[arg(long, default_value_t = 5)]
+    reboot_delay: u64,
+    /// Run this many devices in one process, for load.
+    #[arg(long)]
+    fleet: Option<usize>,
+    /// With --fleet: the hub's service connection string; missing devices are created.
+    #[arg(long, requires = "fleet")]
+    hub_connection_string: Option<String>,
+    /// With --fleet: device (or registration) ids are this prefix and 1…N.
+    #[arg(long, default_value = "bench-")]
+    device_prefix: String,
+    /// With --fleet: devices connecting or registering at once.
+    #[arg(long, default_value_t = 50)]
+    connect_concurrency: usize,
+    /// With --fleet: print a summary every this many seconds.
+    #[arg(long, default_value_t = 5)]
+    summary_secs: u64,
+}
+
+fn parse_host_port(text: &str) -> Result<(String, u16), String> {
+    let (host, port) = text.rsplit_once('=').ok_or_else(|| format!("'{text}' is not HOST=PORT"))?;
+    let port = port.parse::<u16>().ok().filter(|port| *port > 0).ok_or_else(|| format!("'{port}' is not a port number"))?;
+    if host.is_empty() {
+        return Err(format!("'{text}' names no host"));
+    }
+    Ok((host.to_owned(), port))
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +187,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Some(Command::Sim(args)) => run_simulator(args),
+        Some(Command::Device(args)) => run_device_app(args),
         None => run_console(cli),
     }
 }
@@ -166,6 +239,9 @@ fn run_console(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
+    // Every device connection is a socket: use the whole open-files allowance (desktops often
+    // start with a soft limit of 1 024 under a much higher hard one).
+    rlimit::increase_nofile_limit(u64::MAX).ok();
     let state = if args.ephemeral {
         StateLocation::Ephemeral
     } else {
@@ -244,6 +320,138 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
         println!("Note: the official Node SDKs only reach port 443; start with --port 443 (as root) for them.");
     }
     println!("Press Ctrl+C to stop.");
+}
+
+fn run_device_app(args: DeviceArgs) -> anyhow::Result<()> {
+    use hubdeck::azure::device::runner::{DeviceSettings, IdentitySource};
+    use hubdeck::azure::device::{ReconnectPolicy, TransportSettings};
+
+    let mut transport = TransportSettings::new(hubdeck::azure::device::tls_config(args.ca_file.as_deref())?);
+    transport.websockets = args.websockets;
+    transport.port_override = args.mqtt_port;
+    transport.host_ports.clone_from(&args.host_ports);
+    let template = DeviceSettings {
+        source: IdentitySource::ConnectionString(hubdeck::azure::device::HubIdentity {
+            host_name: String::new(),
+            device_id: String::new(),
+            key: Secret::default(),
+            gateway_host_name: None,
+        }),
+        transport,
+        telemetry_interval: (args.interval > 0).then(|| Duration::from_secs(args.interval)),
+        reboot_delay: Duration::from_secs(args.reboot_delay),
+        policy: ReconnectPolicy::default(),
+        connect_gate: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (stop_sender, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            stop_sender.send_replace(true);
+        });
+        if let Some(count) = args.fleet {
+            return run_fleet_command(&args, count, template, stop).await;
+        }
+        let settings = DeviceSettings { source: single_device_source(&args)?, ..template };
+        let reporter: std::sync::Arc<dyn hubdeck::azure::device::runner::Reporter> = std::sync::Arc::new(PrintReporter);
+        hubdeck::azure::device::runner::run_device(settings, reporter, stop).await?;
+        Ok(())
+    })
+}
+
+/// The one device's identity: a connection string, or DPS.
+fn single_device_source(args: &DeviceArgs) -> anyhow::Result<hubdeck::azure::device::runner::IdentitySource> {
+    use hubdeck::azure::device::runner::IdentitySource;
+    if let Some(connection_string) = &args.connection_string {
+        let parsed = hubdeck::azure::device::DeviceConnectionString::parse(connection_string).context("--connection-string")?;
+        return Ok(IdentitySource::ConnectionString(parsed.into()));
+    }
+    let Some(id_scope) = &args.id_scope else {
+        bail!("give --connection-string, or --id-scope with --registration-id and --symmetric-key (or --fleet N)");
+    };
+    let registration_id = args.registration_id.as_deref().context("--id-scope needs --registration-id")?;
+    hubdeck::azure::id_rules::check_dps_id("registration id", registration_id).context("--registration-id")?;
+    let key = Secret::new(args.symmetric_key.clone().context("--id-scope needs --symmetric-key")?);
+    let device_key = if args.group_key {
+        hubdeck::azure::device::credentials::derive_device_key(&key, registration_id).context("--symmetric-key is not valid base64")?
+    } else {
+        key
+    };
+    Ok(IdentitySource::Dps(hubdeck::azure::device::ProvisioningSettings {
+        provisioning_host: args.provisioning_host.clone(),
+        id_scope: id_scope.clone(),
+        registration_id: registration_id.to_owned(),
+        device_key,
+    }))
+}
+
+/// `--fleet N`: the devices from the hub (created when missing) or a DPS group, then a summary
+/// line every few seconds until Ctrl+C.
+async fn run_fleet_command(
+    args: &DeviceArgs,
+    count: usize,
+    mut template: hubdeck::azure::device::runner::DeviceSettings,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use hubdeck::azure::device::fleet::{FleetCounters, dps_fleet_settings, fleet_ids, hub_fleet_identities, run_fleet};
+    use hubdeck::azure::device::runner::IdentitySource;
+
+    let ids = fleet_ids(&args.device_prefix, count);
+    let sources: Vec<IdentitySource> = if let Some(hub_connection_string) = &args.hub_connection_string {
+        let connection = ServiceConnectionString::parse_hub(hub_connection_string).context("--hub-connection-string")?;
+        let extra_ca_pem = match &args.ca_file {
+            Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
+            None => None,
+        };
+        let options =
+            hubdeck::azure::ClientOptions { extra_ca_pem, retry: RetryPolicy::default(), ..hubdeck::azure::ClientOptions::default() };
+        let hub = hubdeck::azure::HubClient::new(&connection, &options)?;
+        // A WebSocket connection goes to the hub's HTTPS port, which the service HostName names.
+        if args.websockets
+            && args.mqtt_port.is_none()
+            && let (_, Some(port)) = hubdeck::azure::device::connection_string::split_host_port(connection.host_name())
+        {
+            template.transport.port_override = Some(port);
+        }
+        println!("fleet: preparing {count} devices {}1…{count} on {}", args.device_prefix, connection.host_name());
+        let identities = hub_fleet_identities(&hub, connection.host_name(), &ids).await?;
+        identities.into_iter().map(IdentitySource::ConnectionString).collect()
+    } else if let Some(id_scope) = &args.id_scope {
+        if !args.group_key {
+            bail!("a fleet through DPS needs a group enrollment's key: add --group-key");
+        }
+        let group_key = Secret::new(args.symmetric_key.clone().context("--id-scope needs --symmetric-key")?);
+        dps_fleet_settings(&args.provisioning_host, id_scope, &group_key, &ids)?.into_iter().map(IdentitySource::Dps).collect()
+    } else {
+        bail!("--fleet needs --hub-connection-string, or --id-scope with a group --symmetric-key and --group-key");
+    };
+    let counters = std::sync::Arc::new(FleetCounters::default());
+    let summary = {
+        let counters = std::sync::Arc::clone(&counters);
+        let every = Duration::from_secs(args.summary_secs.max(1));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                println!("{}", counters.snapshot(count));
+            }
+        })
+    };
+    run_fleet(sources, &template, args.connect_concurrency, std::sync::Arc::clone(&counters), stop).await;
+    summary.abort();
+    println!("{}", counters.snapshot(count));
+    Ok(())
+}
+
+/// Prints each device event on its own line (events never carry keys or tokens).
+struct PrintReporter;
+
+impl hubdeck::azure::device::runner::Reporter for PrintReporter {
+    fn report(&self, device: &str, event: hubdeck::azure::device::runner::DeviceEvent) {
+        println!("[{device}] {event}");
+    }
 }
 
 async fn wait_for_stop_signal() {

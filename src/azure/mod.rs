@@ -4,6 +4,7 @@
 //! the SAS primitives.
 
 pub mod connection_string;
+pub mod device;
 pub mod dps;
 pub mod error;
 pub mod events;
