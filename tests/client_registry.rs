@@ -186,3 +186,27 @@ async fn invalid_query_names_the_position() {
     let message = error.service().unwrap().message.clone();
     assert!(message.contains("line 1, column 45"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_lists_real_device_connections() {
+    use common::mqtt::{Via, connect, device_password, device_username, in_an_hour};
+    use hubdeck::azure::wire::DeviceProtocol;
+
+    let hub = start_hub(0).await;
+    assert_eq!(hub.client.device_connections().await.unwrap(), Some(Vec::new()), "the simulator offers the route");
+    let created = hub.client.create_device(&Device::new_with_generated_keys("door-1")).await.unwrap();
+    let key = created.primary_key().unwrap();
+    let mut device = connect(
+        Via::Tls(hub.sim.mqtt_address().unwrap()),
+        hub.sim.ca_path(),
+        "door-1",
+        &device_username("localhost", "door-1"),
+        &device_password("localhost", "door-1", key, in_an_hour()),
+    );
+    assert_eq!(device.connack().await, rumqttc::ConnectReturnCode::Success);
+    let connections = hub.client.device_connections().await.unwrap().unwrap();
+    assert_eq!(connections.len(), 1);
+    assert_eq!((connections[0].device_id.as_str(), connections[0].protocol), ("door-1", DeviceProtocol::Mqtt));
+    assert_eq!(connections[0].client_type, "azure-iot-device-py/2.14.0(test)");
+    assert_eq!(connections[0].api_version, "2019-10-01");
+}

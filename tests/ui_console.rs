@@ -45,6 +45,8 @@ fn the_window_lists_the_simulators_devices() {
     console.harness.get_by_label(&first);
     assert!(matches!(console.app().state.connection, ConnectionStatus::Connected { .. }));
     console.harness.get_by_label_contains("Local simulator — localhost:");
+    // The list's live refresh may have a request out right now; it ends within the poll.
+    console.wait_for("no request in flight", |app| app.state.in_flight() == 0);
     console.harness.get_by_label("0 requests in flight");
 }
 

@@ -13,8 +13,8 @@ use super::id_rules::check_device_id;
 use super::pipeline::{ApiRequest, ClientOptions, IfMatch, Pipeline, SharedPipeline};
 use super::sas::encode_component;
 use super::wire::{
-    BulkRegistryOperationResult, CONTINUATION_HEADER, Device, ExportImportDevice, ITEM_TYPE_HEADER, QueryPage, RegistryStatistics,
-    ServiceStatistics, Twin,
+    BulkRegistryOperationResult, CONTINUATION_HEADER, DEVICE_CONNECTIONS_PATH, Device, DeviceConnection, ExportImportDevice,
+    ITEM_TYPE_HEADER, QueryPage, RegistryStatistics, ServiceStatistics, Twin,
 };
 
 /// The `IoT` Hub service REST API version hubdeck speaks.
@@ -120,6 +120,19 @@ impl HubClient {
     pub async fn service_statistics(&self) -> Result<ServiceStatistics, AzureError> {
         let request = ApiRequest::new("service statistics", "", Method::GET, "/statistics/service".to_owned());
         self.pipeline.send(&request).await?.json()
+    }
+
+    /// `GET /hubdeck/connections`: the live connections of real devices, which only hubdeck's
+    /// simulator reports. `None` when the hub does not offer the route (a real hub answers 404);
+    /// that answer is expected, so it is not recorded as a failed call.
+    pub async fn device_connections(&self) -> Result<Option<Vec<DeviceConnection>>, AzureError> {
+        let mut request = ApiRequest::new("list device connections", "", Method::GET, DEVICE_CONNECTIONS_PATH.to_owned());
+        request.accept_statuses = &[404];
+        let response = self.pipeline.send(&request).await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        response.json().map(Some)
     }
 
     /// `GET /twins/{id}`.

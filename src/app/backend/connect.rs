@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::Worker;
+use crate::app::model::connect_device::DeviceSide;
 use crate::app::model::{AppError, Connected, ConnectionEvent, HubRef, ProfileEvent, ProfileId};
 use crate::azure::{ClientOptions, DpsClient, HubClient};
 use crate::sim::{SimConfig, Simulator, StateLocation};
@@ -44,6 +45,7 @@ impl Worker {
         self.client = None;
         self.hubs.clear();
         self.dps = None;
+        self.device_ca = None;
         let mut notice = self.startup_notice.take();
         let connected =
             if id == ProfileId::simulator() { self.connect_simulator(&mut notice).await } else { self.connect_saved(&id).await };
@@ -82,8 +84,14 @@ impl Worker {
         if let Some(watch) = self.job_watch.take() {
             watch.abort();
         }
+        // The simulator's hubs each have their own device host and MQTT endpoint; a saved
+        // profile's hub is reached at its host name (without a port) on the default port.
+        let simulated = self.simulator.as_ref().filter(|_| *profile == ProfileId::simulator());
+        let mqtt_port = simulated.and_then(|simulator| simulator.hub_mqtt_address(&hub.name)).map(|address| address.port());
+        let device_side = DeviceSide::new(&hub.host, self.device_ca.clone(), mqtt_port);
         let connected = Connected {
             profile: profile.clone(),
+            device_side,
             host: client.host_name().to_owned(),
             in_flight: client.in_flight(),
             notice,
@@ -136,6 +144,7 @@ impl Worker {
         }
         let simulator = Arc::clone(self.simulator.as_ref().ok_or_else(|| AppError::local("the simulator did not start"))?);
         let ca = read_ca(simulator.ca_path(), "the simulator's CA certificate").await?;
+        self.device_ca = Some(simulator.ca_path().to_owned());
         let options = self.client_options(Some(ca));
         let mut hubs = Vec::new();
         for name in simulator.hub_names() {
@@ -154,7 +163,7 @@ impl Worker {
         Ok((hubs, Some(dps)))
     }
 
-    async fn connect_saved(&self, id: &ProfileId) -> Result<Clients, AppError> {
+    async fn connect_saved(&mut self, id: &ProfileId) -> Result<Clients, AppError> {
         let connection = {
             let id = id.clone();
             self.profiles.try_run(move |store| store.connection(&id)).await?
@@ -164,6 +173,8 @@ impl Worker {
             None => None,
         };
         let options = self.client_options(ca);
+        // A CA file means the hub is not a public one (e.g. `hubdeck sim`): devices need it too.
+        self.device_ca.clone_from(&connection.ca_file);
         let client = HubClient::new(&connection.hub, &options).map_err(|error| client_error(&error))?;
         let host = connection.hub.host_name().to_owned();
         let dps = match &connection.dps {

@@ -114,6 +114,21 @@ impl Worker {
             DeviceCommand::CopyConnectionString { request, device_id } => {
                 self.spawn_action(request, move |client, sink| tasks::connection_string(client, sink, request, device_id)).await;
             }
+            DeviceCommand::PollLive { request, probes, connections } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(tasks::poll_live(client, self.sink.clone(), request, probes, connections));
+                } else {
+                    self.sink.send(DeviceEvent::Live { request, result: Err(AppError::not_connected()) }.into()).await;
+                }
+            }
+            DeviceCommand::LoadCredential { request, device_id } => {
+                if let Some(client) = self.client.clone() {
+                    tokio::spawn(tasks::load_credential(client, self.sink.clone(), request, device_id));
+                } else {
+                    let event = DeviceEvent::Credential { request, device_id, result: Err(AppError::not_connected()) };
+                    self.sink.send(event.into()).await;
+                }
+            }
         }
     }
 

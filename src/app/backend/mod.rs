@@ -100,6 +100,9 @@ struct Worker {
     hubs: Vec<(HubRef, HubClient)>,
     /// The profile's DPS, when it has one.
     dps: Option<DpsClient>,
+    /// The CA certificate device code must trust to reach the profile's hubs (the simulator's,
+    /// or the profile's CA file).
+    device_ca: Option<PathBuf>,
     loads: HashMap<RequestId, JoinHandle<()>>,
     /// The job whose progress is being streamed.
     job_watch: Option<JoinHandle<()>>,
@@ -158,6 +161,7 @@ impl Worker {
             client: None,
             hubs: Vec::new(),
             dps: None,
+            device_ca: None,
             loads: HashMap::new(),
             job_watch: None,
             startup_notice,

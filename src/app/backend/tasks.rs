@@ -7,10 +7,13 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use super::sink::EventSink;
+use crate::app::model::connect_device::{DeviceCredential, device_host};
+use crate::app::model::job_draft::split_device_conditions;
+use crate::app::model::live::{ConnectionsRoute, LiveProbe, LiveRow, LiveUpdate};
 use crate::app::model::{AppError, DeleteTarget, DeviceEvent, DeviceRow, RequestId};
 use crate::azure::hub::MAX_BULK_ITEMS;
 use crate::azure::secret::Secret;
-use crate::azure::wire::{Device, DeviceStatus, ExportImportDevice, ImportMode, Twin};
+use crate::azure::wire::{ConnectionState, Device, DeviceStatus, ExportImportDevice, ImportMode, Timestamp, Twin};
 use crate::azure::{AzureError, HubClient, IfMatch};
 
 /// The first page is small so rows show at once; later pages are big to save round trips.
@@ -19,6 +22,10 @@ const FIRST_PAGE_SIZE: u32 = 100;
 const PAGE_SIZE: u32 = 1000;
 /// Devices changed at the same time by enable/disable.
 const ACTION_CONCURRENCY: usize = 8;
+/// Identities read at the same time by a live poll (for `connectionStateUpdatedTime`).
+const LIVE_CONCURRENCY: usize = 4;
+/// Longest `deviceId IN […]` condition of a live poll's query (the service's limit is 8 KB).
+const LIVE_CONDITION_BYTES: usize = 6000;
 
 /// The service's own message when it answered, else the error's text (per-device failure lines).
 fn message_of(error: &AzureError) -> String {
@@ -181,7 +188,13 @@ pub async fn connection_string(client: HubClient, sink: EventSink, request: Requ
         Ok(device) => match device.primary_key() {
             Some(key) => DeviceEvent::ConnectionString {
                 request,
-                text: Secret::new(format!("HostName={};DeviceId={};SharedAccessKey={}", client.host_name(), device_id, key.expose())),
+                // Device SDKs take no port in HostName.
+                text: Secret::new(format!(
+                    "HostName={};DeviceId={};SharedAccessKey={}",
+                    device_host(client.host_name()),
+                    device_id,
+                    key.expose()
+                )),
                 device_id,
             },
             None => DeviceEvent::ActionDone {
@@ -197,6 +210,83 @@ pub async fn connection_string(client: HubClient, sink: EventSink, request: Requ
         },
     };
     sink.send(event.into()).await;
+}
+
+/// A device's key for "Connect a device…" (or why it has none).
+pub async fn load_credential(client: HubClient, sink: EventSink, request: RequestId, device_id: Arc<str>) {
+    let result = client.get_device(&device_id).await.map(|device| DeviceCredential::of(&device)).map_err(|error| AppError::from(&error));
+    sink.send(DeviceEvent::Credential { request, device_id, result }.into()).await;
+}
+
+/// One live poll: the connection state and last activity of the rows in view (one projection
+/// query), when their state last changed (the identity, read only for rows whose state is new to
+/// the list), and — when asked — the real devices' connections from the simulator's own route.
+pub async fn poll_live(client: HubClient, sink: EventSink, request: RequestId, probes: Vec<LiveProbe>, connections: bool) {
+    let (rows, connections) =
+        tokio::join!(live_rows(&client, probes), async { if connections { Some(client.device_connections().await) } else { None } });
+    let result = match (rows, connections) {
+        (Err(error), _) | (_, Some(Err(error))) => Err(AppError::from(&error)),
+        (Ok(rows), None) => Ok(LiveUpdate { rows, connections: None, route: None }),
+        (Ok(rows), Some(Ok(Some(list)))) => Ok(LiveUpdate { rows, connections: Some(list), route: Some(ConnectionsRoute::Offered) }),
+        (Ok(rows), Some(Ok(None))) => Ok(LiveUpdate { rows, connections: None, route: Some(ConnectionsRoute::NotOffered) }),
+    };
+    sink.send(DeviceEvent::Live { request, result }.into()).await;
+}
+
+async fn live_rows(client: &HubClient, probes: Vec<LiveProbe>) -> Result<Vec<LiveRow>, AzureError> {
+    let ids: Vec<Arc<str>> = probes.iter().map(|probe| Arc::clone(&probe.device_id)).collect();
+    let mut found = std::collections::HashMap::new();
+    for condition in split_device_conditions(&ids, LIVE_CONDITION_BYTES) {
+        let query = format!("SELECT deviceId, connectionState, lastActivityTime FROM devices WHERE {condition}");
+        let mut continuation = None;
+        loop {
+            let page = client.query_page::<Value>(&query, None, continuation.as_deref()).await?;
+            for item in &page.items {
+                let Some(device_id) = item.get("deviceId").and_then(Value::as_str) else {
+                    continue;
+                };
+                let state = item
+                    .get("connectionState")
+                    .cloned()
+                    .and_then(|value| serde_json::from_value::<ConnectionState>(value).ok())
+                    .unwrap_or_default();
+                let last_activity =
+                    item.get("lastActivityTime").and_then(Value::as_str).and_then(Timestamp::parse).filter(|time| !time.is_never());
+                found.insert(device_id.to_owned(), (state, last_activity));
+            }
+            continuation = page.continuation;
+            if continuation.is_none() {
+                break;
+            }
+        }
+    }
+    let rows: Vec<LiveRow> = futures_util::stream::iter(probes)
+        .filter_map(|probe| {
+            let found = found.get(&*probe.device_id).copied();
+            async move {
+                let (connection_state, last_activity) = found?; // deleted since it was listed
+                Some((probe, connection_state, last_activity))
+            }
+        })
+        .map(|(probe, connection_state, last_activity)| async move {
+            // Twins and queries carry no `connectionStateUpdatedTime`: read the identity, but
+            // only when the state is new to the row.
+            let since = if probe.known == Some(connection_state) {
+                None
+            } else {
+                client
+                    .get_device(&probe.device_id)
+                    .await
+                    .ok()
+                    .and_then(|device| device.connection_state_updated_time)
+                    .filter(|time| !time.is_never())
+            };
+            LiveRow { index: probe.index, device_id: probe.device_id, connection_state, since, last_activity }
+        })
+        .buffered(LIVE_CONCURRENCY)
+        .collect()
+        .await;
+    Ok(rows)
 }
 
 fn plural(count: usize) -> &'static str {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::enrollments::{AnyEnrollment, EnrollmentKind};
+use super::live::LiveProbe;
 use super::profile::{ProfileDraft, ProfileId};
 use crate::azure::secret::Secret;
 use crate::azure::wire::{CloudToDeviceMethod, JobRequest};
@@ -68,7 +69,9 @@ impl Command {
                 | DeviceCommand::SetEnabled { request, .. }
                 | DeviceCommand::Delete { request, .. }
                 | DeviceCommand::LoadDetails { request, .. }
-                | DeviceCommand::CopyConnectionString { request, .. },
+                | DeviceCommand::CopyConnectionString { request, .. }
+                | DeviceCommand::PollLive { request, .. }
+                | DeviceCommand::LoadCredential { request, .. },
             )
             | Self::Twin(TwinCommand::Load { request, .. } | TwinCommand::Save { request, .. })
             | Self::Jobs(
@@ -162,6 +165,22 @@ pub enum DeviceCommand {
     /// Build a device connection string (needs the device's key) for the clipboard.
     CopyConnectionString {
         /// This action; the answer echoes it.
+        request: RequestId,
+        /// The device.
+        device_id: Arc<str>,
+    },
+    /// Read the connection state of the rows in view again, and real devices' connections.
+    PollLive {
+        /// This poll; the answer echoes it.
+        request: RequestId,
+        /// The rows in view.
+        probes: Vec<LiveProbe>,
+        /// Ask the simulator's connections route too (not once a hub answered 404).
+        connections: bool,
+    },
+    /// Read a device's key for "Connect a device…".
+    LoadCredential {
+        /// This load; the answer echoes it.
         request: RequestId,
         /// The device.
         device_id: Arc<str>,

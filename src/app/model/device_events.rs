@@ -1,5 +1,6 @@
 //! The reducer's device part: list pages and totals, load ends and failures, the details
-//! panel, device actions and the connection string for the clipboard.
+//! panel, device actions, the connection string for the clipboard, the live refresh of the rows
+//! in view and the key for "Connect a device…".
 
 use std::sync::Arc;
 
@@ -45,6 +46,12 @@ impl AppState {
             DeviceEvent::ConnectionString { request: _, device_id, text } => {
                 self.clipboard = Some(text);
                 self.notify(NoticeLevel::Info, format!("Connection string of {device_id} copied to the clipboard"));
+            }
+            DeviceEvent::Live { request, result } => self.devices.apply_live(request, result),
+            DeviceEvent::Credential { request, device_id, result } => {
+                if let Some(dialog) = &mut self.connect_device {
+                    dialog.finish(request, &device_id, result);
+                }
             }
         }
     }

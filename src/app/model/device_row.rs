@@ -94,6 +94,9 @@ pub struct DeviceRow {
     pub status: DeviceStatus,
     /// Connected or not.
     pub connection_state: ConnectionState,
+    /// When the connection state last changed (`connectionStateUpdatedTime`): only the
+    /// identity carries it, so it is known once a live refresh read it.
+    pub connection_since: Option<Timestamp>,
     /// Last activity; `None` when the device was never seen.
     pub last_activity: Option<Timestamp>,
     /// Identity etag, for etag-checked deletes.
@@ -116,6 +119,7 @@ impl DeviceRow {
             device_id: Arc::from(twin.device_id.as_str()),
             status: twin.status.unwrap_or_default(),
             connection_state: twin.connection_state.unwrap_or_default(),
+            connection_since: None,
             last_activity: twin.last_activity_time.filter(|time| !time.is_never()),
             etag: twin.device_etag.as_deref().map(Arc::from),
             fields: fields.into_boxed_slice(),

@@ -1,5 +1,6 @@
 //! The device page's state: loaded rows, the filtered and sorted view, selection, the query
-//! bar and its error, load progress, chosen columns and the details panel.
+//! bar and its error, load progress, chosen columns, the details panel and the live connection
+//! state of the rows in view.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -11,11 +12,12 @@ use serde_json::Value;
 use super::command::{Command, DeleteTarget, DeviceCommand, RequestId};
 use super::device_row::{DeviceRow, FieldPath, intern_path};
 use super::error::AppError;
+use super::live::{LiveProbe, LiveState, LiveUpdate, MAX_LIVE_ROWS};
 use super::loadable::Loadable;
 use super::pending::Pending;
 use super::query_plan::QueryPlan;
 use super::selection::Selection;
-use crate::azure::wire::{Device, Twin};
+use crate::azure::wire::{ConnectionState, Device, Twin};
 
 /// A sortable column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +112,8 @@ pub struct DevicesState {
     pub query_error: Option<QueryError>,
     /// Device-id prefix filter (client side, instant).
     pub id_filter: String,
+    /// Show connected devices only (client side, instant).
+    pub connected_only: bool,
     /// The sort, if any (else arrival order).
     pub sort: Option<Sort>,
     /// Tag/reported columns the user added.
@@ -122,6 +126,8 @@ pub struct DevicesState {
     pub details: Option<DetailsState>,
     /// Device actions on their way (create, enable/disable, delete, connection string).
     pub actions: Pending,
+    /// Connection state of the rows in view and real devices' connections, kept live.
+    pub live: LiveState,
     /// Indices into `rows` after filter and sort.
     view: Vec<u32>,
     /// Set when filter or sort changed: the view is rebuilt before the next read.
@@ -140,12 +146,14 @@ impl Default for DevicesState {
             total: None,
             query_error: None,
             id_filter: String::new(),
+            connected_only: false,
             sort: None,
             columns: Vec::new(),
             known_fields: BTreeSet::new(),
             selection: Selection::default(),
             details: None,
             actions: Pending::default(),
+            live: LiveState::default(),
             view: Vec::new(),
             view_stale: false,
         }
@@ -312,6 +320,78 @@ impl DevicesState {
         }
     }
 
+    /// Shows only connected devices, or all.
+    pub fn set_connected_only(&mut self, connected_only: bool) {
+        if connected_only != self.connected_only {
+            self.connected_only = connected_only;
+            self.view_stale = true;
+        }
+    }
+
+    /// True when the device of `row` is connected: its state says so, or the simulator reports
+    /// a real connection of it (newer than the state the row was loaded with).
+    pub fn is_connected(&self, row: &DeviceRow) -> bool {
+        row.connection_state == ConnectionState::Connected || self.live.connection(&row.device_id).is_some()
+    }
+
+    /// What a live poll asks about the rows at `range` of the view (the rows on screen).
+    pub fn live_probes(&self, range: std::ops::Range<usize>) -> Vec<LiveProbe> {
+        let end = range.end.min(self.view.len());
+        let start = range.start.min(end);
+        self.view[start..end]
+            .iter()
+            .take(MAX_LIVE_ROWS)
+            .filter_map(|index| {
+                let row = self.row(*index)?;
+                Some(LiveProbe {
+                    index: *index,
+                    device_id: Arc::clone(&row.device_id),
+                    known: row.connection_since.map(|_| row.connection_state),
+                })
+            })
+            .collect()
+    }
+
+    /// The answer to a live poll: rows updated in place (selection, scroll, sort and filter
+    /// stay; the view is re-sorted or re-filtered only when a value it depends on changed).
+    pub fn apply_live(&mut self, request: super::command::RequestId, result: Result<LiveUpdate, AppError>) {
+        if !self.live.finish(request) {
+            return;
+        }
+        let update = match result {
+            Ok(update) => update,
+            Err(error) => {
+                self.live.error = Some(error);
+                return;
+            }
+        };
+        self.live.error = None;
+        let before: std::collections::HashSet<Arc<str>> = self.live.connections.keys().cloned().collect();
+        self.live.set_connections(update.route, update.connections);
+        let mut changed = before.len() != self.live.connections.len() || before.iter().any(|id| !self.live.connections.contains_key(id));
+        for live in update.rows {
+            let Some(row) = self.rows.get_mut(live.index as usize).filter(|row| row.device_id == live.device_id) else {
+                continue; // the rows were reloaded since the poll was sent
+            };
+            if row.connection_state != live.connection_state || row.last_activity != live.last_activity {
+                changed = true;
+            }
+            if row.connection_state != live.connection_state {
+                row.connection_since = None;
+            }
+            row.connection_state = live.connection_state;
+            row.last_activity = live.last_activity;
+            if live.since.is_some() {
+                row.connection_since = live.since;
+            }
+        }
+        let depends = self.connected_only
+            || self.sort.as_ref().is_some_and(|sort| matches!(sort.column, SortColumn::Connection | SortColumn::LastActivity));
+        if changed && depends {
+            self.view_stale = true;
+        }
+    }
+
     /// Sorts by `column`; the same column again flips the direction.
     pub fn sort_by(&mut self, column: SortColumn) {
         self.sort = Some(match self.sort.take() {
@@ -391,8 +471,12 @@ impl DevicesState {
     }
 
     fn passes_filter(&self, index: u32) -> bool {
+        let row = &self.rows[index as usize];
+        if self.connected_only && !self.is_connected(row) {
+            return false;
+        }
         let filter = self.id_filter.trim();
-        filter.is_empty() || self.rows[index as usize].device_id.to_lowercase().starts_with(&filter.to_lowercase())
+        filter.is_empty() || row.device_id.to_lowercase().starts_with(&filter.to_lowercase())
     }
 
     fn compare(&self, a: u32, b: u32) -> Ordering {

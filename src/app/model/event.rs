@@ -8,10 +8,12 @@ use std::sync::atomic::AtomicUsize;
 use serde_json::Value;
 
 use super::command::RequestId;
+use super::connect_device::{DeviceCredential, DeviceSide};
 use super::device_row::DeviceRow;
 use super::enrollments::{AnyEnrollment, EnrollmentLists, ItemResults};
 use super::error::AppError;
 use super::job_draft::TargetPreview;
+use super::live::LiveUpdate;
 use super::profile::{ProfileDraft, ProfileId, ProfileSummary, SecretPlacement};
 use crate::azure::events::ClientEvent;
 use crate::azure::secret::Secret;
@@ -136,6 +138,8 @@ pub struct Connected {
     pub hub: String,
     /// A DPS instance is configured.
     pub dps: bool,
+    /// How device code reaches the hub in use (for "Connect a device…").
+    pub device_side: DeviceSide,
 }
 
 /// Device list, details and action events.
@@ -202,6 +206,22 @@ pub enum DeviceEvent {
         device_id: Arc<str>,
         /// The string (holds the device key).
         text: Secret,
+    },
+    /// The answer to a live poll of the rows in view.
+    Live {
+        /// The poll this answers.
+        request: RequestId,
+        /// The rows' connections (and real devices' connections), or why not.
+        result: Result<LiveUpdate, AppError>,
+    },
+    /// A device's key for "Connect a device…".
+    Credential {
+        /// The load this answers.
+        request: RequestId,
+        /// The device.
+        device_id: Arc<str>,
+        /// The key, why there is none, or why it could not be read.
+        result: Result<DeviceCredential, AppError>,
     },
 }
 

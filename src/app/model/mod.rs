@@ -16,6 +16,7 @@ macro_rules! wrap_feature {
 pub mod activity;
 pub mod clock;
 pub mod command;
+pub mod connect_device;
 mod device_events;
 pub mod device_row;
 pub mod devices;
@@ -27,6 +28,7 @@ pub mod event;
 pub mod job_draft;
 mod job_events;
 pub mod jobs;
+pub mod live;
 pub mod loadable;
 pub mod method_call;
 pub mod pending;

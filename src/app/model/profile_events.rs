@@ -89,7 +89,7 @@ impl AppState {
     }
 
     fn connected(&mut self, connected: Connected, out: &mut Vec<Command>) {
-        let Connected { profile, host, in_flight, notice, hubs, hub, dps } = connected;
+        let Connected { profile, host, in_flight, notice, hubs, hub, dps, device_side } = connected;
         if !self.hub.is_empty() && self.hub != hub {
             self.forget_hub_content();
         }
@@ -97,6 +97,7 @@ impl AppState {
         self.hubs = hubs;
         self.hub = hub;
         self.dps_configured = dps;
+        self.device_side = device_side;
         if let Some(notice) = notice {
             self.notify(NoticeLevel::Info, notice);
         }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::activity::ActivityLog;
 use super::clock::Now;
 use super::command::{Command, DeleteTarget};
+use super::connect_device::{ConnectDialog, DeviceSide};
 use super::devices::DevicesState;
 use super::enrollments::EnrollmentsState;
 use super::error::AppError;
@@ -206,6 +207,10 @@ pub struct AppState {
     pub enrollments: EnrollmentsState,
     /// A device to open once the hub switch finishes (hub name, device).
     pub pending_twin: Option<(String, Arc<str>)>,
+    /// How device code reaches the hub in use.
+    pub device_side: DeviceSide,
+    /// The "Connect a device…" window, when open.
+    pub connect_device: Option<ConnectDialog>,
 }
 
 impl AppState {
@@ -226,6 +231,11 @@ impl AppState {
             Some(editor) if editor.has_unsaved_work() => editor.confirm_discard = Some(DiscardThen::Open(device_id)),
             _ => self.twin = Some(TwinEditor::open(device_id, out)),
         }
+    }
+
+    /// Opens "Connect a device…" for `device_id` (its key is read on demand).
+    pub fn open_connect_device(&mut self, device_id: Arc<str>, out: &mut Vec<Command>) {
+        self.connect_device = Some(ConnectDialog::open(device_id, out));
     }
 
     /// The user confirmed throwing the twin draft away.
@@ -281,7 +291,9 @@ impl AppState {
         fresh.query_input = std::mem::take(&mut self.devices.query_input);
         fresh.columns = std::mem::take(&mut self.devices.columns);
         fresh.sort = self.devices.sort.take();
+        fresh.connected_only = self.devices.connected_only;
         self.devices = fresh;
+        self.connect_device = None; // its device and key are the other hub's
         if let Some(editor) = self.twin.take() {
             let lost = if editor.has_unsaved_work() { " Its unsaved changes were not sent." } else { "" };
             self.notify(NoticeLevel::Info, format!("Closed the twin editor of {} (another hub).{lost}", editor.device_id));

@@ -39,6 +39,7 @@ fn connected_to(state: &mut AppState, profile: &ProfileId, hub: &str) -> Vec<Com
         ],
         hub: hub.into(),
         dps: true,
+        device_side: connect_device::DeviceSide::new("localhost:8443", Some("/sim/ca.pem".into()), None),
     };
     state.apply(ConnectionEvent::Connected(Box::new(connected)).into(), now(), &mut out);
     out
@@ -502,4 +503,179 @@ fn a_late_job_creation_of_the_previous_hub_does_not_open_the_job() {
     state.apply(JobEvent::Created { request, results: vec![Ok(job)] }.into(), now(), &mut out);
     assert!(state.jobs.detail.is_none(), "east's job is not opened on west");
     assert!(out.is_empty(), "nothing is watched or reloaded: {out:?}");
+}
+
+/// A connected state with `ids` loaded (all connected, as [`row`] makes them).
+fn loaded(ids: &[&str]) -> AppState {
+    let mut state = AppState::default();
+    let out = connected(&mut state);
+    let request = current_request(&out);
+    let rows = ids.iter().map(|id| row(id, 43, "1.0")).collect();
+    state.apply(DeviceEvent::Page { request, rows }.into(), now(), &mut Vec::new());
+    state.apply(DeviceEvent::LoadFinished { request, cancelled: false }.into(), now(), &mut Vec::new());
+    state
+}
+
+fn live_poll(state: &mut AppState, at: Now, visible: std::ops::Range<usize>) -> (RequestId, Vec<live::LiveProbe>, bool) {
+    let probes = state.devices.live_probes(visible);
+    let mut out = Vec::new();
+    assert!(state.devices.live.poll(at.instant, probes, &mut out), "a poll is due");
+    match out.pop() {
+        Some(Command::Devices(DeviceCommand::PollLive { request, probes, connections })) => (request, probes, connections),
+        other => panic!("expected a live poll, got {other:?}"),
+    }
+}
+
+fn real_connection(device_id: &str, protocol: crate::azure::wire::DeviceProtocol) -> crate::azure::wire::DeviceConnection {
+    crate::azure::wire::DeviceConnection {
+        device_id: device_id.into(),
+        protocol,
+        client_type: "azure-iot-device-py/2.14.0(Python 3.11.2;Linux;x86_64)".into(),
+        api_version: "2019-10-01".into(),
+        connected_since: crate::azure::wire::Timestamp::parse("2026-11-23T10:00:00Z").unwrap(),
+    }
+}
+
+#[test]
+fn a_live_poll_asks_about_the_rows_in_view_only() {
+    let mut state = loaded(&["d0", "d1", "d2", "d3", "d4"]);
+    state.devices.sort_by(SortColumn::DeviceId);
+    state.devices.sort_by(SortColumn::DeviceId); // descending: d4 d3 d2 d1 d0
+    state.devices.view();
+    let (_, probes, connections) = live_poll(&mut state, now(), 1..3);
+    let asked: Vec<(u32, &str)> = probes.iter().map(|probe| (probe.index, &*probe.device_id)).collect();
+    assert_eq!(asked, vec![(3, "d3"), (2, "d2")]);
+    assert!(probes.iter().all(|probe| probe.known.is_none()), "no change time known yet");
+    assert!(connections, "the connections route is tried until the hub says it has none");
+}
+
+#[test]
+fn a_live_answer_updates_rows_in_place_and_keeps_selection_sort_and_filter() {
+    use crate::azure::wire::{ConnectionState, DeviceProtocol, Timestamp};
+    let mut state = loaded(&["d0", "d1", "d2"]);
+    state.devices.selection.select_only(&Arc::from("d1"));
+    state.devices.sort_by(SortColumn::Connection);
+    state.devices.set_id_filter("d".into());
+    state.devices.view();
+    let (request, probes, _) = live_poll(&mut state, now(), 0..3);
+    let changed_at = Timestamp::parse("2026-11-23T11:00:00Z").unwrap();
+    let rows = probes
+        .iter()
+        .map(|probe| live::LiveRow {
+            index: probe.index,
+            device_id: Arc::clone(&probe.device_id),
+            connection_state: if &*probe.device_id == "d1" { ConnectionState::Disconnected } else { ConnectionState::Connected },
+            since: Some(changed_at),
+            last_activity: Some(changed_at),
+        })
+        .collect();
+    let update = live::LiveUpdate {
+        rows,
+        connections: Some(vec![real_connection("d2", DeviceProtocol::MqttWebSocket)]),
+        route: Some(live::ConnectionsRoute::Offered),
+    };
+    state.apply(DeviceEvent::Live { request, result: Ok(update) }.into(), now(), &mut Vec::new());
+    let d1 = state.devices.row_by_id("d1").unwrap();
+    assert_eq!((d1.connection_state, d1.connection_since), (ConnectionState::Disconnected, Some(changed_at)));
+    assert_eq!(ids(&mut state), ["d0", "d2", "d1"], "re-sorted by connection: Connected before Disconnected");
+    assert!(state.devices.selection.contains("d1"), "the selection stays");
+    assert_eq!(state.devices.id_filter, "d");
+    assert_eq!(state.devices.live.route, live::ConnectionsRoute::Offered);
+    let real = state.devices.live.connection("d2").unwrap();
+    assert_eq!(real.protocol.label(), "MQTT over WebSocket");
+    assert_eq!(live::short_client(&real.client_type), "azure-iot-device-py/2.14.0");
+    assert!(state.devices.live.in_flight.is_none());
+
+    // The next poll knows the change times it has, so the identities are not read again.
+    let (_, probes, _) = live_poll(&mut state, now().later(live::LIVE_INTERVAL), 0..3);
+    assert!(probes.iter().all(|probe| probe.known.is_some()));
+}
+
+#[test]
+fn connected_only_follows_the_live_state() {
+    use crate::azure::wire::{ConnectionState, DeviceProtocol};
+    let mut state = loaded(&["d0", "d1", "d2"]);
+    state.devices.set_connected_only(true);
+    assert_eq!(ids(&mut state), ["d0", "d1", "d2"]);
+    let (request, probes, _) = live_poll(&mut state, now(), 0..3);
+    let rows = probes
+        .iter()
+        .map(|probe| live::LiveRow {
+            index: probe.index,
+            device_id: Arc::clone(&probe.device_id),
+            connection_state: ConnectionState::Disconnected,
+            since: None,
+            last_activity: None,
+        })
+        .collect();
+    // d1 is reported disconnected by the registry, but a real device just connected as d1.
+    let update = live::LiveUpdate {
+        rows,
+        connections: Some(vec![real_connection("d1", DeviceProtocol::Mqtt)]),
+        route: Some(live::ConnectionsRoute::Offered),
+    };
+    state.apply(DeviceEvent::Live { request, result: Ok(update) }.into(), now(), &mut Vec::new());
+    assert_eq!(ids(&mut state), ["d1"]);
+    state.devices.set_connected_only(false);
+    assert_eq!(ids(&mut state), ["d0", "d1", "d2"]);
+}
+
+#[test]
+fn a_hub_without_the_connections_route_is_remembered_and_stale_polls_are_dropped() {
+    let mut state = loaded(&["d0"]);
+    let (request, probes, _) = live_poll(&mut state, now(), 0..1);
+    let update = live::LiveUpdate { rows: Vec::new(), connections: None, route: Some(live::ConnectionsRoute::NotOffered) };
+    state.apply(DeviceEvent::Live { request, result: Ok(update.clone()) }.into(), now(), &mut Vec::new());
+    assert!(!state.devices.live.shows_protocol());
+    assert!(state.notices.is_empty(), "a hub without the route is not an error to show");
+    let (next, _, connections) = live_poll(&mut state, now().later(live::LIVE_INTERVAL), 0..1);
+    assert!(!connections, "not asked again");
+
+    // An answer of another hub (the page was reset since) changes nothing.
+    connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
+    let late = live::LiveUpdate {
+        rows: vec![live::LiveRow {
+            index: 0,
+            device_id: Arc::clone(&probes[0].device_id),
+            connection_state: crate::azure::wire::ConnectionState::Disconnected,
+            since: None,
+            last_activity: None,
+        }],
+        ..update
+    };
+    state.apply(DeviceEvent::Live { request: next, result: Ok(late) }.into(), now(), &mut Vec::new());
+    assert_eq!(state.devices.live.route, live::ConnectionsRoute::Unknown, "another hub is asked afresh");
+}
+
+#[test]
+fn connect_a_device_reads_the_key_and_drops_a_late_answer() {
+    use connect_device::{DeviceCredential, Snippets};
+    let mut state = loaded(&["d0", "d1"]);
+    let mut out = Vec::new();
+    state.open_connect_device(Arc::from("d0"), &mut out);
+    let Some(Command::Devices(DeviceCommand::LoadCredential { request: first, device_id })) = out.pop() else {
+        panic!("the key is read on demand");
+    };
+    assert_eq!(&*device_id, "d0");
+    state.open_connect_device(Arc::from("d1"), &mut out);
+    let Some(Command::Devices(DeviceCommand::LoadCredential { request: second, .. })) = out.pop() else {
+        panic!("the key is read on demand");
+    };
+    let key = DeviceCredential::SymmetricKey(crate::azure::secret::Secret::new("a2V5"));
+    state.apply(DeviceEvent::Credential { request: first, device_id: "d0".into(), result: Ok(key.clone()) }.into(), now(), &mut out);
+    let dialog = state.connect_device.as_ref().unwrap();
+    assert!(dialog.credential.is_loading(), "d0's key does not land in d1's dialog");
+    state.apply(DeviceEvent::Credential { request: second, device_id: "d1".into(), result: Ok(key) }.into(), now(), &mut out);
+    let dialog = state.connect_device.as_ref().unwrap();
+    assert!(!dialog.reveal, "the key is masked until asked");
+    let Some(DeviceCredential::SymmetricKey(secret)) = dialog.credential.value() else { panic!("a key") };
+    let snippets = Snippets::build(&dialog.device_id, secret.expose(), &state.device_side);
+    assert_eq!(
+        snippets.hubdeck,
+        "hubdeck device --connection-string \"HostName=localhost;DeviceId=d1;SharedAccessKey=a2V5\" --ca-file /sim/ca.pem"
+    );
+    assert!(!format!("{state:?}").contains("a2V5"), "the key never shows in Debug output");
+
+    connected_to(&mut state, &ProfileId::simulator(), "contoso-west");
+    assert!(state.connect_device.is_none(), "another hub's device and key are not kept");
 }

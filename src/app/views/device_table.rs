@@ -1,5 +1,7 @@
-//! The device table: virtualized rows (`TableBody::rows`), sortable headers, user-chosen tag and
-//! reported-property columns, click / Ctrl-click / Shift-click selection, double-click details.
+//! The device table: virtualized rows (`TableBody::rows`), sortable headers, the connection (state,
+//! since when, and — from the simulator — protocol and client of real devices), user-chosen tag
+//! and reported-property columns, click / Ctrl-click / Shift-click selection, double-click
+//! details. It records which rows it drew, so the live refresh asks about those only.
 
 use std::sync::Arc;
 
@@ -8,8 +10,9 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{ViewState, theme};
 use crate::app::model::devices::Sort;
-use crate::app::model::{AppState, Command, DevicesState, Loadable, Now, SortColumn};
-use crate::azure::wire::{ConnectionState, DeviceStatus, Timestamp};
+use crate::app::model::live::{ConnectionsRoute, client_label};
+use crate::app::model::{AppState, Command, DeviceRow, DevicesState, Loadable, Now, SortColumn};
+use crate::azure::wire::{ConnectionState, DeviceConnection, DeviceStatus, Timestamp};
 
 /// A click on a row, applied after the table is drawn.
 struct RowClick {
@@ -24,9 +27,11 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
     let devices = &mut state.devices;
     devices.view();
     if devices.prepared_view().is_empty() {
+        view_state.visible_rows = 0..0;
         empty_ui(ui, devices);
         return;
     }
+    let show_client = devices.live.route == ConnectionsRoute::Offered;
     let extra_columns: Vec<Arc<str>> = devices.columns.iter().map(|column| DevicesState::column_path(column)).collect();
     let mut sort_click = None;
     let mut row_click = None;
@@ -36,12 +41,15 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
         .resizable(true)
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(Column::initial(230.0).at_least(120.0).resizable(true).clip(true))
-        .column(Column::initial(80.0).resizable(true).clip(true))
-        .column(Column::initial(105.0).resizable(true).clip(true))
-        .column(Column::initial(120.0).resizable(true).clip(true));
+        .column(Column::initial(200.0).at_least(120.0).resizable(true).clip(true))
+        .column(Column::initial(75.0).resizable(true).clip(true))
+        .column(Column::initial(165.0).resizable(true).clip(true))
+        .column(Column::initial(95.0).resizable(true).clip(true));
+    if show_client {
+        table = table.column(Column::initial(185.0).resizable(true).clip(true));
+    }
     for _ in &extra_columns {
-        table = table.column(Column::initial(130.0).resizable(true).clip(true));
+        table = table.column(Column::initial(if show_client { 115.0 } else { 130.0 }).resizable(true).clip(true));
     }
     table = table.column(Column::remainder());
     if let Some(index) = view_state.scroll_to_row.take() {
@@ -59,6 +67,12 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
             ] {
                 header.col(|ui| sort_header_ui(ui, label, &column, sort.as_ref(), &mut sort_click));
             }
+            if show_client {
+                header.col(|ui| {
+                    ui.add(egui::Label::new(RichText::new("Connected with").strong()).selectable(false))
+                        .on_hover_text("Protocol and client of real devices connected to the simulator");
+                });
+            }
             for path in &extra_columns {
                 let label = path.strip_prefix("properties.").unwrap_or(path);
                 header.col(|ui| {
@@ -69,8 +83,11 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
         })
         .body(|body| {
             let view = devices.prepared_view();
+            let mut drawn: Option<(usize, usize)> = None;
             body.rows(theme::ROW_HEIGHT, view.len(), |mut row| {
-                let Some(device) = view.get(row.index()).and_then(|index| devices.row(*index)) else {
+                let at = row.index();
+                drawn = Some(drawn.map_or((at, at), |(first, last)| (first.min(at), last.max(at))));
+                let Some(device) = view.get(at).and_then(|index| devices.row(*index)) else {
                     return;
                 };
                 row.set_selected(devices.selection.contains(&device.device_id));
@@ -87,13 +104,8 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
                     };
                     ui.add(egui::Label::new(RichText::new(text).color(color)).selectable(false));
                 });
-                row.col(|ui| {
-                    let visuals = ui.visuals().clone();
-                    let connected = device.connection_state == ConnectionState::Connected;
-                    let color = if connected { theme::good(&visuals) } else { theme::muted(&visuals) };
-                    theme::dot_ui(ui, color, connected);
-                    ui.add(egui::Label::new(RichText::new(device.connection_state.as_str()).color(color)).selectable(false));
-                });
+                let connection = devices.live.connection(&device.device_id);
+                row.col(|ui| connection_cell_ui(ui, device, connection, now));
                 row.col(|ui| {
                     let text = device.last_activity.map_or_else(|| "never".to_owned(), |time| ago(time, now));
                     let response = ui.add(egui::Label::new(text).selectable(false));
@@ -101,6 +113,13 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
                         response.on_hover_text(time.to_wire());
                     }
                 });
+                if show_client {
+                    row.col(|ui| {
+                        if let Some(connection) = connection {
+                            client_cell_ui(ui, connection);
+                        }
+                    });
+                }
                 for path in &extra_columns {
                     row.col(|ui| {
                         let text = device.field(path).map(ToString::to_string).unwrap_or_default();
@@ -119,6 +138,7 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
                     });
                 }
             });
+            view_state.visible_rows = drawn.map_or(0..0, |(first, last)| first..last + 1);
         });
     if let Some(column) = sort_click {
         state.devices.sort_by(column);
@@ -126,6 +146,45 @@ pub fn device_table_ui(ui: &mut Ui, state: &mut AppState, view_state: &mut ViewS
     if let Some(click) = row_click {
         apply_click(state, &click, out);
     }
+}
+
+/// State, since when it holds (once a live refresh read it) and a dot. A real connection the
+/// simulator reports counts as connected even before the row's state caught up.
+fn connection_cell_ui(ui: &mut Ui, device: &DeviceRow, connection: Option<&DeviceConnection>, now: Timestamp) {
+    let visuals = ui.visuals().clone();
+    let state = if connection.is_some() { ConnectionState::Connected } else { device.connection_state };
+    let connected = state == ConnectionState::Connected;
+    let color = if connected { theme::good(&visuals) } else { theme::muted(&visuals) };
+    theme::dot_ui(ui, color, connected);
+    let since = match connection {
+        // The row may still have the state from before the device connected, or the time a
+        // simulated app connected before real device code took its id over.
+        Some(connection) if device.connection_state == ConnectionState::Connected => {
+            device.connection_since.max(Some(connection.connected_since))
+        }
+        Some(connection) => Some(connection.connected_since),
+        None => device.connection_since,
+    };
+    let response = ui.add(egui::Label::new(RichText::new(state.as_str()).color(color)).selectable(false));
+    if let Some(since) = since {
+        ui.add(egui::Label::new(RichText::new(format!("· {}", ago(since, now))).small().color(theme::muted(&visuals))).selectable(false));
+        response.on_hover_text(format!("{} since {}", state.as_str(), since.to_wire()));
+    }
+}
+
+/// `MQTT · Python SDK 2.14.0`, the full client and api-version on hover.
+fn client_cell_ui(ui: &mut Ui, connection: &DeviceConnection) {
+    let client = client_label(&connection.client_type);
+    let text =
+        if client.is_empty() { connection.protocol.label().to_owned() } else { format!("{} · {client}", connection.protocol.label()) };
+    let hover = format!(
+        "{}\nclient: {}\napi-version: {}\nconnected since {}",
+        connection.protocol.label(),
+        if connection.client_type.is_empty() { "(not given)" } else { &connection.client_type },
+        if connection.api_version.is_empty() { "(not given)" } else { &connection.api_version },
+        connection.connected_since.to_wire()
+    );
+    ui.add(egui::Label::new(text).selectable(false)).on_hover_text(hover);
 }
 
 fn apply_click(state: &mut AppState, click: &RowClick, out: &mut Vec<Command>) {
@@ -171,6 +230,7 @@ fn empty_ui(ui: &mut Ui, devices: &DevicesState) {
             Loadable::Loading { .. } => "Loading devices…",
             Loadable::Idle => "Waiting for the connection…",
             _ if !devices.id_filter.trim().is_empty() && !devices.rows.is_empty() => "No loaded device id starts with that prefix.",
+            _ if devices.connected_only && !devices.rows.is_empty() => "None of the loaded devices is connected.",
             Loadable::Failed { .. } => "The query failed; see the message above.",
             Loadable::Loaded(_) => "No devices match this query.",
         };

@@ -1,5 +1,6 @@
-//! The device page: query bar (with the service's error under it), id filter, progress and
-//! count, the action toolbar, and the table (or a plain table for projection queries).
+//! The device page: query bar (with the service's error under it), id filter and "connected
+//! only", progress and count, the action toolbar, and the table (or a plain table for projection
+//! queries), whose rows in view are kept live while the page is shown.
 
 use std::sync::Arc;
 
@@ -21,6 +22,26 @@ pub fn devices_page_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, 
         raw_table_ui(ui, &raw);
     } else {
         device_table::device_table_ui(ui, state, view, now, out);
+        live_poll(ui, state, view, now, out);
+    }
+}
+
+/// Keeps the rows in view live: a poll every few seconds while this page is drawn (a hidden page
+/// is not drawn, so polling stops with it), a timed repaint for the next one, nothing in between.
+/// The window need not have focus: the list is watched while device code runs in a terminal.
+fn live_poll(ui: &Ui, state: &mut AppState, view: &ViewState, now: Now, out: &mut Vec<Command>) {
+    let devices = &mut state.devices;
+    let connected = matches!(state.connection, crate::app::model::ConnectionStatus::Connected { .. });
+    if !connected || devices.load.is_loading() || devices.load.is_idle() {
+        return;
+    }
+    let due_in = devices.live.due_in(now.instant);
+    if due_in.is_zero() {
+        let probes = devices.live_probes(view.visible_rows.clone());
+        devices.live.poll(now.instant, probes, out);
+    }
+    if devices.live.in_flight.is_none() {
+        ui.ctx().request_repaint_after(devices.live.due_in(now.instant).max(std::time::Duration::from_millis(100)));
     }
 }
 
@@ -70,6 +91,10 @@ fn summary_row_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         if ui.add(edit).labelled_by(label.id).changed() {
             state.devices.set_id_filter(filter);
         }
+        let mut connected_only = state.devices.connected_only;
+        if ui.checkbox(&mut connected_only, "Connected only").on_hover_text("Show only the devices connected right now").changed() {
+            state.devices.set_connected_only(connected_only);
+        }
         let shown = state.devices.view().len();
         let text = match (state.devices.total, state.devices.raw.as_ref()) {
             (_, Some(raw)) => format!("{} result row{}", raw.rows.len(), if raw.rows.len() == 1 { "" } else { "s" }),
@@ -118,7 +143,7 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
         ids.sort();
         ids
     };
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui.button("Add device…").clicked() {
             state.add_device = Some(AddDeviceDraft::default());
         }
@@ -157,6 +182,14 @@ fn toolbar_ui(ui: &mut Ui, state: &mut AppState, out: &mut Vec<Command>) {
                 && let Some(device_id) = selected_ids.first()
             {
                 super::method_panel::open(state, Arc::clone(device_id));
+            }
+            if ui
+                .button("Connect a device…")
+                .on_hover_text("Run real device code as this device: its connection string and the command lines")
+                .clicked()
+                && let Some(device_id) = selected_ids.first()
+            {
+                state.open_connect_device(Arc::clone(device_id), out);
             }
         });
         if selected > 0 {

@@ -2,6 +2,7 @@
 //! named `*_ui`; none does I/O.
 
 pub mod activity;
+pub mod connect_device;
 pub mod details;
 pub mod device_table;
 pub mod devices;
@@ -26,11 +27,13 @@ pub struct ViewState {
     pub focus_query: bool,
     /// Keyboard moved the cursor: scroll the table to this view row.
     pub scroll_to_row: Option<usize>,
+    /// The view rows the device table drew last frame (the ones on screen).
+    pub visible_rows: std::ops::Range<usize>,
 }
 
 impl Default for ViewState {
     fn default() -> Self {
-        Self { theme: egui::ThemePreference::System, focus_query: false, scroll_to_row: None }
+        Self { theme: egui::ThemePreference::System, focus_query: false, scroll_to_row: None, visible_rows: 0..0 }
     }
 }
 
@@ -49,7 +52,7 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, now: Now,
             .default_size(380.0)
             .min_size(260.0)
             .resizable(true)
-            .show(ui, |ui| details::details_ui(ui, state, out));
+            .show(ui, |ui| details::details_ui(ui, state, now, out));
     }
     egui::CentralPanel::default().show(ui, |ui| match state.page {
         Page::Devices => devices::devices_page_ui(ui, state, view, now, out),
@@ -59,6 +62,7 @@ pub fn app_ui(ui: &mut Ui, state: &mut AppState, view: &mut ViewState, now: Now,
         Page::Twin => twin::twin_page_ui(ui, state, now, out),
     });
     method_panel::method_panel_ui(ui, state, now, out);
+    connect_device::connect_device_ui(ui, state);
     dialogs::add_device_ui(ui, state, out);
     dialogs::confirm_delete_ui(ui, state, out);
     profiles_dialog::profiles_dialog_ui(ui, state, out);
