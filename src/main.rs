@@ -323,10 +323,11 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
 }
 
 fn run_device_app(args: DeviceArgs) -> anyhow::Result<()> {
-    // A fleet holds one socket per device.
-    rlimit::increase_nofile_limit(u64::MAX).ok();
     use hubdeck::azure::device::runner::{DeviceSettings, IdentitySource};
     use hubdeck::azure::device::{ReconnectPolicy, TransportSettings};
+
+    // A fleet holds one socket per device.
+    rlimit::increase_nofile_limit(u64::MAX).ok();
 
     let mut transport = TransportSettings::new(hubdeck::azure::device::tls_config(args.ca_file.as_deref())?);
     transport.websockets = args.websockets;
