@@ -4,8 +4,8 @@
 #     azure-iot-deviceprovisioning==1.0.0b1 and azure-iot-device==2.14.0, pinned in requirements.lock
 #   Node azure-iothub@1.16.6, azure-iot-provisioning-service@1.11.2,
 #     azure-iot-provisioning-device@1.9.1 + azure-iot-provisioning-device-http@1.9.1,
-#     azure-iot-security-symmetric-key@1.8.2 (no 1.9.x exists), azure-iot-device@1.18.4 +
-#     azure-iot-device-mqtt@1.16.4, pinned in node/package-lock.json
+#     azure-iot-provisioning-device-mqtt@1.8.1, azure-iot-security-symmetric-key@1.8.2 (no 1.9.x
+#     exists), azure-iot-device@1.18.4 + azure-iot-device-mqtt@1.16.4, pinned in node/package-lock.json
 # Then the seed scenario (examples/seed_scenario.rs): a Python simDevice app (tests/sdk/seed/)
 # answers the lockDoor job and receives the twin-update job scheduled by hubdeck's client.
 # The DPS scripts (dps_*.py, node/dps_*.js) use the `hubs` and `dps` sections of the ready file;
