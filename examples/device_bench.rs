@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hubdeck::app::backend;
-use hubdeck::app::model::{ConnectionEvent, Event, JobCommand, JobEvent, RequestId};
 use hubdeck::azure::wire::{CloudToDeviceMethod, JobRequest, JobType};
 use serde_json::json;
 
@@ -101,11 +100,6 @@ fn main() {
 
     let options = backend_options(&work.path().join("config"), sim.profile(), work.path(), None);
     let mut handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
-    loop {
-        if let Event::Connection(ConnectionEvent::Connected(_)) = handle.events.blocking_recv().unwrap() {
-            break;
-        }
-    }
     let job = JobRequest {
         job_id: "bench-real-lockdoor".into(),
         job_type: JobType::ScheduleDeviceMethod,
@@ -120,38 +114,12 @@ fn main() {
         start_time: None,
         max_execution_time_in_seconds: Some(3600),
     };
-    let started = Instant::now();
-    handle.commands.blocking_send(JobCommand::Create { request: RequestId::fresh(), jobs: vec![job] }.into()).unwrap();
-    handle.commands.blocking_send(JobCommand::Watch { request: RequestId::fresh(), job_id: "bench-real-lockdoor".into() }.into()).unwrap();
-    let mut updates = Vec::new();
-    let mut first_running: Option<Instant> = None;
-    let (done_at, stats) = loop {
-        match handle.events.blocking_recv().unwrap() {
-            Event::Jobs(JobEvent::Progress { job, .. }) => {
-                let now = Instant::now();
-                updates.push(now);
-                if job.status == hubdeck::azure::wire::JobStatus::Running && first_running.is_none() {
-                    first_running = Some(now);
-                }
-                if job.status.is_final() {
-                    break (now, job.device_job_statistics.unwrap_or_default());
-                }
-            }
-            Event::Jobs(JobEvent::Created { results, .. }) => assert!(results.iter().all(Result::is_ok), "{results:?}"),
-            _ => {}
-        }
-    };
-    let running_from = first_running.unwrap_or(started);
-    let while_running = updates.iter().filter(|at| **at >= running_from).count();
-    let running_secs = (done_at - running_from).as_secs_f64();
+    let run = console::create_and_watch(&mut handle, job);
+    let (while_running, running_secs, rate) = run.updates_while_running();
+    let stats = run.job.device_job_statistics.unwrap_or_default();
     eprintln!("lockDoor job over {devices} real MQTT devices: {stats:?}");
     assert_eq!(stats.succeeded_count, devices as u64, "every real device answered");
-    eprintln!("wall time from create to completed (seen by the console): {:.2} s", (done_at - started).as_secs_f64());
-    eprintln!(
-        "progress updates reaching the UI channel: {} in {:.2} s while running = {:.1} updates/s",
-        while_running,
-        running_secs,
-        while_running as f64 / running_secs.max(0.001)
-    );
+    eprintln!("wall time from create to completed (seen by the console): {:.2} s", (run.done_at - run.created).as_secs_f64());
+    eprintln!("progress updates reaching the UI channel: {while_running} in {running_secs:.2} s while running = {rate:.1} updates/s");
     drop(fleet);
 }

@@ -82,15 +82,14 @@ pub async fn listen_or_fallback(address: SocketAddr, fallback_ip: IpAddr, what: 
     }
 }
 
-/// Accepts connections until `shutdown` turns true: TLS, then HTTP/1.1 (or 2) served by
-/// [`http::router`]. A connection in progress is dropped on shutdown.
-pub async fn accept_loop(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    endpoint: http::Endpoint,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let app = http::router(endpoint);
+/// Accepts TCP connections until `shutdown` turns true and runs `serve` on each, on a task of its
+/// own, once its TLS handshake is done (within [`HANDSHAKE_TIMEOUT`]); a failed handshake drops
+/// that connection only. Both the HTTPS listener and the MQTT device listener use it.
+pub async fn accept_tls<F, Fut>(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, mut shutdown: watch::Receiver<bool>, serve: F)
+where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, SocketAddr) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -99,20 +98,33 @@ pub async fn accept_loop(
         let Ok((tcp, peer)) = accepted else {
             continue;
         };
-        // Without this, Nagle's algorithm and delayed ACKs stall large answers by ~40 ms.
+        // Without this, Nagle's algorithm and delayed ACKs stall small answers by ~40 ms.
         tcp.set_nodelay(true).ok();
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let mut connection_shutdown = shutdown.clone();
+        let (acceptor, serve) = (acceptor.clone(), serve.clone());
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => serve(tls, peer).await,
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+    }
+}
+
+/// Accepts connections until `shutdown` turns true: TLS, then HTTP/1.1 (or 2) served by
+/// [`http::router`]. A connection in progress is dropped on shutdown.
+pub async fn accept_loop(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    endpoint: http::Endpoint,
+    shutdown: watch::Receiver<bool>,
+) {
+    let app = http::router(endpoint);
+    let shutdown_for_connections = shutdown.clone();
+    accept_tls(listener, acceptor, shutdown, move |tls, peer| {
+        let service = TowerToHyperService::new(app.clone());
+        let mut connection_shutdown = shutdown_for_connections.clone();
+        async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             // Upgrades (the device endpoint's WebSocket) need the connection kept after the
             // response head, so it is served with upgrade support.
@@ -126,6 +138,7 @@ pub async fn accept_loop(
                 }
                 _ = connection_shutdown.changed() => {}
             }
-        });
-    }
+        }
+    })
+    .await;
 }

@@ -16,7 +16,7 @@ pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod jobs;
-mod listener;
+pub(crate) mod listener;
 pub mod methods;
 pub mod mqtt;
 pub mod precondition;

@@ -382,3 +382,62 @@ impl Drop for SimProcess {
         self.child.wait().ok();
     }
 }
+
+/// What the console's backend showed of a job from its creation to its end (the job
+/// benchmarks): when it ended, as it ended, and when each progress update reached the UI channel.
+pub struct JobRun {
+    /// When `CreateJobs` was sent.
+    pub created: Instant,
+    /// When the final progress update arrived.
+    pub done_at: Instant,
+    /// The job as last reported.
+    pub job: hubdeck::azure::wire::JobResponse,
+    /// When the first `running` update arrived.
+    pub running_from: Instant,
+    /// Arrival of every progress update.
+    pub updates: Vec<Instant>,
+}
+
+impl JobRun {
+    /// Progress updates while the job ran, the seconds it ran, and their rate.
+    pub fn updates_while_running(&self) -> (usize, f64, f64) {
+        let count = self.updates.iter().filter(|at| **at >= self.running_from).count();
+        let secs = (self.done_at - self.running_from).as_secs_f64();
+        #[allow(clippy::cast_precision_loss)] // a count of updates
+        let rate = count as f64 / secs.max(0.001);
+        (count, secs, rate)
+    }
+}
+
+/// Waits for the backend to connect, creates `job` and watches it to its end, as the Jobs page
+/// does.
+pub fn create_and_watch(handle: &mut backend::BackendHandle, job: hubdeck::azure::wire::JobRequest) -> JobRun {
+    use hubdeck::app::model::{ConnectionEvent, Event, JobCommand, JobEvent, RequestId};
+    loop {
+        if let Event::Connection(ConnectionEvent::Connected(_)) = handle.events.blocking_recv().expect("the backend runs") {
+            break;
+        }
+    }
+    let job_id = job.job_id.clone();
+    let created = Instant::now();
+    handle.commands.blocking_send(JobCommand::Create { request: RequestId::fresh(), jobs: vec![job] }.into()).expect("the backend runs");
+    handle.commands.blocking_send(JobCommand::Watch { request: RequestId::fresh(), job_id }.into()).expect("the backend runs");
+    let mut updates = Vec::new();
+    let mut running_from = None;
+    loop {
+        match handle.events.blocking_recv().expect("the backend runs") {
+            Event::Jobs(JobEvent::Progress { job, .. }) => {
+                let now = Instant::now();
+                updates.push(now);
+                if job.status == hubdeck::azure::wire::JobStatus::Running && running_from.is_none() {
+                    running_from = Some(now);
+                }
+                if job.status.is_final() {
+                    return JobRun { created, done_at: now, job: *job, running_from: running_from.unwrap_or(created), updates };
+                }
+            }
+            Event::Jobs(JobEvent::Created { results, .. }) => assert!(results.iter().all(Result::is_ok), "{results:?}"),
+            _ => {}
+        }
+    }
+}
