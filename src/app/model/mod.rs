@@ -36,6 +36,7 @@ pub mod profile;
 mod profile_events;
 pub mod query_plan;
 pub mod reprovision_choice;
+pub mod rollout;
 pub mod selection;
 pub mod state;
 pub mod twin;
