@@ -9,6 +9,7 @@ mod dps_tasks;
 pub mod file_dialogs;
 mod job_tasks;
 pub mod profile_store;
+pub mod rollout_driver;
 pub mod secrets;
 mod sink;
 mod store_handle;
