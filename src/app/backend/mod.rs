@@ -10,6 +10,7 @@ pub mod file_dialogs;
 mod job_tasks;
 pub mod profile_store;
 pub mod rollout_driver;
+pub mod rollout_store;
 pub mod secrets;
 mod sink;
 mod store_handle;
