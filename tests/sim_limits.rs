@@ -177,3 +177,54 @@ fn base64_key(key: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(key)
 }
+
+#[tokio::test]
+async fn simulated_devices_registering_at_once_see_a_429_storm_and_a_wave_within_budget_does_not() {
+    let dps = DpsConfig { limits: DpsLimits { registrations_per_min: Some(5), ..DpsLimits::default() }, ..DpsConfig::default() };
+    let sim = Simulator::start(SimConfig {
+        port: 0,
+        mqtt_port: None,
+        state: StateLocation::Ephemeral,
+        fleet_size: 0,
+        dps,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // The demo registered its devices at start (seeding is not throttled).
+    let mut devices: Vec<(std::sync::Arc<hubdeck::sim::hub::Hub>, String)> = Vec::new();
+    for linked in sim.dps().hubs() {
+        let ids: Vec<String> = sim.dps().read(|state| {
+            state
+                .registrations
+                .values()
+                .filter(|record| record.state.assigned_hub.as_deref().is_some_and(|hub| hub.eq_ignore_ascii_case(&linked.host_name)))
+                .filter_map(|record| record.state.device_id.clone())
+                .collect()
+        });
+        devices.extend(ids.into_iter().map(|id| (std::sync::Arc::clone(&linked.hub), id)));
+    }
+    assert!(devices.len() >= 15, "{} demo devices", devices.len());
+
+    // A wave within the budget: five devices, no 429.
+    for (hub, device_id) in &devices[..5] {
+        assert!(hub.request_reprovision(device_id));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sim.dps().throttles().fleet_counts().throttled, 0);
+
+    // Everyone else at once: the budget is spent, so each is throttled and waits Retry-After.
+    let rest = &devices[5..];
+    for (hub, device_id) in rest {
+        assert!(hub.request_reprovision(device_id));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // At most the five tokens the first wave might have left unspent let some through.
+    let storm = u64::try_from(rest.len() - 5).unwrap();
+    while sim.dps().throttles().fleet_counts().throttled < storm.max(1) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", sim.dps().throttles().fleet_counts());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sim.dps().throttles().fleet_counts().retried, 0, "nobody retries before its Retry-After");
+    sim.shutdown().await;
+}
