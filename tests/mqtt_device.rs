@@ -361,9 +361,28 @@ async fn a_device_registers_through_dps_over_mqtt_and_connects_to_its_hub() {
         if answer.topic.starts_with("$dps/registrations/res/200/") {
             break status;
         }
+        // DPS allows 5 polls per 10 s per device; faster polling is told when to come back.
+        if let Some((_, seconds)) = answer.topic.split_once("res/429/").and_then(|(_, rest)| rest.rsplit_once("&retry-after=")) {
+            tokio::time::sleep(Duration::from_secs(seconds.parse().unwrap())).await;
+            continue;
+        }
         assert!(answer.topic.starts_with("$dps/registrations/res/202/"), "{}: {status}", answer.topic);
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // Polling on at once runs through the device's 5 polls per 10 s: 429 with `&retry-after=`.
+    let mut throttled = None;
+    for attempt in 0..7 {
+        let topic = format!("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=p{attempt}&operationId={operation_id}");
+        registering.client.publish(topic, QoS::AtLeastOnce, false, " ").await.unwrap();
+        let answer = registering.publish_to("$dps/registrations/res/").await;
+        if answer.topic.starts_with("$dps/registrations/res/429/") {
+            throttled = Some(answer.topic);
+            break;
+        }
+    }
+    let throttled = throttled.expect("the sixth poll within 10 s is throttled");
+    let seconds: u32 = throttled.rsplit_once("&retry-after=").unwrap().1.parse().unwrap();
+    assert!((1..=2).contains(&seconds), "{throttled}");
     assert_eq!(assigned["status"], json!("assigned"), "{assigned}");
     let assigned_hub = assigned["registrationState"]["assignedHub"].as_str().unwrap().to_owned();
     let hub_name =
