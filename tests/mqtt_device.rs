@@ -396,3 +396,30 @@ async fn a_device_registers_through_dps_over_mqtt_and_connects_to_its_hub() {
     assert_eq!(device.connack().await, ConnectReturnCode::Success);
     assert!(hub.sim.hub_named(&hub_name).unwrap().devices().is_connected(registration_id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_daily_quota_telemetry_closes_the_connection() {
+    let limits = hubdeck::sim::tier::HubLimits { daily_messages: Some(2), ..hubdeck::sim::tier::HubLimits::unlimited() };
+    let config = hubdeck::sim::SimConfig {
+        port: 0,
+        mqtt_port: Some(0),
+        state: hubdeck::sim::StateLocation::Ephemeral,
+        fleet_size: 0,
+        dps_demo: false,
+        limits,
+        ..hubdeck::sim::SimConfig::default()
+    };
+    let sim = hubdeck::sim::Simulator::start(config).await.unwrap();
+    let client = common::client_with(&sim, "iothubowner", common::fast_retry(), None);
+    let hub = TestHub { sim, client, events: std::sync::Arc::default() };
+    let key = create_device(&hub, "sensor-1").await;
+    let mut device = connect_device(&hub, mqtt(&hub), "sensor-1", &key).await;
+    // Two one-chunk messages use the day's quota; the third is refused by closing the connection.
+    for _ in 0..2 {
+        device.client.publish("devices/sensor-1/messages/events/", QoS::AtLeastOnce, false, "21.5").await.unwrap();
+        device.expect("PUBACK", |seen| matches!(seen, Seen::PubAck(_)).then_some(())).await;
+    }
+    device.client.publish("devices/sensor-1/messages/events/", QoS::AtLeastOnce, false, "21.6").await.unwrap();
+    device.closed().await;
+    assert_eq!(hub.sim.hub().d2c().all().len(), 2);
+}
