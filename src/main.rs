@@ -171,9 +171,34 @@ struct SimArgs {
     /// Simulated devices per thousand that answer direct methods too slowly (gateway timeouts).
     #[arg(long, default_value_t = 30)]
     slow_per_mille: u16,
-    /// Scheduled jobs that may be queued, scheduled or running at once (more get 429).
-    #[arg(long, default_value_t = 5)]
-    max_active_jobs: usize,
+    /// Scheduled jobs that may be queued, scheduled or running at once (more get 429004);
+    /// default: the tier's (F1/S1 1, S2 5, S3 10; 5 on dev).
+    #[arg(long)]
+    max_active_jobs: Option<usize>,
+    /// Hub tier whose limits both hubs enforce: dev (no limits), F1, S1, S2 or S3.
+    #[arg(long, default_value = "dev")]
+    tier: hubdeck::sim::tier::HubTier,
+    /// Units of the tier (F1 1, S1/S2 1–200, S3 1–10).
+    #[arg(long, default_value_t = 1)]
+    units: u32,
+    /// Override the tier's job device operations per second.
+    #[arg(long)]
+    job_device_ops_per_sec: Option<f64>,
+    /// Override the tier's identity-registry operations per minute.
+    #[arg(long)]
+    registry_ops_per_min: Option<u32>,
+    /// Override the tier's queries per minute.
+    #[arg(long)]
+    queries_per_min: Option<u32>,
+    /// Override the tier's daily message quota (all units together).
+    #[arg(long)]
+    daily_messages: Option<u64>,
+    /// DPS device registrations per minute (0: unlimited).
+    #[arg(long, default_value_t = hubdeck::sim::dps::throttles::DEFAULT_PER_MINUTE)]
+    dps_registrations_per_min: u32,
+    /// DPS service operations per minute (0: unlimited).
+    #[arg(long, default_value_t = hubdeck::sim::dps::throttles::DEFAULT_PER_MINUTE)]
+    dps_service_ops_per_min: u32,
     /// Write connection strings and the CA path as JSON here once ready (removed on exit).
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -242,6 +267,7 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
     // Every device connection is a socket: use the whole open-files allowance (desktops often
     // start with a soft limit of 1 024 under a much higher hard one).
     rlimit::increase_nofile_limit(u64::MAX).ok();
+    let limits = hub_limits(&args)?;
     let state = if args.ephemeral {
         StateLocation::Ephemeral
     } else {
@@ -261,15 +287,25 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
         },
         reset: args.reset,
         fleet: FleetConfig { churn_every: (args.churn_secs > 0).then(|| Duration::from_secs(args.churn_secs)), ..FleetConfig::default() },
-        jobs: hubdeck::sim::jobs::JobsConfig { max_active: args.max_active_jobs.max(1), ..hubdeck::sim::jobs::JobsConfig::default() },
+        jobs: hubdeck::sim::jobs::JobsConfig::default(),
         methods: hubdeck::sim::methods::MethodConfig {
             slow_per_mille: args.slow_per_mille.min(1000),
             ..hubdeck::sim::methods::MethodConfig::default()
         },
         west_port: args.west_port.unwrap_or(args.port),
         mqtt_port: (!args.no_mqtt).then_some(args.mqtt_port),
-        dps: hubdeck::sim::dps::DpsConfig::default(),
+        dps: hubdeck::sim::dps::DpsConfig {
+            limits: hubdeck::sim::dps::throttles::DpsLimits {
+                registrations_per_min: (args.dps_registrations_per_min > 0).then_some(args.dps_registrations_per_min),
+                service_ops_per_min: (args.dps_service_ops_per_min > 0).then_some(args.dps_service_ops_per_min),
+                ..hubdeck::sim::dps::throttles::DpsLimits::default()
+            },
+            ..hubdeck::sim::dps::DpsConfig::default()
+        },
         dps_demo: !args.no_dps_demo,
+        tier: args.tier,
+        units: args.units,
+        limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -287,6 +323,28 @@ fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The tier's limits with each override given on the command line applied.
+fn hub_limits(args: &SimArgs) -> anyhow::Result<hubdeck::sim::tier::HubLimits> {
+    let mut limits = hubdeck::sim::tier::HubLimits::for_tier(args.tier, args.units)?;
+    if let Some(max_active) = args.max_active_jobs {
+        limits.max_active_jobs = Some(max_active.max(1));
+    }
+    if let Some(per_sec) = args.job_device_ops_per_sec {
+        anyhow::ensure!(per_sec > 0.0, "--job-device-ops-per-sec must be above 0");
+        limits.job_device_ops_per_sec = Some(per_sec);
+    }
+    if let Some(per_min) = args.registry_ops_per_min {
+        limits.registry_ops_per_min = Some(per_min.max(1));
+    }
+    if let Some(per_min) = args.queries_per_min {
+        limits.queries_per_min = Some(per_min.max(1));
+    }
+    if let Some(daily) = args.daily_messages {
+        limits.daily_messages = Some(daily);
+    }
+    Ok(limits)
+}
+
 fn print_banner(simulator: &Simulator, state: &StateLocation) {
     let info = simulator.ready_info();
     let state_text = match state {
@@ -294,6 +352,12 @@ fn print_banner(simulator: &Simulator, state: &StateLocation) {
         StateLocation::Ephemeral => "ephemeral: nothing is kept".to_owned(),
     };
     println!("hubdeck simulator ready on https://{} ({} devices, {state_text})", info.host_name, info.device_count);
+    println!(
+        "Tier: {} × {} unit(s){}",
+        info.tier,
+        info.units,
+        if info.tier == "dev" { " — no limits (--tier S1 for the service's)" } else { "" }
+    );
     println!("CA certificate: {}", info.ca_file.display());
     println!("  Python: REQUESTS_CA_BUNDLE={0}   Node: NODE_EXTRA_CA_CERTS={0}", info.ca_file.display());
     for hub in &info.hubs {

@@ -147,9 +147,15 @@ async fn register_with_api(sim: &Simulator, registration_id: &str, key: &[u8], a
             .await
             .unwrap();
         let status = polled.status().as_u16();
+        // DPS allows 5 polls per 10 s per device; a client polling faster is told when to come back.
+        let retry_after = polled.headers().get("retry-after").and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
         let body: Value = polled.json().await.unwrap();
         if status == 200 {
             return body;
+        }
+        if status == 429 {
+            tokio::time::sleep(Duration::from_secs(retry_after.unwrap())).await;
+            continue;
         }
         assert_eq!((status, body["status"].as_str()), (202, Some("assigning")));
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -361,9 +361,28 @@ async fn a_device_registers_through_dps_over_mqtt_and_connects_to_its_hub() {
         if answer.topic.starts_with("$dps/registrations/res/200/") {
             break status;
         }
+        // DPS allows 5 polls per 10 s per device; faster polling is told when to come back.
+        if let Some((_, seconds)) = answer.topic.split_once("res/429/").and_then(|(_, rest)| rest.rsplit_once("&retry-after=")) {
+            tokio::time::sleep(Duration::from_secs(seconds.parse().unwrap())).await;
+            continue;
+        }
         assert!(answer.topic.starts_with("$dps/registrations/res/202/"), "{}: {status}", answer.topic);
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // Polling on at once runs through the device's 5 polls per 10 s: 429 with `&retry-after=`.
+    let mut throttled = None;
+    for attempt in 0..7 {
+        let topic = format!("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=p{attempt}&operationId={operation_id}");
+        registering.client.publish(topic, QoS::AtLeastOnce, false, " ").await.unwrap();
+        let answer = registering.publish_to("$dps/registrations/res/").await;
+        if answer.topic.starts_with("$dps/registrations/res/429/") {
+            throttled = Some(answer.topic);
+            break;
+        }
+    }
+    let throttled = throttled.expect("the sixth poll within 10 s is throttled");
+    let seconds: u32 = throttled.rsplit_once("&retry-after=").unwrap().1.parse().unwrap();
+    assert!((1..=2).contains(&seconds), "{throttled}");
     assert_eq!(assigned["status"], json!("assigned"), "{assigned}");
     let assigned_hub = assigned["registrationState"]["assignedHub"].as_str().unwrap().to_owned();
     let hub_name =
@@ -376,4 +395,31 @@ async fn a_device_registers_through_dps_over_mqtt_and_connects_to_its_hub() {
     let mut device = connect(hub_mqtt, hub.sim.ca_path(), registration_id, &device_username(&assigned_hub, registration_id), &password);
     assert_eq!(device.connack().await, ConnectReturnCode::Success);
     assert!(hub.sim.hub_named(&hub_name).unwrap().devices().is_connected(registration_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_daily_quota_telemetry_closes_the_connection() {
+    let limits = hubdeck::sim::tier::HubLimits { daily_messages: Some(2), ..hubdeck::sim::tier::HubLimits::unlimited() };
+    let config = hubdeck::sim::SimConfig {
+        port: 0,
+        mqtt_port: Some(0),
+        state: hubdeck::sim::StateLocation::Ephemeral,
+        fleet_size: 0,
+        dps_demo: false,
+        limits,
+        ..hubdeck::sim::SimConfig::default()
+    };
+    let sim = hubdeck::sim::Simulator::start(config).await.unwrap();
+    let client = common::client_with(&sim, "iothubowner", common::fast_retry(), None);
+    let hub = TestHub { sim, client, events: std::sync::Arc::default() };
+    let key = create_device(&hub, "sensor-1").await;
+    let mut device = connect_device(&hub, mqtt(&hub), "sensor-1", &key).await;
+    // Two one-chunk messages use the day's quota; the third is refused by closing the connection.
+    for _ in 0..2 {
+        device.client.publish("devices/sensor-1/messages/events/", QoS::AtLeastOnce, false, "21.5").await.unwrap();
+        device.expect("PUBACK", |seen| matches!(seen, Seen::PubAck(_)).then_some(())).await;
+    }
+    device.client.publish("devices/sensor-1/messages/events/", QoS::AtLeastOnce, false, "21.6").await.unwrap();
+    device.closed().await;
+    assert_eq!(hub.sim.hub().d2c().all().len(), 2);
 }

@@ -151,3 +151,18 @@ fn help_reads_as_plain_text() {
         assert!(!text.contains('`'), "hubdeck {args:?} shows markdown backticks:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tier_is_checked_and_shown_in_the_ready_file() {
+    let output = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["sim", "--ephemeral", "--port", "0", "--tier", "S3", "--units", "11"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("a S3 hub has 1 to 10 units, not 11"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(&dir.path().join("state"), &["--tier", "s1", "--units", "2"]);
+    assert_eq!((sim.ready["tier"].as_str(), sim.ready["units"].as_u64()), (Some("S1"), Some(2)));
+}

@@ -23,7 +23,7 @@ use serde_json::json;
 
 /// The console on the Enrollments page, and a DPS client of its simulator.
 fn start() -> (Console, DpsClient) {
-    let dps = DpsConfig { assign_delay: Duration::from_millis(100), retry_after_secs: 1 };
+    let dps = DpsConfig { assign_delay: Duration::from_millis(100), retry_after_secs: 1, ..DpsConfig::default() };
     // Tall enough that the whole editor fits: kittest clicks land where a widget is drawn, and a
     // widget scrolled out of view cannot be clicked.
     let mut console = Console::start(ConsoleSetup::built_in(SimConfig { dps, ..sim_config(40) }).with_size([1400.0, 2000.0]));

@@ -52,6 +52,12 @@ pub struct SimConfig {
     /// Seed the demo enrollments and register their devices on first start (their devices join
     /// the hubs, so tests that count the fleet turn this off).
     pub dps_demo: bool,
+    /// The hub tier both hubs show (`dev`: no limits).
+    pub tier: super::tier::HubTier,
+    /// The tier's units.
+    pub units: u32,
+    /// What each hub allows: the tier's table with any per-limit overrides applied.
+    pub limits: super::tier::HubLimits,
 }
 
 impl Default for SimConfig {
@@ -71,6 +77,9 @@ impl Default for SimConfig {
             mqtt_port: Some(DEFAULT_MQTT_PORT),
             dps: super::dps::DpsConfig::default(),
             dps_demo: true,
+            tier: super::tier::HubTier::Dev,
+            units: 1,
+            limits: super::tier::HubLimits::unlimited(),
         }
     }
 }

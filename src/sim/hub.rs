@@ -10,6 +10,7 @@ use super::c2d::C2dQueues;
 use super::d2c_log::D2cLog;
 use super::error::{HubError, SimError};
 use super::faults::FaultInjector;
+use super::hub_quotas::HubQuotas;
 use super::jobs::Jobs;
 use super::methods::MethodConfig;
 use super::mqtt::connections::DeviceConnections;
@@ -38,6 +39,8 @@ pub struct Hub {
     d2c: D2cLog,
     /// Cloud-to-device messages waiting for their devices.
     c2d: C2dQueues,
+    /// The tier's throttles and daily message meter.
+    quotas: HubQuotas,
 }
 
 /// Where a hub's state is kept.
@@ -62,12 +65,14 @@ pub struct HubParts {
     pub jobs: Jobs,
     /// How simulated devices answer direct methods.
     pub method_config: MethodConfig,
+    /// The tier's throttles and daily message meter.
+    pub quotas: HubQuotas,
 }
 
 impl Hub {
     /// A hub over `registry`, persisting to `store` when given.
     pub fn new(registry: Registry, store: Option<Store>, parts: HubParts) -> Self {
-        let HubParts { policies, faults, host_names, jobs, method_config } = parts;
+        let HubParts { policies, faults, host_names, jobs, method_config, quotas } = parts;
         Self {
             registry: RwLock::new(registry),
             store: RwLock::new(store.map_or(StoreSlot::Ephemeral, |store| StoreSlot::Open(Arc::new(store)))),
@@ -82,7 +87,13 @@ impl Hub {
             devices: DeviceConnections::default(),
             d2c: D2cLog::default(),
             c2d: C2dQueues::default(),
+            quotas,
         }
+    }
+
+    /// The tier's throttles and daily message meter.
+    pub fn quotas(&self) -> &HubQuotas {
+        &self.quotas
     }
 
     /// Real devices connected over MQTT.
@@ -149,12 +160,24 @@ impl Hub {
     /// A hub for unit tests: built-in policies, no faults, default jobs.
     #[cfg(test)]
     pub(crate) fn for_tests(registry: Registry, store: Option<Store>, method_config: MethodConfig) -> Arc<Self> {
+        Self::for_tests_with_limits(registry, store, method_config, &super::tier::HubLimits::unlimited())
+    }
+
+    /// A hub for unit tests enforcing `limits`.
+    #[cfg(test)]
+    pub(crate) fn for_tests_with_limits(
+        registry: Registry,
+        store: Option<Store>,
+        method_config: MethodConfig,
+        limits: &super::tier::HubLimits,
+    ) -> Arc<Self> {
         let parts = HubParts {
             policies: Policies::generate(),
             faults: FaultInjector::new(super::faults::FaultConfig::default(), 1),
             host_names: vec!["localhost".to_owned()],
             jobs: Jobs::new(super::jobs::JobsConfig::default(), Vec::new()),
             method_config,
+            quotas: HubQuotas::new(limits),
         };
         Arc::new(Self::new(registry, store, parts))
     }

@@ -105,6 +105,22 @@ fn simulated_online(hub: &Hub, device_id: &str) -> Result<Option<super::device_a
 /// Invokes `method` on `device_id` and returns what the device answered.
 pub async fn invoke(hub: &Arc<Hub>, device_id: &str, method: &CloudToDeviceMethod) -> Result<MethodResult, HubError> {
     validate(method)?;
+    hub.quotas().check_messages()?;
+    let outcome = deliver(hub, device_id, method).await;
+    // Charged as the service charges: request chunks plus response chunks (at least one each);
+    // a call that reached no device still costs its request and one message.
+    let meter = hub.quotas().meter();
+    let request_bytes = serde_json::to_vec(&method.payload).map_or(0, |bytes| bytes.len());
+    let response_bytes = match &outcome {
+        Ok(answer) => serde_json::to_vec(&answer.payload).map_or(0, |bytes| bytes.len()),
+        Err(_) => 0,
+    };
+    hub.quotas().charge_messages(meter.method_cost(request_bytes, response_bytes));
+    outcome
+}
+
+/// Delivers a call to the real or simulated device and waits for its answer.
+async fn deliver(hub: &Arc<Hub>, device_id: &str, method: &CloudToDeviceMethod) -> Result<MethodResult, HubError> {
     let config = hub.method_config().clone();
     let connect_timeout = method.connect_timeout_in_seconds.unwrap_or(0);
     let connect_deadline = Instant::now() + Duration::from_secs(connect_timeout);

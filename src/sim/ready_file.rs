@@ -69,6 +69,10 @@ pub struct ReadyInfo {
     pub hubs: Vec<HubInfo>,
     /// The simulated DPS.
     pub dps: DpsInfo,
+    /// The hub tier whose limits the hubs enforce (`dev`: none).
+    pub tier: String,
+    /// The tier's units.
+    pub units: u32,
 }
 
 impl ReadyInfo {
@@ -112,6 +116,8 @@ impl ReadyInfo {
             connection_strings: hubs.first().map(|hub| hub.connection_strings.clone()).unwrap_or_default(),
             hubs,
             dps,
+            tier: sim.tier().0.name().to_owned(),
+            units: sim.tier().1,
         }
     }
 

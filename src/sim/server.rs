@@ -39,6 +39,8 @@ pub struct Simulator {
     shutdown: watch::Sender<bool>,
     accept_tasks: Vec<JoinHandle<()>>,
     engines: Vec<JoinHandle<()>>,
+    /// The tier and units every hub enforces.
+    tier: (super::tier::HubTier, u32),
     /// Kept for its `Drop`: an ephemeral state directory is removed with the simulator.
     _state: StateDir,
 }
@@ -124,7 +126,12 @@ impl Simulator {
                 shutdown_rx.clone(),
             )));
         }
-        Ok(Self { hubs, dps, ca_path: tls.ca_path, shutdown, accept_tasks, engines, _state: state })
+        Ok(Self { hubs, dps, ca_path: tls.ca_path, shutdown, accept_tasks, engines, tier: (config.tier, config.units), _state: state })
+    }
+
+    /// The hub tier and its units.
+    pub fn tier(&self) -> (super::tier::HubTier, u32) {
+        self.tier
     }
 
     /// The listening address of the first hub (and DPS).

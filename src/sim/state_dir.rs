@@ -90,10 +90,17 @@ pub async fn open_hub(dir: &Path, persistent: bool, config: &SimConfig, fleet_si
         policies,
         faults: FaultInjector::new(config.faults.clone(), config.seed),
         host_names,
-        jobs: super::jobs::Jobs::new(config.jobs.clone(), jobs),
+        jobs: super::jobs::Jobs::new(jobs_config(config), jobs),
         method_config: config.methods.clone(),
+        quotas: super::hub_quotas::HubQuotas::new(&config.limits),
     };
     Ok(Arc::new(Hub::new(registry, store, parts)))
+}
+
+/// The jobs settings with the tier's cap on active jobs, when it has one.
+fn jobs_config(config: &SimConfig) -> super::jobs::JobsConfig {
+    let max_active = config.limits.max_active_jobs.unwrap_or(config.jobs.max_active);
+    super::jobs::JobsConfig { max_active, ..config.jobs.clone() }
 }
 
 fn remove_if_present(path: &Path) -> Result<(), SimError> {

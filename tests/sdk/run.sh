@@ -9,7 +9,8 @@
 # Then the seed scenario (examples/seed_scenario.rs): a Python simDevice app (tests/sdk/seed/)
 # answers the lockDoor job and receives the twin-update job scheduled by hubdeck's client.
 # The DPS scripts (dps_*.py, node/dps_*.js) use the `hubs` and `dps` sections of the ready file;
-# DPS is served on the first hub's listener, the second hub on its own port.
+# DPS is served on the first hub's listener, the second hub on its own port. hub_quotas.py runs
+# against a second, S1 simulator on a free port (429004 for a second job, 403002 over quota).
 # Needs root (the Node SDKs reach only port 443), python3 and npm. Any install failure fails the run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,9 +30,14 @@ work="$(mktemp -d)"
 ready="$work/ready.json"
 "$bin" sim --ephemeral --port 443 --ready-file "$ready" >"$work/sim.log" 2>&1 &
 sim_pid=$!
+sim_s1_pid=""
 cleanup() {
   kill "$sim_pid" 2>/dev/null || true
   wait "$sim_pid" 2>/dev/null || true
+  if [ -n "$sim_s1_pid" ]; then
+    kill "$sim_s1_pid" 2>/dev/null || true
+    wait "$sim_s1_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,6 +59,8 @@ ca="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["caFile"]
 
 # Machines may export their own bundles; the simulator's CA must win for these processes.
 for script in "$here"/*.py; do
+  # hub_quotas.py needs the S1 simulator started below.
+  [ "$(basename "$script")" = hub_quotas.py ] && continue
   echo "== $(basename "$script")"
   env -u SSL_CERT_FILE REQUESTS_CA_BUNDLE="$ca" "$venv/bin/python" "$script" "$ready"
 done
@@ -60,6 +68,25 @@ for script in "$here"/node/*.js; do
   echo "== node/$(basename "$script")"
   NODE_EXTRA_CA_CERTS="$ca" node "$script" "$ready"
 done
+echo "== hub_quotas.py (a second simulator: --tier S1 --daily-messages 3)"
+ready_s1="$work/ready-s1.json"
+"$bin" sim --ephemeral --port 0 --west-port 0 --no-mqtt --no-dps-demo --devices 0 --tier S1 --daily-messages 3 \
+  --ready-file "$ready_s1" >"$work/sim-s1.log" 2>&1 &
+sim_s1_pid=$!
+for _ in $(seq 1 200); do
+  [ -s "$ready_s1" ] && break
+  sleep 0.05
+done
+if [ ! -s "$ready_s1" ]; then
+  echo "the S1 simulator did not become ready in 10 s" >&2
+  cat "$work/sim-s1.log" >&2
+  exit 1
+fi
+ca_s1="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["caFile"])' "$ready_s1")"
+env -u SSL_CERT_FILE REQUESTS_CA_BUNDLE="$ca_s1" "$venv/bin/python" "$here/hub_quotas.py" "$ready_s1"
+kill "$sim_s1_pid" 2>/dev/null || true
+wait "$sim_s1_pid" 2>/dev/null || true
+sim_s1_pid=""
 echo "== seed scenario"
 cargo build --quiet --manifest-path "$root/Cargo.toml" --example seed_scenario
 "$root/target/debug/examples/seed_scenario" "$ready" "$venv/bin/python"

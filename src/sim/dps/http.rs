@@ -48,6 +48,8 @@ impl Api for DpsApi<'_> {
         let route = DpsRoute::parse(&head.method, &head.path)?;
         if let Some(permission) = route.permission() {
             self.0.authorize(head.authorization(), permission)?;
+            // Only the service API counts as service operations; the device API has its own limits.
+            self.0.throttles().admit_service_operation()?;
         }
         Ok(route)
     }

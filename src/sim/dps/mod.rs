@@ -3,7 +3,8 @@
 //! by `route.rs`), the registration engine (`register.rs`) with allocation (`allocation.rs`,
 //! custom allocation in `webhook.rs`), the re-provisioning decision (`reprovision.rs`) and its
 //! effects on the simulated hubs (`hub_writes.rs`), device authentication (`device_auth.rs`) and
-//! the demo enrollments (`seed.rs`).
+//! the demo enrollments (`seed.rs`), and the rate limits with the fleet's retry counters
+//! (`throttles.rs`).
 
 pub mod allocation;
 pub mod device_auth;
@@ -16,6 +17,7 @@ pub mod reprovision;
 pub mod route;
 pub mod seed;
 pub mod service;
+pub mod throttles;
 pub mod webhook;
 
 pub use error::DpsError;

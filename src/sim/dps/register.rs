@@ -120,6 +120,8 @@ impl Dps {
     /// `PUT …/register`: authenticates, answers `assigning` with a new operation, and assigns in
     /// the background.
     pub fn start_registration(self: &Arc<Self>, request: RegisterRequest) -> Result<RegistrationOperationStatus, DpsError> {
+        // Throttled before anything else, as the service's front door does.
+        self.throttles.admit_registration()?;
         let (status, attested) = self.prepare(&request)?;
         let dps = Arc::clone(self);
         let operation_id = status.operation_id.clone();
@@ -181,6 +183,7 @@ impl Dps {
         registration_id: &str,
         operation_id: &str,
     ) -> Result<RegistrationOperationStatus, DpsError> {
+        self.throttles.admit_poll(registration_id)?;
         self.authenticate(header, registration_id)?;
         self.operations
             .lock()

@@ -26,11 +26,13 @@ pub struct DpsConfig {
     pub assign_delay: Duration,
     /// The `Retry-After` the device is told to poll with, in seconds.
     pub retry_after_secs: u32,
+    /// Registrations, polling and service operations allowed.
+    pub limits: super::throttles::DpsLimits,
 }
 
 impl Default for DpsConfig {
     fn default() -> Self {
-        Self { assign_delay: Duration::from_millis(400), retry_after_secs: 1 }
+        Self { assign_delay: Duration::from_millis(400), retry_after_secs: 1, limits: super::throttles::DpsLimits::default() }
     }
 }
 
@@ -151,6 +153,8 @@ pub struct Dps {
     pub(super) assign_gate: tokio::sync::Mutex<()>,
     pub(super) config: DpsConfig,
     pub(super) webhook_client: reqwest::Client,
+    /// Rate limits and the simulated fleet's retry counters.
+    pub(super) throttles: super::throttles::DpsThrottles,
 }
 
 impl Dps {
@@ -204,10 +208,16 @@ impl Dps {
             file,
             save_gate: tokio::sync::Mutex::new(()),
             assign_gate: tokio::sync::Mutex::new(()),
+            throttles: super::throttles::DpsThrottles::new(&config.limits),
             config,
             webhook_client,
         };
         Ok((dps, fresh))
+    }
+
+    /// The rate limits and what the simulated fleet saw of them (429s, retries).
+    pub fn throttles(&self) -> &super::throttles::DpsThrottles {
+        &self.throttles
     }
 
     /// The ID scope devices register under.
@@ -276,7 +286,8 @@ impl Dps {
     /// Lets each linked hub's simulated devices ask to register again (reboot, `reprovision`).
     pub fn listen_for_reprovision_requests(self: &Arc<Self>) {
         for hub in &self.hubs {
-            let (sender, mut receiver) = mpsc::channel::<String>(256);
+            // Room for a whole group asked at once: requests beyond it would be dropped.
+            let (sender, mut receiver) = mpsc::channel::<String>(REPROVISION_QUEUE);
             hub.hub.set_reprovision_listener(sender);
             // Weak: the hub holds the sender, so a strong reference here would keep DPS, the
             // hubs and their databases alive after the simulator stops.
@@ -285,9 +296,13 @@ impl Dps {
             tokio::spawn(async move {
                 while let Some(device_id) = receiver.recv().await {
                     let Some(dps) = dps.upgrade() else { break };
-                    if let Err(error) = dps.reregister_simulated(&host_name, &device_id) {
-                        tracing::debug!(%device_id, %error, "a simulated device could not register again");
-                    }
+                    // Each device waits out its own Retry-After, so each gets a task.
+                    let host_name = host_name.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = dps.reregister_with_retries(&host_name, &device_id).await {
+                            tracing::debug!(%device_id, %error, "a simulated device could not register again");
+                        }
+                    });
                 }
             });
         }
@@ -308,6 +323,33 @@ impl Dps {
         let group = state.groups.get_with_keys(&group_id).ok()?;
         let group_key = decode(group.attestation.symmetric_key.as_ref()?.primary_key.as_ref())?;
         Some(super::device_auth::derive_device_key(&group_key, registration_id))
+    }
+
+    /// Registers a simulated device again the way the re-provisioning guidance tells devices to:
+    /// throttled → wait `Retry-After`; 5xx → back off exponentially from 5 s with jitter; any
+    /// other refusal ends it. Every 429 and retry is counted for benchmarks.
+    async fn reregister_with_retries(self: &Arc<Self>, host_name: &str, device_id: &str) -> Result<(), DpsError> {
+        let mut attempt = 0_u32;
+        loop {
+            let error = match self.reregister_simulated(host_name, device_id) {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            let wait = match error.status() {
+                429 => {
+                    self.throttles.count_fleet_throttled();
+                    Duration::from_secs(u64::from(error.retry_after_secs.unwrap_or(DEFAULT_THROTTLED_WAIT_SECS)))
+                }
+                500..=599 => server_error_backoff(attempt),
+                _ => return Err(error),
+            };
+            attempt += 1;
+            if attempt > MAX_REREGISTER_RETRIES {
+                return Err(error);
+            }
+            tokio::time::sleep(wait).await;
+            self.throttles.count_fleet_retry();
+        }
     }
 
     fn reregister_simulated(self: &Arc<Self>, host_name: &str, device_id: &str) -> Result<(), DpsError> {
@@ -359,6 +401,20 @@ impl Dps {
             simulated,
         })
     }
+}
+
+/// Re-provisioning requests a hub can queue for DPS at once.
+const REPROVISION_QUEUE: usize = 16_384;
+/// A simulated device gives up registering again after this many retries.
+const MAX_REREGISTER_RETRIES: u32 = 20;
+/// The wait after a 429 without `Retry-After` (what the C# SDK's retry policy falls back to).
+const DEFAULT_THROTTLED_WAIT_SECS: u32 = 5;
+
+/// Exponential back-off after a 5xx: 5 s, 10 s, 20 s … (at most 5 min), plus up to 1 s of jitter
+/// so a fleet refused together does not come back together.
+fn server_error_backoff(attempt: u32) -> Duration {
+    let base = Duration::from_secs(5).saturating_mul(2_u32.saturating_pow(attempt.min(6))).min(Duration::from_mins(5));
+    base + Duration::from_millis(rand::random_range(0..1_000))
 }
 
 #[derive(Serialize)]

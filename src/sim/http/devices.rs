@@ -52,6 +52,8 @@ pub async fn run(hub: &Hub, route: Route, call: Call) -> Result<Response, HubErr
         }
         Route::BulkDevices => {
             let items: Vec<ExportImportDevice> = call.json("an array of ExportImportDevice objects")?;
+            // A bulk call counts one registry operation per device; admission took the first.
+            hub.quotas().admit_registry(u32::try_from(items.len().saturating_sub(1)).unwrap_or(u32::MAX))?;
             let now = now_ticks();
             let result = hub.write(|registry| registry.bulk(&items, now)).await?;
             let status = if result.is_successful { StatusCode::OK } else { StatusCode::BAD_REQUEST };
@@ -99,6 +101,8 @@ fn query(hub: &Hub, call: &Call) -> Result<Response, HubError> {
         PageItems::Raw(rows) => serde_json::to_vec(&rows),
     }
     .map_err(|error| encoding_failed(&error))?;
+    // Queries against devices are charged by the size of what they return.
+    hub.quotas().charge_messages(hub.quotas().meter().chunks(bytes.len()));
     let mut response = with_body(StatusCode::OK, bytes);
     let headers = response.headers_mut();
     headers.insert(ITEM_TYPE_HEADER, header::HeaderValue::from_static(page.item_type.as_str()));
@@ -132,5 +136,7 @@ async fn write_twin(
             Ok((bytes, changes))
         })
         .await?;
+    // A twin update is charged by its patch's size.
+    hub.quotas().charge_messages(hub.quotas().meter().chunks(call.body.len()));
     Ok(with_body(StatusCode::OK, bytes))
 }

@@ -1,5 +1,6 @@
 //! The hub's service API behind the front end: its rules (api-versions the SDKs have used, a
-//! 256 KB body), what it decides before reading a body (route, SAS, injected latency and faults)
+//! 256 KB body), what it decides before reading a body (route, SAS, injected latency and faults,
+//! the tier's throttles and daily quota)
 //! and the operations (`devices.rs`; `jobs.rs` for direct methods and jobs).
 
 use std::sync::Arc;
@@ -40,10 +41,11 @@ impl Api for HubApi<'_> {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        match hub.faults().next_fault() {
-            Some(fault) => Err(fault),
-            None => Ok(route),
+        if let Some(fault) = hub.faults().next_fault() {
+            return Err(fault);
         }
+        admit_quotas(hub, &route)?;
+        Ok(route)
     }
 
     async fn run(&self, route: Route, call: Call) -> Result<Response, HubError> {
@@ -53,5 +55,31 @@ impl Api for HubApi<'_> {
             }
             route => devices::run(self.0, route, call).await,
         }
+    }
+}
+
+/// The tier's throttles and daily quota, decided before the body is read like the service's own
+/// admission. A bulk call's single token here is its first device; `devices.rs` takes the rest
+/// once the body tells how many.
+fn admit_quotas(hub: &Hub, route: &Route) -> Result<(), HubError> {
+    let quotas = hub.quotas();
+    match route {
+        Route::ListDevices | Route::GetDevice(_) | Route::PutDevice(_) | Route::DeleteDevice(_) | Route::BulkDevices => {
+            quotas.admit_registry(1)
+        }
+        Route::QueryDevices => {
+            quotas.check_messages()?;
+            quotas.admit_query()
+        }
+        // Calls that cost messages are refused once the day's are used up.
+        Route::InvokeMethod(_) | Route::PatchTwin(_) | Route::ReplaceTwin(_) => quotas.check_messages(),
+        Route::GetTwin(_)
+        | Route::DeviceStatistics
+        | Route::ServiceStatistics
+        | Route::DeviceConnections
+        | Route::PutJob(_)
+        | Route::GetJob(_)
+        | Route::CancelJob(_)
+        | Route::QueryJobs => Ok(()),
     }
 }

@@ -143,7 +143,16 @@ async fn run_job(hub: Arc<Hub>, job_id: String) {
     };
     let remaining = (deadline - crate::sim::clock::now()).to_std().unwrap_or(Duration::ZERO);
     let concurrency = hub.jobs().config().concurrency.max(1);
-    let work = futures_util::stream::iter(pending).for_each_concurrent(concurrency, |(index, device_id)| {
+    // Devices start one after another at the tier's pace (`then` is sequential, so no turn is
+    // taken ahead for devices a cancel would never reach), and run concurrently once started.
+    let paced = futures_util::stream::iter(pending).then(|item| {
+        let hub = Arc::clone(&hub);
+        async move {
+            hub.quotas().pace_job_device_operation().await;
+            item
+        }
+    });
+    let work = paced.for_each_concurrent(concurrency, |(index, device_id)| {
         let hub = Arc::clone(&hub);
         let job_id = job_id.clone();
         async move { run_device(&hub, &job_id, index, &device_id).await }
@@ -216,6 +225,9 @@ async fn run_device(hub: &Arc<Hub>, job_id: &str, index: usize, device_id: &str)
 /// Applies a twin job's patch (`etag` is `*`: a forced update).
 async fn update_twin(hub: &Hub, device_id: &str, patch: &serde_json::Value) -> Result<(), HubError> {
     let write = TwinWrite::parse_patch(patch)?;
+    hub.quotas().check_messages()?;
+    // A job's twin update is charged by its patch's size.
+    hub.quotas().charge_messages(hub.quotas().meter().chunks(serde_json::to_vec(patch).map_or(0, |bytes| bytes.len())));
     let now = now_ticks();
     hub.write(|registry| {
         registry.write_twin(device_id, &write, None, now)?;
@@ -311,6 +323,36 @@ mod tests {
         assert_eq!(ended.0 - started.0, chrono::Duration::seconds(60), "started {started:?}, ended {ended:?}");
         let errors: Vec<&str> = record.devices.iter().map(|device| device.error.as_ref().unwrap().code.as_str()).collect();
         assert_eq!(errors, ["JobExecutionTimeExceeded", "JobExecutionTimeExceeded"]);
+        shutdown.send(true).unwrap();
+        engine.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_s1_job_paces_its_devices_at_ten_a_second_and_meters_each_call() {
+        let fleet = demo_fleet(50, 43, 1).into_iter().map(|mut record| {
+            record.status = DeviceStatus::Enabled;
+            record.connection_state = ConnectionState::Connected;
+            record
+        });
+        let config = MethodConfig {
+            answer_delay_min: Duration::from_millis(100),
+            answer_delay_max: Duration::from_millis(100),
+            slow_per_mille: 0,
+            ..MethodConfig::default()
+        };
+        let limits = crate::sim::tier::HubLimits::for_tier(crate::sim::tier::HubTier::S1, 1).unwrap();
+        let hub = Hub::for_tests_with_limits(Registry::from_records(fleet), None, config, &limits);
+        let (shutdown, stop) = watch::channel(false);
+        let engine = spawn(Arc::clone(&hub), stop);
+        hub.jobs().create("paced", &lock_all("paced", None, 3600), now_timestamp()).unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let record = job(&hub, "paced");
+        assert_eq!((record.status, record.statistics().succeeded_count), (JobStatus::Completed, 50), "{record:#?}");
+        // Device k starts 100 ms after device k-1 and answers 100 ms later: 50 devices, 5 s.
+        let (started, ended) = (record.started.unwrap(), record.ended.unwrap());
+        assert_eq!(ended.0 - started.0, chrono::Duration::seconds(5), "started {started:?}, ended {ended:?}");
+        // lockDoor: a one-chunk request and a one-chunk answer per device.
+        assert_eq!(hub.quotas().meter().used_today(crate::sim::clock::now()), 100);
         shutdown.send(true).unwrap();
         engine.await.unwrap();
     }

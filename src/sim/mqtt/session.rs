@@ -374,6 +374,11 @@ impl DeviceSession {
                 body.len() + property_bytes
             )));
         }
+        // Over quota the hub does not answer MQTT telemetry with an error: it closes the connection.
+        if let Err(refused) = self.hub.quotas().check_messages() {
+            return Err(SessionEnd::Violation(refused.message));
+        }
+        self.hub.quotas().charge_messages(self.hub.quotas().meter().chunks(body.len()));
         self.hub.d2c().append(self.device_id(), properties, body);
         Ok(())
     }
