@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod retry;
 pub mod sas;
 pub mod secret;
+pub mod tier;
 pub mod twin_rules;
 pub mod wire;
 

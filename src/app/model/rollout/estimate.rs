@@ -23,6 +23,19 @@ pub struct HubCapacity {
     pub chunk_bytes: u64,
 }
 
+impl HubCapacity {
+    /// The capacity of a hub of `limits` (a tier and units); unlimited values become very large
+    /// (the `dev` tier: nothing but the devices themselves sets the pace).
+    pub fn from_limits(limits: &crate::azure::tier::HubLimits) -> Self {
+        Self {
+            job_device_ops_per_sec: limits.job_device_ops_per_sec.unwrap_or(f64::MAX),
+            max_concurrent_jobs: limits.max_active_jobs.map_or(u32::MAX, |jobs| u32::try_from(jobs).unwrap_or(u32::MAX)),
+            daily_messages: limits.daily_messages.unwrap_or(u64::MAX),
+            chunk_bytes: limits.message_chunk_bytes as u64,
+        }
+    }
+}
+
 /// What one device's operation costs and does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -228,6 +241,14 @@ mod tests {
         // 1M on one S1 unit: 2M messages against 400k a day.
         let million = estimate(&input(vec![1_000_000], S1, REPROVISION));
         assert_eq!((million.bottleneck, million.messages), (Bottleneck::DailyQuota, 2_000_000));
+    }
+
+    #[test]
+    fn the_capacity_comes_from_the_tier_table() {
+        use crate::azure::tier::{HubLimits, HubTier};
+        assert_eq!(HubCapacity::from_limits(&HubLimits::for_tier(HubTier::S1, 1).unwrap()), S1);
+        let s3 = HubCapacity::from_limits(&HubLimits::for_tier(HubTier::S3, 2).unwrap());
+        assert_eq!((s3.job_device_ops_per_sec, s3.max_concurrent_jobs, s3.daily_messages), (100.0, 10, 600_000_000));
     }
 
     #[test]

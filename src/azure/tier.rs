@@ -2,7 +2,8 @@
 //! the service's published quotas and throttles (IoT Hub "Quotas and throttling" and "Choose the
 //! right tier": max concurrent jobs, job device operations, identity-registry operations, queries,
 //! daily messages, max units). `dev` is the simulator's own tier without limits, the default, so
-//! the first-run demo and every test run unthrottled.
+//! the first-run demo and every test run unthrottled. The simulator enforces this table and the
+//! console's roll-out estimate plans with it.
 
 use std::fmt;
 use std::str::FromStr;
