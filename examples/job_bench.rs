@@ -11,8 +11,6 @@
 use std::sync::Arc;
 
 use hubdeck::app::backend;
-use hubdeck::azure::wire::{CloudToDeviceMethod, JobRequest, JobType};
-use serde_json::json;
 
 #[path = "../tests/common/console.rs"]
 #[allow(dead_code)] // the benchmark drives the backend alone, without the kittest console
@@ -33,21 +31,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let options = backend_options(&work.path().join("config"), sim.profile(), work.path(), None);
     let mut handle = backend::spawn(runtime.handle(), options, Arc::new(|| {}));
-    let job = JobRequest {
-        job_id: "bench-lockdoor".into(),
-        job_type: JobType::ScheduleDeviceMethod,
-        cloud_to_device_method: Some(CloudToDeviceMethod {
-            method_name: "lockDoor".into(),
-            payload: json!({"lockTime": "10m"}),
-            response_timeout_in_seconds: Some(30),
-            connect_timeout_in_seconds: None,
-        }),
-        update_twin: None,
-        query_condition: Some("*".into()),
-        start_time: None,
-        max_execution_time_in_seconds: Some(3600),
-    };
-    let run = console::create_and_watch(&mut handle, job);
+    let run = console::create_and_watch(&mut handle, console::lock_door_everywhere("bench-lockdoor"));
     let (while_running, running_secs, rate) = run.updates_while_running();
     let stats = run.job.device_job_statistics.unwrap_or_default();
     eprintln!("devices: {devices}");

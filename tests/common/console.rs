@@ -409,6 +409,25 @@ impl JobRun {
     }
 }
 
+/// The job benchmarks' job: lockDoor (`{"lockTime":"10m"}`) on every device of the hub.
+pub fn lock_door_everywhere(job_id: &str) -> hubdeck::azure::wire::JobRequest {
+    use hubdeck::azure::wire::{CloudToDeviceMethod, JobRequest, JobType};
+    JobRequest {
+        job_id: job_id.into(),
+        job_type: JobType::ScheduleDeviceMethod,
+        cloud_to_device_method: Some(CloudToDeviceMethod {
+            method_name: "lockDoor".into(),
+            payload: serde_json::json!({"lockTime": "10m"}),
+            response_timeout_in_seconds: Some(30),
+            connect_timeout_in_seconds: None,
+        }),
+        update_twin: None,
+        query_condition: Some("*".into()),
+        start_time: None,
+        max_execution_time_in_seconds: Some(3600),
+    }
+}
+
 /// Waits for the backend to connect, creates `job` and watches it to its end, as the Jobs page
 /// does.
 pub fn create_and_watch(handle: &mut backend::BackendHandle, job: hubdeck::azure::wire::JobRequest) -> JobRun {

@@ -24,11 +24,9 @@ use super::connect::{Claimed, ConnectRefusal, DeviceCredentials, check_device_to
 use super::connections::{Interest, Link, Outbound, Outbox};
 use super::desired_patch::desired_patch;
 use super::topic::{self, DevicePublish, MessageProperties, Subscription, TopicError};
-use crate::azure::wire::{AuthenticationType, ConnectionState, DeviceProtocol, DeviceStatus, MethodResult, RegistrationStatus};
+use crate::azure::wire::{AuthenticationType, ConnectionState, DeviceProtocol, DeviceStatus, MethodResult};
 use crate::sim::clock::{now_ticks, unix_now};
 use crate::sim::dps::Dps;
-use crate::sim::dps::error::DpsError;
-use crate::sim::dps::register::RegisterRequest;
 use crate::sim::error::HubError;
 use crate::sim::hub::Hub;
 use crate::sim::registry::Changes;
@@ -80,7 +78,7 @@ pub enum SessionEnd {
     Shutdown,
 }
 
-type Stream<S> = Framed<S, Codec>;
+pub(super) type Stream<S> = Framed<S, Codec>;
 
 /// Serves one connection until it ends.
 pub async fn serve<S>(stream: S, endpoint: Endpoint, mut shutdown: watch::Receiver<bool>) -> SessionEnd
@@ -139,7 +137,7 @@ where
             if framed.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false))).await.is_err() {
                 return SessionEnd::Left;
             }
-            let registration = Registration { dps, registration_id, api_version, password: password.to_owned() };
+            let registration = super::registration::Registration { dps, registration_id, api_version, password: password.to_owned() };
             registration.run(&mut framed, keep_alive, &mut shutdown).await
         }
     }
@@ -190,7 +188,7 @@ async fn set_connected(hub: &Hub, device_id: &str, connected: bool) {
 }
 
 /// A packet id for the next `QoS` 1 publish to the device (never 0).
-fn next_packet_id(counter: &mut u16) -> u16 {
+pub(super) fn next_packet_id(counter: &mut u16) -> u16 {
     *counter = counter.checked_add(1).unwrap_or(1);
     *counter
 }
@@ -481,7 +479,7 @@ impl DeviceSession {
     }
 }
 
-fn violation(error: &TopicError) -> SessionEnd {
+pub(super) fn violation(error: &TopicError) -> SessionEnd {
     SessionEnd::Violation(error.to_string())
 }
 
@@ -503,140 +501,8 @@ fn method_payload(payload: &[u8]) -> Value {
     serde_json::from_slice(payload).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
 }
 
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(framed: &mut Stream<S>, packet: Packet) -> Result<(), SessionEnd> {
+pub(super) async fn send<S: AsyncRead + AsyncWrite + Unpin>(framed: &mut Stream<S>, packet: Packet) -> Result<(), SessionEnd> {
     framed.send(packet).await.map_err(|error| SessionEnd::Malformed(error.to_string()))
-}
-
-/// A DPS registration connection: register, then poll until assigned.
-struct Registration {
-    dps: Arc<Dps>,
-    /// The registration id this connection authenticated as.
-    #[allow(clippy::struct_field_names)] // the DPS term
-    registration_id: String,
-    api_version: String,
-    password: String,
-}
-
-impl Registration {
-    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        framed: &mut Stream<S>,
-        keep_alive: Duration,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> SessionEnd {
-        let allowance = (!keep_alive.is_zero()).then(|| keep_alive + keep_alive / 2);
-        let mut granted = QoS::AtMostOnce;
-        let mut packet_ids = 0_u16;
-        loop {
-            let quiet = async {
-                match allowance {
-                    Some(allowance) => tokio::time::sleep(allowance).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let packet = tokio::select! {
-                packet = framed.next() => packet,
-                () = quiet => return SessionEnd::Quiet,
-                _ = shutdown.changed() => return SessionEnd::Shutdown,
-            };
-            let packet = match packet {
-                None => return SessionEnd::Left,
-                Some(Err(error)) => return SessionEnd::Malformed(error.to_string()),
-                Some(Ok(packet)) => packet,
-            };
-            let outcome = match packet {
-                Packet::Subscribe(subscribe) => {
-                    let codes = subscribe
-                        .filters
-                        .iter()
-                        .map(|filter| match topic::parse_subscription(&filter.path, &self.registration_id) {
-                            Ok(Subscription::DpsResponses) => {
-                                granted = if filter.qos == QoS::AtMostOnce { QoS::AtMostOnce } else { QoS::AtLeastOnce };
-                                SubscribeReasonCode::Success(granted)
-                            }
-                            _ => SubscribeReasonCode::Failure,
-                        })
-                        .collect();
-                    send(framed, Packet::SubAck(SubAck::new(subscribe.pkid, codes))).await
-                }
-                Packet::Publish(publish) => self.on_publish(framed, publish, granted, &mut packet_ids).await,
-                Packet::Unsubscribe(unsubscribe) => send(framed, Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid))).await,
-                Packet::PingReq => send(framed, Packet::PingResp).await,
-                Packet::PubAck(_) => Ok(()),
-                Packet::Disconnect => return SessionEnd::Left,
-                other => Err(SessionEnd::Violation(format!("{other:?} is not a packet a device sends to DPS"))),
-            };
-            if let Err(end) = outcome {
-                return end;
-            }
-        }
-    }
-
-    async fn on_publish<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        framed: &mut Stream<S>,
-        publish: Publish,
-        granted: QoS,
-        packet_ids: &mut u16,
-    ) -> Result<(), SessionEnd> {
-        if publish.qos == QoS::ExactlyOnce {
-            return Err(SessionEnd::Violation("DPS does not support QoS 2".to_owned()));
-        }
-        let request = topic::parse_device_publish(&publish.topic, &self.registration_id).map_err(|error| violation(&error))?;
-        let retry_after = self.dps.retry_after_secs();
-        let (status, rid, body, retry) = match request {
-            DevicePublish::DpsRegister { rid } => match self.register(&publish.payload) {
-                Ok(status) => (202, rid, serde_json::to_vec(&status).unwrap_or_default(), Some(retry_after)),
-                Err(error) => (error.status(), rid, error.body_json(), error.retry_after_secs),
-            },
-            DevicePublish::DpsOperationStatus { rid, operation_id } => {
-                match self.dps.operation(Some(&self.password), &self.registration_id, &operation_id) {
-                    Ok(status) if status.status == RegistrationStatus::Assigning => {
-                        (202, rid, serde_json::to_vec(&status).unwrap_or_default(), Some(retry_after))
-                    }
-                    Ok(status) => (200, rid, serde_json::to_vec(&status).unwrap_or_default(), None),
-                    Err(error) => (error.status(), rid, error.body_json(), error.retry_after_secs),
-                }
-            }
-            _ => return Err(SessionEnd::Violation(format!("'{}' is not a DPS topic", publish.topic))),
-        };
-        if publish.qos == QoS::AtLeastOnce {
-            send(framed, Packet::PubAck(PubAck::new(publish.pkid))).await?;
-        }
-        let mut answer = Publish::from_bytes(topic::dps_response(status, &rid, retry), granted, Bytes::from(body));
-        if granted == QoS::AtLeastOnce {
-            answer.pkid = next_packet_id(packet_ids);
-        }
-        send(framed, Packet::Publish(answer)).await
-    }
-
-    fn register(&self, payload: &[u8]) -> Result<crate::azure::wire::RegistrationOperationStatus, DpsError> {
-        let body: Value = if payload.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(payload)
-                .map_err(|error| DpsError::bad_request(format!("the registration request is not JSON: {error}")))?
-        };
-        if let Some(named) = body.get("registrationId").and_then(Value::as_str)
-            && !named.eq_ignore_ascii_case(&self.registration_id)
-        {
-            return Err(DpsError::bad_request(format!(
-                "the registrationId in the body ('{named}') must equal the one this connection registered as ('{}')",
-                self.registration_id
-            )));
-        }
-        let payload = body.get("payload").cloned().filter(|payload| !payload.is_null());
-        if payload.as_ref().is_some_and(|payload| !payload.is_object()) {
-            return Err(DpsError::bad_request("payload must be a JSON object"));
-        }
-        self.dps.start_registration(RegisterRequest {
-            registration_id: self.registration_id.clone(),
-            authorization: Some(self.password.clone()),
-            api_version: self.api_version.clone(),
-            payload,
-            simulated: None,
-        })
-    }
 }
 
 #[cfg(test)]
